@@ -1,0 +1,15 @@
+"""Turns domain errors into 4xx answers with a message naming the problem; never a 500 for bad input."""
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from annotation.errors import DomainError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        body = {"detail": exc.message, "code": exc.code}
+        if exc.field:
+            body["field"] = exc.field
+        return Response(body, status=exc.http_status)
+    return drf_exception_handler(exc, context)

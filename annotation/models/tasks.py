@@ -1,0 +1,169 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .content import Prompt, Response
+from .project import Project
+
+
+class ComparisonTask(models.Model):
+    """A prompt and 2..K responses to be compared (none for a demonstration task)."""
+
+    class Purpose(models.TextChoices):
+        TRAINING = "training", "Training"
+        EVALUATION = "evaluation", "Evaluation"
+        GOLD = "gold", "Gold (known answer)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
+    responses = models.ManyToManyField(Response, through="TaskResponse", related_name="tasks")
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, default=Purpose.TRAINING)
+    priority = models.IntegerField(default=0, help_text="Higher first, after tasks already started.")
+    # The known answer of a gold task, as ordered tiers of response ids.
+    gold_ranking = models.JSONField(null=True, blank=True)
+    # Counters kept by the services in the same transaction as the judgement they count.
+    judgement_count = models.PositiveIntegerField(default=0)
+    is_complete = models.BooleanField(default=False)
+    # A stable random order within equal priority; reward-model uncertainty for active selection.
+    random_key = models.FloatField(default=0.0)
+    uncertainty = models.FloatField(null=True, blank=True)
+    iteration = models.ForeignKey(
+        "annotation.Iteration", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    content_hash = models.CharField(max_length=64)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "content_hash"], name="unique_task_content")
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "is_complete", "purpose", "-judgement_count", "-priority"],
+                name="task_queue_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Task {self.pk} ({self.purpose})"
+
+
+class TaskResponse(models.Model):
+    """A response's place in a task (its canonical position; display order is per assignment)."""
+
+    task = models.ForeignKey(ComparisonTask, on_delete=models.CASCADE, related_name="task_responses")
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "response"], name="unique_task_response"),
+            models.UniqueConstraint(fields=["task", "position"], name="unique_task_position"),
+        ]
+
+
+class Assignment(models.Model):
+    """A lease of one task to one annotator, with the order the responses were shown in."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        EXPIRED = "expired", "Expired"
+        SKIPPED = "skipped", "Skipped"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    task = models.ForeignKey(ComparisonTask, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Response ids in the order shown (left to right), randomized per assignment.
+    display_order = models.JSONField(default=list)
+    skip_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            # An annotator never gets the same task twice.
+            models.UniqueConstraint(fields=["task", "annotator"], name="unique_task_annotator")
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotator", "state"], name="assignment_holder_idx"),
+            models.Index(fields=["task", "state", "expires_at"], name="assignment_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Assignment {self.pk} of task {self.task_id} to {self.annotator_id} ({self.state})"
+
+
+class Judgement(models.Model):
+    """One annotator's verdict on one assignment, stored as submitted and never overwritten.
+
+    An undo records a new judgement that `replaces` the earlier one; readers use the judgements
+    that nothing replaces.
+    """
+
+    class Flag(models.TextChoices):
+        UNSAFE = "unsafe", "Unsafe"
+        FACTUALLY_WRONG = "factually_wrong", "Factually wrong"
+        PII = "pii", "Contains personal data"
+        OTHER = "other", "Other"
+
+    class Strength(models.IntegerChoices):
+        NEGLIGIBLE = 1, "Negligibly better / unsure"
+        SLIGHT = 2, "Slightly better"
+        BETTER = 3, "Better"
+        SIGNIFICANT = 4, "Significantly better"
+
+    class PairOutcome(models.IntegerChoices):
+        # Coded by response identity (lower id vs higher id), never by screen side.
+        LOWER_ID_WINS = 0, "Lower response id preferred"
+        HIGHER_ID_WINS = 1, "Higher response id preferred"
+        TIE = 2, "Tie"
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="judgements")
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgements")
+    task = models.ForeignKey(ComparisonTask, on_delete=models.CASCADE, related_name="judgements")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="judgements"
+    )
+    ranking = models.JSONField(default=list, help_text="Ordered tiers of response ids, best first.")
+    both_bad = models.BooleanField(default=False)
+    strength = models.PositiveSmallIntegerField(choices=Strength.choices, null=True, blank=True)
+    criteria = models.JSONField(default=dict, blank=True, help_text="{criterion: ranking}")
+    rationale = models.TextField(blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    client_id = models.CharField(max_length=100, unique=True, help_text="Idempotency key.")
+    demonstration = models.ForeignKey(
+        Response, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_ai = models.BooleanField(default=False)
+    # Derived at submit time so analytics aggregate in SQL without parsing JSON.
+    pair_outcome = models.PositiveSmallIntegerField(choices=PairOutcome.choices, null=True, blank=True)
+    picked_first_shown = models.BooleanField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment"],
+                condition=Q(replaces__isnull=True),
+                name="one_original_judgement_per_assignment",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["project", "created_at"], name="judgement_project_time_idx"),
+            models.Index(fields=["project", "annotator"], name="judgement_annotator_idx"),
+            models.Index(fields=["task"], name="judgement_task_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Judgement {self.pk} on task {self.task_id} by {self.annotator_id}"

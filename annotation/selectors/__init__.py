@@ -1,0 +1,1 @@
+"""Reads: querysets and plain dataclasses, never writes."""

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the whole suite against real PostgreSQL and Redis (DATABASE_URL, REDIS_URL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/15}"
+export DJANGO_SETTINGS_MODULE=config.settings.test
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false TRL_EXPERIMENTAL_SILENCE=1
+.venv/bin/python scripts/check_services.py
+exec .venv/bin/python -m pytest "$@"

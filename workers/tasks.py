@@ -1,0 +1,1 @@
+"""Celery tasks of the RLHF loop (thin: load, guard, call a service, record)."""
