@@ -6,5 +6,6 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/15}"
 export DJANGO_SETTINGS_MODULE=config.settings.test
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false TRL_EXPERIMENTAL_SILENCE=1
+./scripts/ensure_system_packages.sh
 .venv/bin/python scripts/check_services.py
 exec .venv/bin/python -m pytest "$@"
