@@ -1,0 +1,283 @@
+"""One frozen config per command. Each field carries its help text (the CLI is built from it)
+and every config validates itself on construction, raising `TrainingUserError`."""
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Literal, Optional
+
+from training.errors import TrainingUserError
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def option(default=MISSING, help: str = ""):
+    """A config field with a help text; no default means the flag is required."""
+    return field(default=default, metadata={"help": help})
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise TrainingUserError(message)
+
+
+def _existing_file(path: Optional[str], flag: str) -> None:
+    if path is not None:
+        _check(Path(path).is_file(), f"{flag}: no such file: {path}")
+
+
+def _model_reference(reference: str, flag: str) -> None:
+    """A local directory must exist; anything else is taken as a hub id (which fails offline)."""
+    looks_local = reference.startswith((".", "/", "~")) or Path(reference).exists()
+    _check(bool(reference.strip()), f"{flag}: empty model reference")
+    if looks_local:
+        _check(Path(reference).expanduser().is_dir(), f"{flag}: no such model directory: {reference}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommonConfig:
+    """Fields every command shares."""
+
+    seed: int = option(0, "seed for random, numpy and torch (saved with the output)")
+    device: Device = option("auto", "auto: CUDA when available, else CPU")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def _validate_common(self):
+        _check(self.device in ("auto", "cpu", "cuda"), f"--device must be auto, cpu or cuda, not {self.device!r}")
+        _check(self.seed >= 0, "--seed must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TinyModelConfig(CommonConfig):
+    output: str = option(help="directory to write the model to")
+    corpus: Optional[str] = option(None, "UTF-8 text file, one document per line (default: the corpus shipped in training/)")
+    vocab_size: int = option(1024, "byte-level BPE vocabulary size")
+    hidden_size: int = option(64, "model width")
+    num_layers: int = option(2, "decoder layers (2-4 keeps it tiny)")
+    num_heads: int = option(4, "attention heads")
+    intermediate_size: int = option(256, "MLP width")
+    context_length: int = option(256, "maximum positions")
+    pretrain_steps: int = option(300, "next-token pretraining steps on the corpus")
+    batch_size: int = option(32, "sequences per pretraining step")
+    sequence_length: int = option(64, "tokens per pretraining sequence")
+    lr: float = option(3e-3, "AdamW learning rate (tuned: 3e-3 gives varied text in 300 steps)")
+
+    def __post_init__(self):
+        self._validate_common()
+        _existing_file(self.corpus, "--corpus")
+        _check(self.vocab_size >= 300, "--vocab-size must be >= 300 (256 bytes plus merges and special tokens)")
+        _check(1 <= self.num_layers <= 12, "--num-layers must be between 1 and 12")
+        _check(self.hidden_size % self.num_heads == 0, "--hidden-size must be divisible by --num-heads")
+        _check(self.pretrain_steps >= 0 and self.batch_size > 0 and self.sequence_length > 1, "steps, batch and length must be positive")
+        _check(self.sequence_length <= self.context_length, "--sequence-length must be <= --context-length")
+        _check(self.lr > 0, "--lr must be > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SFTConfig(CommonConfig):
+    base_model: str = option(help="policy to fine-tune: local directory or hub id")
+    train: str = option(help="demonstrations JSONL: {prompt, completion} or {messages}")
+    output: str = option(help="directory to write the fine-tuned model to")
+    epochs: float = option(1.0, "passes over the data")
+    max_steps: int = option(-1, "stop after this many steps (-1: use --epochs)")
+    batch_size: int = option(8, "examples per step")
+    lr: float = option(5e-5, "learning rate")
+    max_length: int = option(512, "tokens per example (longer ones are truncated)")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.base_model, "--base-model")
+        _existing_file(self.train, "--train")
+        _check(self.epochs > 0 and self.batch_size > 0 and self.lr > 0 and self.max_length > 8, "epochs, batch size, lr and max length must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardConfig(CommonConfig):
+    base_model: str = option(help="backbone: local directory or hub id (e.g. the MiniLM encoder or the policy)")
+    train: str = option(help="pairs JSONL: {prompt, chosen, rejected, margin?} (HH dialogues are split)")
+    output: str = option(help="directory to write the reward model (or ensemble) to")
+    eval: Optional[str] = option(None, "held-out pairs JSONL for accuracy, loss and ECE")
+    epochs: float = option(1.0, "passes over the data")
+    max_steps: int = option(-1, "stop after this many steps (-1: use --epochs)")
+    batch_size: int = option(16, "pairs per step")
+    lr: float = option(3e-5, "learning rate (3e-5 suits MiniLM; tiny models want ~1e-3)")
+    max_length: int = option(256, "tokens per text; longer texts lose their beginning (left truncation)")
+    ensemble: int = option(1, "members trained with different seeds and data order, scored as mean and std")
+    max_train_pairs: int = option(0, "use at most this many training pairs (0: all)")
+    logging_steps: int = option(5, "steps between progress reports")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.base_model, "--base-model")
+        _existing_file(self.train, "--train")
+        _existing_file(self.eval, "--eval")
+        _check(self.epochs > 0, "--epochs must be > 0")
+        _check(self.batch_size > 0 and self.lr > 0, "--batch-size and --lr must be positive")
+        _check(self.max_length >= 8, "--max-length must be >= 8")
+        _check(1 <= self.ensemble <= 16, "--ensemble must be between 1 and 16")
+        _check(self.max_train_pairs >= 0 and self.logging_steps > 0, "--max-train-pairs >= 0, --logging-steps > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateRewardConfig(CommonConfig):
+    model: str = option(help="reward model (or ensemble) directory")
+    data: str = option(help="pairs JSONL to evaluate on")
+    output: Optional[str] = option(None, "also write the metrics JSON to this file")
+    batch_size: int = option(32, "texts per forward pass")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.model, "--model")
+        _existing_file(self.data, "--data")
+        _check(self.batch_size > 0, "--batch-size must be > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreConfig(CommonConfig):
+    reward_model: str = option(help="reward model (or ensemble) directory")
+    data: str = option(help="responses JSONL: {prompt, response, ...}")
+    output: str = option(help="JSONL file to write (input lines plus reward and reward_std)")
+    batch_size: int = option(32, "texts per forward pass")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.reward_model, "--reward-model")
+        _existing_file(self.data, "--data")
+        _check(self.batch_size > 0, "--batch-size must be > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PPOConfig(CommonConfig):
+    policy: str = option(help="starting policy (also the KL reference): local directory or hub id")
+    reward_model: str = option(help="reward model (or ensemble) directory; may use another tokenizer")
+    prompts: str = option(help="prompts JSONL: {prompt, id?}")
+    output: str = option(help="directory to write the trained policy (and value head) to")
+    steps: int = option(20, "PPO iterations (rollout, then optimisation epochs)")
+    batch_size: int = option(16, "prompts per rollout")
+    minibatch_size: int = option(8, "rollouts per gradient step")
+    ppo_epochs: int = option(4, "optimisation passes over each rollout batch")
+    lr: float = option(1e-5, "Adam learning rate (tiny models want ~1e-4..1e-3)")
+    init_kl_coef: float = option(0.2, "initial coefficient of the per-token KL penalty")
+    target_kl: float = option(6.0, "target KL (nats per response) of the adaptive controller")
+    kl_horizon: int = option(10000, "adaptive controller horizon (Ziegler et al.: 10000)")
+    kl_control: Literal["adaptive", "fixed"] = option("adaptive", "adaptive: steer the coefficient toward --target-kl; fixed: keep --init-kl-coef")
+    gamma: float = option(1.0, "discount")
+    lam: float = option(0.95, "GAE lambda")
+    cliprange: float = option(0.2, "policy ratio clip")
+    cliprange_value: float = option(0.2, "value clip")
+    vf_coef: float = option(0.1, "value loss weight")
+    max_new_tokens: int = option(32, "tokens generated per response")
+    max_prompt_length: int = option(256, "prompt tokens kept (from the left end's side: the end is kept)")
+    temperature: float = option(1.0, "sampling temperature of rollouts")
+    top_p: float = option(1.0, "nucleus sampling of rollouts (1.0: off, keeps the KL estimate honest)")
+    missing_eos_penalty: float = option(1.0, "subtracted from the score of a response that does not end with EOS")
+    whiten_rewards: bool = option(False, "whiten the per-token rewards before GAE")
+    max_grad_norm: float = option(1.0, "gradient clipping")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.policy, "--policy")
+        _model_reference(self.reward_model, "--reward-model")
+        _existing_file(self.prompts, "--prompts")
+        _check(self.steps > 0 and self.batch_size > 0 and self.ppo_epochs > 0, "--steps, --batch-size, --ppo-epochs must be > 0")
+        _check(0 < self.minibatch_size <= self.batch_size, "--minibatch-size must be between 1 and --batch-size")
+        _check(self.lr > 0, "--lr must be > 0")
+        _check(self.init_kl_coef >= 0, "--init-kl-coef must be >= 0")
+        _check(self.target_kl > 0 and self.kl_horizon > 0, "--target-kl and --kl-horizon must be > 0")
+        _check(self.kl_control in ("adaptive", "fixed"), "--kl-control must be adaptive or fixed")
+        _check(0 <= self.gamma <= 1 and 0 <= self.lam <= 1, "--gamma and --lam must be in [0, 1]")
+        _check(self.cliprange > 0 and self.cliprange_value > 0, "clip ranges must be > 0")
+        _check(self.max_new_tokens > 0 and self.max_prompt_length > 0, "token limits must be > 0")
+        _check(self.temperature > 0 and 0 < self.top_p <= 1, "--temperature > 0, 0 < --top-p <= 1")
+        _check(self.missing_eos_penalty >= 0, "--missing-eos-penalty must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DPOConfig(CommonConfig):
+    policy: str = option(help="starting policy (also the reference): local directory or hub id")
+    train: str = option(help="pairs JSONL: {prompt, chosen, rejected}")
+    output: str = option(help="directory to write the trained policy to")
+    eval: Optional[str] = option(None, "held-out pairs JSONL (reward accuracy and margin)")
+    beta: float = option(0.1, "DPO temperature: larger keeps the policy nearer the reference")
+    epochs: float = option(1.0, "passes over the data")
+    max_steps: int = option(-1, "stop after this many steps (-1: use --epochs)")
+    batch_size: int = option(8, "pairs per step")
+    lr: float = option(5e-6, "learning rate (tiny models want ~1e-3)")
+    max_length: int = option(512, "tokens of prompt plus response (prompt truncated from the left)")
+    logging_steps: int = option(5, "steps between progress reports")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.policy, "--policy")
+        _existing_file(self.train, "--train")
+        _existing_file(self.eval, "--eval")
+        _check(self.beta > 0 and self.epochs > 0 and self.batch_size > 0 and self.lr > 0, "beta, epochs, batch size and lr must be positive")
+        _check(self.max_length >= 8 and self.logging_steps > 0, "--max-length >= 8, --logging-steps > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RLOOConfig(CommonConfig):
+    policy: str = option(help="starting policy (also the reference): local directory or hub id")
+    reward_model: str = option(help="reward model (or ensemble) directory")
+    prompts: str = option(help="prompts JSONL: {prompt, id?}")
+    output: str = option(help="directory to write the trained policy to")
+    steps: int = option(20, "optimisation steps")
+    batch_size: int = option(8, "completions per step (a multiple of --num-generations)")
+    num_generations: int = option(4, "completions per prompt (the leave-one-out baseline needs >= 2)")
+    lr: float = option(1e-6, "learning rate (tiny models want ~1e-4)")
+    beta: float = option(0.05, "KL coefficient to the reference")
+    max_new_tokens: int = option(32, "tokens generated per completion")
+    temperature: float = option(1.0, "sampling temperature")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.policy, "--policy")
+        _model_reference(self.reward_model, "--reward-model")
+        _existing_file(self.prompts, "--prompts")
+        _check(self.steps > 0 and self.lr > 0 and self.max_new_tokens > 0 and self.temperature > 0, "steps, lr, tokens and temperature must be positive")
+        _check(self.num_generations >= 2, "--num-generations must be >= 2")
+        _check(self.batch_size % self.num_generations == 0, "--batch-size must be a multiple of --num-generations")
+        _check(self.beta >= 0, "--beta must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateConfig(CommonConfig):
+    policy: str = option(help="policy to sample from: local directory or hub id")
+    prompts: str = option(help="prompts JSONL: {prompt, id?}")
+    output: str = option(help="JSONL file to write: {id, prompt, response, model, kl?}")
+    n: int = option(1, "samples per prompt")
+    temperature: float = option(1.0, "sampling temperature")
+    top_p: float = option(1.0, "nucleus sampling threshold")
+    max_new_tokens: int = option(64, "tokens per response")
+    batch_size: int = option(16, "prompts per generate call")
+    reference: Optional[str] = option(None, "reference policy: adds kl = log p_policy - log p_ref of each sample")
+    model_name: Optional[str] = option(None, "name written to the 'model' field (default: the policy path)")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.policy, "--policy")
+        _existing_file(self.prompts, "--prompts")
+        if self.reference is not None:
+            _model_reference(self.reference, "--reference")
+        _check(self.n >= 1 and self.batch_size >= 1 and self.max_new_tokens >= 1, "--n, --batch-size, --max-new-tokens must be >= 1")
+        _check(self.temperature > 0 and 0 < self.top_p <= 1, "--temperature > 0, 0 < --top-p <= 1")
+
+
+COMMAND_CONFIGS = {
+    "tiny-model": TinyModelConfig,
+    "sft": SFTConfig,
+    "reward": RewardConfig,
+    "evaluate-reward": EvaluateRewardConfig,
+    "score": ScoreConfig,
+    "ppo": PPOConfig,
+    "dpo": DPOConfig,
+    "rloo": RLOOConfig,
+    "generate": GenerateConfig,
+}
+
+
+def config_fields(config_class):
+    """The dataclass fields of a config, in declaration order (command-specific ones first)."""
+    specific = [f for f in fields(config_class) if f.name not in ("seed", "device")]
+    common = [f for f in fields(config_class) if f.name in ("seed", "device")]
+    return specific + common
