@@ -1,0 +1,273 @@
+"""The loop report: `report.json`, PNG plots and a markdown summary, written from a results dict.
+
+Pure: no Django, no database. `manage.py loop` gathers the results; this module only writes them.
+The results dict (everything JSON-serializable; None where a value could not be measured):
+
+    {
+      "config": {"iterations", "annotators", "kl_budget", "algorithm", "seed", ...},
+      "base": {"gold": {"mean", "standard_error", "n"}},
+      "iterations": [{
+          "number", "status", "duration_s",
+          "judgements", "judgements_total",            # new in this iteration, and so far
+          "agreement",                                   # inter-annotator agreement (0..1)
+          "reward_model": {"n_pairs", "gold_accuracy", "n_eval_pairs"},
+          "policy": {"name", "gold": {"mean", "standard_error", "n"}, "proxy_mean", "kl_to_reference"},
+          "human_eval": {"vs_previous": WinRate | None, "vs_reference": WinRate | None},
+          "overoptimization": {"flag", "reason"},
+          "ppo_steps": [{"step", "kl", "proxy_reward", "gold_reward"?}],
+      }],
+      "agreement_timeline": [{"judgements", "agreement"}],    # optional
+      "active_selection": {                                   # optional
+          "target_accuracy", "curves": {"random": [{"labels", "accuracy"}], "uncertainty": [...]},
+          "labels_needed": {"random", "uncertainty"}, "label_reduction"},
+    }
+
+A WinRate is {"win_rate", "ci_low", "ci_high", "wins", "ties", "losses", "n"}.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: the loop runs headless
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .measure import MeanEstimate, improvement_in_standard_errors  # noqa: E402
+
+REPORT_VERSION = 1
+PLOT_FILES = {
+    "gold_proxy_vs_kl": "gold-and-proxy-vs-sqrt-kl.png",
+    "rm_accuracy_vs_labels": "reward-model-accuracy-vs-labels.png",
+    "agreement_over_time": "agreement-over-time.png",
+}
+# The issue's bar for "the loop works": final gold reward above the base by this many SEs.
+REQUIRED_IMPROVEMENT_SE = 3.0
+
+
+def _estimate(value: dict | None) -> MeanEstimate | None:
+    if not value or value.get("mean") is None:
+        return None
+    return MeanEstimate(value["mean"], value.get("standard_error") or 0.0, value.get("n") or 0)
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _sqrt_kl(kl) -> float | None:
+    return None if kl is None else math.sqrt(max(float(kl), 0.0))
+
+
+def verdict(results: dict) -> dict:
+    """Whether the last iteration's policy beats the base policy on gold reward by more than
+    REQUIRED_IMPROVEMENT_SE standard errors with KL within the budget."""
+    base = _estimate(results.get("base", {}).get("gold"))
+    finished = [it for it in results.get("iterations", []) if _estimate((it.get("policy") or {}).get("gold"))]
+    if base is None or not finished:
+        return {"passed": False, "reason": "no measured policy", "improvement_se": None, "kl": None}
+    last = finished[-1]
+    gold = _estimate(last["policy"]["gold"])
+    improvement = improvement_in_standard_errors(base, gold)
+    kl = last["policy"].get("kl_to_reference")
+    budget = results.get("config", {}).get("kl_budget")
+    within = kl is not None and (budget is None or kl <= budget)
+    passed = improvement > REQUIRED_IMPROVEMENT_SE and within
+    reason = (
+        f"gold {base.mean:.3f}±{base.standard_error:.3f} -> {gold.mean:.3f}±{gold.standard_error:.3f} "
+        f"({improvement:+.1f} SE; needs > {REQUIRED_IMPROVEMENT_SE:.0f}), KL {_fmt(kl)} "
+        f"(budget {_fmt(budget)})"
+    )
+    return {"passed": passed, "reason": reason, "improvement_se": improvement, "kl": kl}
+
+
+def plot_gold_and_proxy_vs_kl(results: dict, path: Path) -> None:
+    """Gold (left axis) and proxy (right axis) reward against sqrt(KL to the reference)."""
+    figure, gold_axis = plt.subplots(figsize=(7, 4.5))
+    proxy_axis = gold_axis.twinx()
+    base = _estimate(results.get("base", {}).get("gold"))
+    xs, ys, errors, proxies, labels = [], [], [], [], []
+    if base is not None:
+        xs.append(0.0), ys.append(base.mean), errors.append(base.standard_error), proxies.append(None)
+        labels.append("base")
+    for iteration in results.get("iterations", []):
+        policy = iteration.get("policy") or {}
+        gold = _estimate(policy.get("gold"))
+        x = _sqrt_kl(policy.get("kl_to_reference"))
+        if gold is not None and x is not None:
+            xs.append(x), ys.append(gold.mean), errors.append(gold.standard_error)
+            proxies.append(policy.get("proxy_mean")), labels.append(f"it {iteration['number']}")
+        steps = [s for s in iteration.get("ppo_steps") or [] if s.get("kl") is not None]
+        if steps:
+            step_x = [_sqrt_kl(s["kl"]) for s in steps]
+            proxy_axis.plot(step_x, [s.get("proxy_reward") for s in steps], color="tab:orange", alpha=0.35, lw=1)
+            golds = [(x, s["gold_reward"]) for x, s in zip(step_x, steps) if s.get("gold_reward") is not None]
+            if golds:
+                gold_axis.plot(*zip(*golds), color="tab:blue", alpha=0.35, lw=1)
+    if xs:
+        gold_axis.errorbar(xs, ys, yerr=errors, fmt="o-", color="tab:blue", capsize=3, label="gold reward (±SE)")
+        for x, y, label in zip(xs, ys, labels):
+            gold_axis.annotate(label, (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
+    proxy_points = [(x, p) for x, p in zip(xs, proxies) if p is not None]
+    if proxy_points:
+        proxy_axis.plot(*zip(*proxy_points), "s--", color="tab:orange", label="proxy reward (reward model)")
+    budget = results.get("config", {}).get("kl_budget")
+    if budget:
+        gold_axis.axvline(math.sqrt(budget), color="grey", ls=":", lw=1, label="KL budget")
+    gold_axis.set_xlabel("sqrt(KL to the reference policy)")
+    gold_axis.set_ylabel("gold reward (hidden)", color="tab:blue")
+    proxy_axis.set_ylabel("proxy reward (learned)", color="tab:orange")
+    handles = [h for axis in (gold_axis, proxy_axis) for h in axis.get_legend_handles_labels()[0]]
+    names = [n for axis in (gold_axis, proxy_axis) for n in axis.get_legend_handles_labels()[1]]
+    if handles:
+        gold_axis.legend(handles, names, loc="best", fontsize=8)
+    gold_axis.set_title("Gold and proxy reward against KL (thin lines: optimizer steps)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_reward_model_accuracy(results: dict, path: Path) -> None:
+    """Reward-model accuracy on held-out gold-labelled pairs against the number of labels."""
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    points = [
+        (it["reward_model"].get("n_pairs") or it.get("judgements_total"), it["reward_model"].get("gold_accuracy"))
+        for it in results.get("iterations", [])
+        if (it.get("reward_model") or {}).get("gold_accuracy") is not None
+    ]
+    if points:
+        axis.plot(*zip(*points), "o-", color="tab:green", label="loop's reward models")
+    active = results.get("active_selection") or {}
+    for strategy, curve in (active.get("curves") or {}).items():
+        if curve:
+            axis.plot([p["labels"] for p in curve], [p["accuracy"] for p in curve], ".-", label=f"{strategy} selection")
+    if active.get("target_accuracy") is not None:
+        axis.axhline(active["target_accuracy"], color="grey", ls=":", lw=1, label="target accuracy")
+    axis.axhline(0.5, color="lightgrey", lw=1)
+    axis.set_xlabel("labels (consensus pairs trained on)")
+    axis.set_ylabel("accuracy on held-out gold-labelled pairs")
+    axis.set_ylim(0.3, 1.0)
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(loc="lower right", fontsize=8)
+    axis.set_title("Reward-model accuracy against labels")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_agreement_over_time(results: dict, path: Path) -> None:
+    """Inter-annotator agreement as judgements accumulate."""
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    timeline = results.get("agreement_timeline") or []
+    if timeline:
+        axis.plot([p["judgements"] for p in timeline], [p["agreement"] for p in timeline], "-",
+                  color="tab:purple", alpha=0.6, label="running agreement")
+    points = [(it.get("judgements_total"), it.get("agreement")) for it in results.get("iterations", [])
+              if it.get("agreement") is not None and it.get("judgements_total") is not None]
+    if points:
+        axis.plot(*zip(*points), "o", color="tab:purple", label="at each iteration")
+        for (x, y), it in zip(points, [i for i in results["iterations"] if i.get("agreement") is not None]):
+            axis.annotate(f"it {it['number']}", (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
+    axis.set_xlabel("judgements so far")
+    axis.set_ylabel("pairwise agreement between annotators")
+    axis.set_ylim(0.0, 1.0)
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(loc="lower right", fontsize=8)
+    axis.set_title("Annotator agreement over time")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _win(value: dict | None) -> str:
+    if not value or value.get("win_rate") is None or value.get("n", 0) == 0:
+        return "–"
+    return f"{value['win_rate']:.2f} [{value['ci_low']:.2f}, {value['ci_high']:.2f}] (n={value['n']})"
+
+
+def markdown_summary(results: dict) -> str:
+    """A short human-readable summary: the verdict, a table per iteration, the plots."""
+    config = results.get("config", {})
+    base = _estimate(results.get("base", {}).get("gold"))
+    result = verdict(results)
+    lines = [
+        "# Loop report",
+        "",
+        f"{config.get('iterations', '?')} iterations, {config.get('annotators', '?')} simulated annotators, "
+        f"algorithm {config.get('algorithm', '?')}, KL budget {_fmt(config.get('kl_budget'))}, seed {config.get('seed', '?')}.",
+        "",
+        f"**{'PASS' if result['passed'] else 'NOT MET'}**: {result['reason']}.",
+        "",
+    ]
+    if base is not None:
+        lines += [f"Base policy gold reward: {base.mean:.3f} ± {base.standard_error:.3f} (n={base.n}).", ""]
+    lines += [
+        "| it | status | judgements (total) | agreement | RM gold acc. | gold reward ± SE | proxy | KL | win vs prev. [95% CI] | win vs ref. [95% CI] | overopt. |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for it in results.get("iterations", []):
+        policy = it.get("policy") or {}
+        gold = _estimate(policy.get("gold"))
+        gold_text = f"{gold.mean:.3f} ± {gold.standard_error:.3f}" if gold else "–"
+        human = it.get("human_eval") or {}
+        flag = it.get("overoptimization") or {}
+        lines.append(
+            f"| {it['number']} | {it.get('status', '?')} | {it.get('judgements', '–')} ({it.get('judgements_total', '–')}) "
+            f"| {_fmt(it.get('agreement'), 2)} | {_fmt((it.get('reward_model') or {}).get('gold_accuracy'), 2)} "
+            f"| {gold_text} | {_fmt(policy.get('proxy_mean'))} | {_fmt(policy.get('kl_to_reference'))} "
+            f"| {_win(human.get('vs_previous'))} | {_win(human.get('vs_reference'))} "
+            f"| {'**FLAGGED**: ' + flag.get('reason', '') if flag.get('flag') else 'no'} |"
+        )
+    active = results.get("active_selection")
+    if active and active.get("labels_needed"):
+        needed = active["labels_needed"]
+        lines += [
+            "",
+            f"Active pair selection: labels needed to reach {active.get('target_accuracy')} gold accuracy — "
+            f"random {needed.get('random', '–')}, uncertainty {needed.get('uncertainty', '–')} "
+            f"({_fmt(active.get('label_reduction'), 2)} fewer).",
+        ]
+    lines += [
+        "",
+        "## Plots",
+        "",
+        f"![gold and proxy reward against sqrt(KL)]({PLOT_FILES['gold_proxy_vs_kl']})",
+        f"![reward-model accuracy against labels]({PLOT_FILES['rm_accuracy_vs_labels']})",
+        f"![agreement over time]({PLOT_FILES['agreement_over_time']})",
+        "",
+        "Gold reward is the hidden scoring function the simulated annotators judge by; the platform",
+        "never sees it. Proxy reward is the learned reward model's score (each iteration's own model,",
+        "so proxy values of different iterations are not on one scale). Overoptimization shows as the",
+        "proxy rising while gold falls as KL grows.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _json_safe(value):
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def write_report(results: dict, folder: Path) -> dict[str, Path]:
+    """Writes report.json, the three PNG plots and summary.md into `folder`; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    document = _json_safe({"report_version": REPORT_VERSION, **results, "verdict": verdict(results)})
+    paths = {"json": folder / "report.json", "summary": folder / "summary.md"}
+    paths["json"].write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    for key, plot in (("gold_proxy_vs_kl", plot_gold_and_proxy_vs_kl),
+                      ("rm_accuracy_vs_labels", plot_reward_model_accuracy),
+                      ("agreement_over_time", plot_agreement_over_time)):
+        paths[key] = folder / PLOT_FILES[key]
+        plot(results, paths[key])
+    paths["summary"].write_text(markdown_summary(results), encoding="utf-8")
+    return paths
