@@ -1,3 +1,23 @@
+"""API routes (mounted under /api/). Other parts append their own lines at the end of the list."""
 from django.urls import path
 
-urlpatterns: list = []
+from annotation.api import annotate, auth, exports, imports, projects, tasks
+
+urlpatterns: list = [
+    path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
+    path("auth/session/", auth.SessionView.as_view(), name="auth-session"),
+    path("me/", auth.MeView.as_view(), name="me"),
+    path("projects/", projects.ProjectListView.as_view(), name="project-list"),
+    path("projects/<int:project_id>/", projects.ProjectDetailView.as_view(), name="project-detail"),
+    path("projects/<int:project_id>/members/", projects.MemberListView.as_view(), name="project-members"),
+    path("projects/<int:project_id>/members/<int:user_id>/", projects.MemberDetailView.as_view(), name="project-member"),
+    path("projects/<int:project_id>/import/", imports.ImportView.as_view(), name="project-import"),
+    path("projects/<int:project_id>/export/", exports.ExportView.as_view(), name="project-export"),
+    path("projects/<int:project_id>/tasks/", tasks.TaskListView.as_view(), name="project-tasks"),
+    path("projects/<int:project_id>/next/", annotate.NextView.as_view(), name="project-next"),
+    path("tasks/<int:task_id>/", tasks.TaskDetailView.as_view(), name="task-detail"),
+    path("tasks/<int:task_id>/gold/", tasks.TaskGoldView.as_view(), name="task-gold"),
+    path("assignments/<int:assignment_id>/judgement/", annotate.JudgementView.as_view(), name="assignment-judgement"),
+    path("assignments/<int:assignment_id>/skip/", annotate.SkipView.as_view(), name="assignment-skip"),
+    path("judgements/<int:judgement_id>/replace/", annotate.ReplaceView.as_view(), name="judgement-replace"),
+]

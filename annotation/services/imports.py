@@ -1,0 +1,156 @@
+"""Importing prompts and comparison tasks, line by line: bad lines are reported, good lines kept."""
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from annotation.errors import DomainError
+from annotation.importers import (
+    FORMATS,
+    PromptRecord,
+    RecordError,
+    TaskRecord,
+    parse_line,
+    parse_records,
+    read_lines,
+)
+from annotation.models import ComparisonTask, Project
+from annotation.permissions import MANAGE_ROLES, require_role
+from annotation.services.tasks import prompt_get_or_create, response_get_or_create, task_create
+
+MAX_REPORTED_ERRORS = 1000
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    skipped_duplicates: int = 0
+    errors: list[dict] = field(default_factory=list)
+    errors_not_shown: int = 0
+
+    def add_error(self, line: int, message: str) -> None:
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append({"line": line, "message": message})
+        else:
+            self.errors_not_shown += 1
+
+    def as_dict(self) -> dict:
+        body = {"created": self.created, "skipped_duplicates": self.skipped_duplicates, "errors": self.errors}
+        if self.errors_not_shown:
+            body["errors_not_shown"] = self.errors_not_shown
+        return body
+
+
+def _check_fits_project(project: Project, record) -> None:
+    demonstration = project.task_type == Project.TaskType.DEMONSTRATION
+    if isinstance(record, PromptRecord):
+        return
+    n = len(record.responses)
+    if demonstration:
+        if n:
+            raise RecordError("a demonstration project takes prompts without responses.")
+    elif n != project.responses_per_task:
+        raise RecordError(f"this project compares {project.responses_per_task} responses per task, the line has {n}.")
+
+
+def _import_record(project: Project, record, purpose: str | None) -> bool:
+    """Writes one record; True if something new was created, False if it was all there already."""
+    prompt, prompt_created = prompt_get_or_create(
+        project=project, text=record.text if isinstance(record, PromptRecord) else record.prompt.text,
+        messages=record.messages if isinstance(record, PromptRecord) else record.prompt.messages,
+        split=record.split if isinstance(record, PromptRecord) else record.prompt.split,
+        metadata=record.metadata if isinstance(record, PromptRecord) else record.prompt.metadata,
+    )
+    if isinstance(record, PromptRecord):
+        if project.task_type != Project.TaskType.DEMONSTRATION:
+            return prompt_created
+        # A demonstration project asks annotators to write the answer to each prompt.
+        _, created = task_create(project=project, prompt=prompt, responses=[], purpose=purpose or "training")
+        return created
+    responses = [response_get_or_create(prompt=prompt, text=text) for text in record.responses]
+
+    def ids(positions):
+        return [[responses[p].pk for p in tier] for tier in positions] if positions else None
+
+    task_purpose = record.purpose if record.purpose != "training" or purpose is None else purpose
+    gold = ids(record.gold_ranking)
+    if task_purpose == ComparisonTask.Purpose.GOLD and gold is None:
+        gold = ids(record.source_ranking)
+        if gold is None:
+            raise RecordError("a gold task needs gold_ranking.")
+    metadata = dict(record.metadata)
+    if record.source_ranking:
+        metadata["source_ranking"] = ids(record.source_ranking)
+    _, created = task_create(
+        project=project, prompt=prompt, responses=responses, purpose=task_purpose,
+        priority=record.priority, gold_ranking=gold, metadata=metadata,
+    )
+    return created
+
+
+def import_run(*, project: Project, actor: AbstractBaseUser, format: str, raw: bytes | None = None,
+               records: list | None = None, purpose: str | None = None) -> ImportResult:
+    """Imports a JSONL file (`raw`, gzip accepted) or a list of `records` in `format`.
+
+    Each line is written in its own savepoint: a bad line is reported as `{line, message}` and
+    leaves nothing behind, good lines are kept. Content hashes make a re-import create nothing
+    new (`skipped_duplicates`). `purpose` (e.g. "gold") applies to lines that do not set one;
+    for `hh`/`trl` gold tasks the source's chosen > rejected is the known answer.
+    """
+    require_role(user=actor, project=project, roles=MANAGE_ROLES, action="import data")
+    if format not in FORMATS:
+        raise DomainError(f"format must be one of {', '.join(FORMATS)}.", field="format")
+    if purpose is not None and purpose not in ComparisonTask.Purpose.values:
+        raise DomainError(f"purpose must be one of {', '.join(ComparisonTask.Purpose.values)}.", field="purpose")
+    result = ImportResult()
+    if raw is not None:
+        decoded = []
+        try:
+            for number, line in read_lines(raw):
+                try:
+                    decoded.append((number, parse_line(line)))
+                except RecordError as error:
+                    decoded.append((number, error))
+        except RecordError as error:
+            raise DomainError(str(error), field="file") from error
+    else:
+        decoded = list(enumerate(records or [], start=1))
+
+    def lines():
+        for number, value in decoded:
+            if isinstance(value, RecordError):
+                result.add_error(number, str(value))
+            else:
+                yield number, value
+
+    for number, record in parse_records(format, lines()):
+        if isinstance(record, RecordError):
+            result.add_error(number, str(record))
+            continue
+        _write_line(project, number, record, purpose, result)
+    return result
+
+
+def _write_line(project: Project, number: int, record, purpose: str | None, result: ImportResult) -> None:
+    # Two attempts: a concurrent import of the same content makes the first one collide on a
+    # unique content hash; the second then finds the other import's rows.
+    for attempt in range(2):
+        try:
+            _check_fits_project(project, record)
+            with transaction.atomic():
+                created = _import_record(project, record, purpose)
+        except RecordError as error:
+            result.add_error(number, str(error))
+            return
+        except DomainError as error:
+            result.add_error(number, error.message)
+            return
+        except IntegrityError:
+            if attempt == 1:
+                result.add_error(number, "conflicted with a concurrent import; import the file again.")
+            continue
+        if created:
+            result.created += 1
+        else:
+            result.skipped_duplicates += 1
+        return

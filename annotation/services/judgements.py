@@ -1,0 +1,237 @@
+"""Recording judgements: validated, idempotent on `client_id`, counted in the same transaction."""
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from annotation.errors import DomainError
+from annotation.models import Assignment, ComparisonTask, Judgement, Membership, Project, Response, TaskResponse
+from annotation.selectors.gold import gold_accuracy
+from annotation.services.assignments import assignment_get_for_annotator
+from annotation.services.rankings import is_tie, ranking_validate
+from annotation.services.tasks import response_get_or_create
+
+MAX_TEXT_CHARS = 100_000
+MAX_TIME_SPENT_MS = 24 * 3600 * 1000
+
+
+def undo_window_seconds() -> int:
+    """How long after submitting an annotator may replace a judgement (`JUDGEMENT_UNDO_SECONDS`)."""
+    return int(getattr(settings, "JUDGEMENT_UNDO_SECONDS", 30))
+
+
+def _check_client_id(client_id) -> str:
+    if not isinstance(client_id, str) or not client_id.strip() or len(client_id) > 100:
+        raise DomainError("client_id must be a non-empty string of at most 100 characters.", field="client_id")
+    return client_id
+
+
+def _verdict(*, project: Project, task: ComparisonTask, ranking, both_bad, strength, criteria, rationale,
+             flags, time_spent_ms, text) -> dict:
+    """Validates everything but the lease; returns the fields of the judgement row."""
+    demonstration = project.task_type == Project.TaskType.DEMONSTRATION
+    response_ids = list(TaskResponse.objects.filter(task=task).values_list("response_id", flat=True))
+    fields: dict = {}
+    if demonstration or not response_ids:
+        if not isinstance(text, str) or not text.strip():
+            raise DomainError("text (the ideal answer) is required for a demonstration task.", field="text")
+        if len(text) > MAX_TEXT_CHARS:
+            raise DomainError(f"text must be at most {MAX_TEXT_CHARS} characters.", field="text")
+        fields["ranking"] = []
+    else:
+        if text not in (None, ""):
+            raise DomainError("text is only for demonstration tasks.", field="text")
+        fields["ranking"] = ranking_validate(ranking=ranking, response_ids=response_ids)
+    if not isinstance(both_bad, bool):
+        raise DomainError("both_bad must be true or false.", field="both_bad")
+    fields["both_bad"] = both_bad
+    if strength is not None:
+        if project.task_type != Project.TaskType.PAIRWISE:
+            raise DomainError("strength is only for pairwise projects.", field="strength")
+        if not isinstance(strength, int) or isinstance(strength, bool) or not 1 <= strength <= 4:
+            raise DomainError("strength must be an integer from 1 to 4.", field="strength")
+        if is_tie(fields["ranking"]):
+            raise DomainError("strength grades a preference; a tie has none.", field="strength")
+    fields["strength"] = strength
+    if criteria is None:
+        criteria = {}
+    if not isinstance(criteria, dict):
+        raise DomainError("criteria must be an object {criterion: ranking}.", field="criteria")
+    for name, value in criteria.items():
+        if name not in project.criteria:
+            raise DomainError(f"criteria: {name!r} is not a criterion of this project.", field="criteria")
+        criteria[name] = ranking_validate(ranking=value, response_ids=response_ids, field=f"criteria.{name}")
+    fields["criteria"] = criteria
+    if rationale is None:
+        rationale = ""
+    if not isinstance(rationale, str) or len(rationale) > MAX_TEXT_CHARS:
+        raise DomainError(f"rationale must be text of at most {MAX_TEXT_CHARS} characters.", field="rationale")
+    if project.rationale_required and not rationale.strip():
+        raise DomainError("rationale is required in this project.", field="rationale")
+    fields["rationale"] = rationale
+    if flags is None:
+        flags = []
+    if not isinstance(flags, list) or any(f not in Judgement.Flag.values for f in flags):
+        raise DomainError(f"flags must be a list of {', '.join(Judgement.Flag.values)}.", field="flags")
+    fields["flags"] = sorted(set(flags))
+    if time_spent_ms is not None and (
+        not isinstance(time_spent_ms, int) or isinstance(time_spent_ms, bool) or not 0 <= time_spent_ms <= MAX_TIME_SPENT_MS
+    ):
+        raise DomainError("time_spent_ms must be a whole number of milliseconds (at most a day).", field="time_spent_ms")
+    fields["time_spent_ms"] = time_spent_ms
+    return fields
+
+
+def _derived(*, ranking: list[list[int]], display_order: list[int]) -> dict:
+    """pair_outcome (by response identity: lower id vs higher id) and picked_first_shown."""
+    if not ranking:
+        return {"pair_outcome": None, "picked_first_shown": None}
+    flat = sorted(r for tier in ranking for r in tier)
+    pair_outcome = None
+    if len(flat) == 2:
+        if is_tie(ranking):
+            pair_outcome = Judgement.PairOutcome.TIE
+        elif ranking[0] == [flat[0]]:
+            pair_outcome = Judgement.PairOutcome.LOWER_ID_WINS
+        else:
+            pair_outcome = Judgement.PairOutcome.HIGHER_ID_WINS
+    picked_first_shown = None
+    if len(ranking[0]) == 1 and display_order:
+        picked_first_shown = ranking[0][0] == display_order[0]
+    return {"pair_outcome": pair_outcome, "picked_first_shown": picked_first_shown}
+
+
+def _existing_by_client_id(*, client_id: str, assignment: Assignment, replaces: Judgement | None) -> Judgement | None:
+    """The judgement already recorded under `client_id` if it is this very request's; 409 if another's."""
+    existing = Judgement.objects.filter(client_id=client_id).first()
+    if existing is None:
+        return None
+    if existing.assignment_id == assignment.pk and existing.replaces_id == (replaces.pk if replaces else None):
+        return existing
+    raise DomainError(
+        "client_id was already used for another judgement; send a new one.",
+        code="conflict", http_status=409, field="client_id",
+    )
+
+
+def _apply_gold_pause_rule(*, project: Project, annotator: AbstractBaseUser) -> None:
+    if project.gold_pause_threshold <= 0:
+        return
+    accuracy, n = gold_accuracy(project=project, annotator=annotator)
+    if n >= project.gold_min_items and accuracy < project.gold_pause_threshold:
+        Membership.objects.filter(project=project, user=annotator, paused=False).update(
+            paused=True,
+            paused_at=timezone.now(),
+            paused_reason=(
+                f"Gold accuracy {accuracy:.0%} over {n} gold items is below "
+                f"{project.gold_pause_threshold:.0%}; a manager will review your work."
+            ),
+        )
+
+
+@transaction.atomic
+def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_id: str, ranking=None,
+                     both_bad: bool = False, strength: int | None = None, criteria: dict | None = None,
+                     rationale: str | None = "", flags: list | None = None, time_spent_ms: int | None = None,
+                     text: str | None = None, is_ai: bool = False) -> tuple[Judgement, bool]:
+    """Records the annotator's judgement on their assignment. Returns (judgement, created).
+
+    Idempotent on `client_id`: a retry returns the first judgement and creates nothing (the API
+    answers 200 instead of 201); the same client_id on another assignment is a 409. Refused: an
+    unknown assignment (404), someone else's (403), a lapsed or closed lease (409), an invalid
+    verdict (400 naming the field). The task's counter and completeness change in the same
+    transaction; a judgement on a gold task may pause an annotator whose gold accuracy is too low.
+    """
+    client_id = _check_client_id(client_id)
+    assignment = assignment_get_for_annotator(assignment_id=assignment_id, annotator=annotator, lock=True)
+    existing = _existing_by_client_id(client_id=client_id, assignment=assignment, replaces=None)
+    if existing is not None:
+        return existing, False
+    now = timezone.now()
+    if assignment.state == Assignment.State.SUBMITTED:
+        raise DomainError(
+            "This assignment is already judged; replace the judgement to change it.",
+            code="conflict", http_status=409,
+        )
+    if assignment.state != Assignment.State.ACTIVE or assignment.expires_at <= now:
+        state = "expired" if assignment.state in (Assignment.State.ACTIVE, Assignment.State.EXPIRED) else assignment.state
+        raise DomainError(
+            f"This assignment is {state} (lease ended {assignment.expires_at:%H:%M:%S} UTC); ask for the next task.",
+            code="lease_expired" if state == "expired" else "conflict", http_status=409,
+        )
+    project, task = assignment.project, assignment.task
+    fields = _verdict(project=project, task=task, ranking=ranking, both_bad=both_bad, strength=strength,
+                      criteria=criteria, rationale=rationale, flags=flags, time_spent_ms=time_spent_ms, text=text)
+    demonstration = None
+    if not fields["ranking"]:
+        demonstration = response_get_or_create(
+            prompt=task.prompt, text=text, source=Response.Source.HUMAN,
+            metadata={"annotator_id": annotator.pk, "assignment_id": assignment.pk},
+        )
+    judgement = Judgement.objects.create(
+        assignment=assignment, project=project, task=task, annotator=annotator, client_id=client_id,
+        demonstration=demonstration, is_ai=is_ai,
+        **fields, **_derived(ranking=fields["ranking"], display_order=assignment.display_order),
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.SUBMITTED, finished_at=now)
+    # judgement_count on the right is the value before this update.
+    ComparisonTask.objects.filter(pk=task.pk).update(
+        judgement_count=F("judgement_count") + 1,
+        is_complete=Case(
+            When(Q(judgement_count__gte=project.overlap - 1) & ~Q(purpose=ComparisonTask.Purpose.GOLD),
+                 then=Value(True)),
+            default=Value(False),
+        ),
+    )
+    if task.purpose == ComparisonTask.Purpose.GOLD:
+        _apply_gold_pause_rule(project=project, annotator=annotator)
+    return judgement, True
+
+
+@transaction.atomic
+def judgement_replace(*, judgement_id: int, annotator: AbstractBaseUser, client_id: str, ranking=None,
+                      both_bad: bool = False, strength: int | None = None, criteria: dict | None = None,
+                      rationale: str | None = "", flags: list | None = None, time_spent_ms: int | None = None,
+                      text: str | None = None) -> tuple[Judgement, bool]:
+    """Undo: records a judgement that `replaces` the annotator's current one; nothing is overwritten.
+
+    Allowed within `JUDGEMENT_UNDO_SECONDS` (default 30) of the original submission, by the same
+    annotator, on the newest judgement of the chain. Task counters do not change (still one
+    verdict for the assignment). Idempotent on `client_id` like a submit.
+    """
+    client_id = _check_client_id(client_id)
+    original = Judgement.objects.select_related("assignment").filter(pk=judgement_id).first()
+    if original is None:
+        raise DomainError(f"Judgement {judgement_id} not found.", code="not_found", http_status=404)
+    assignment = assignment_get_for_annotator(assignment_id=original.assignment_id, annotator=annotator, lock=True)
+    existing = _existing_by_client_id(client_id=client_id, assignment=assignment, replaces=original)
+    if existing is not None:
+        return existing, False
+    if Judgement.objects.filter(replaces=original).exists():
+        raise DomainError("This judgement was already replaced; replace the newest one.", code="conflict", http_status=409)
+    submitted_at = assignment.finished_at or original.created_at
+    if timezone.now() - submitted_at > timedelta(seconds=undo_window_seconds()):
+        raise DomainError(
+            f"Judgements can be changed for {undo_window_seconds()} s after submitting; this one is final.",
+            code="undo_window_closed", http_status=409,
+        )
+    project, task = assignment.project, assignment.task
+    fields = _verdict(project=project, task=task, ranking=ranking, both_bad=both_bad, strength=strength,
+                      criteria=criteria, rationale=rationale, flags=flags, time_spent_ms=time_spent_ms, text=text)
+    demonstration = None
+    if not fields["ranking"]:
+        demonstration = response_get_or_create(
+            prompt=task.prompt, text=text, source=Response.Source.HUMAN,
+            metadata={"annotator_id": annotator.pk, "assignment_id": assignment.pk},
+        )
+    replacement = Judgement.objects.create(
+        assignment=assignment, replaces=original, project=project, task=task, annotator=annotator,
+        client_id=client_id, demonstration=demonstration, is_ai=original.is_ai,
+        **fields, **_derived(ranking=fields["ranking"], display_order=assignment.display_order),
+    )
+    if task.purpose == ComparisonTask.Purpose.GOLD:
+        _apply_gold_pause_rule(project=project, annotator=annotator)
+    return replacement, True
