@@ -343,13 +343,8 @@ def demo_tasks(
     return tasks
 
 
-def format_dialogue(prompt_text: str, response_text: str) -> str:
-    """The plain-text form used to pretrain the tiny base policy."""
-    return f"User: {prompt_text}\nAssistant: {response_text}"
-
-
 def pretraining_records(*, responses_per_prompt: int = 24, seed: int = 0) -> list[dict]:
-    """Prompt/response records for pretraining the tiny base policy, all kinds of quality mixed,
+    """Conversations (`{"messages": [user, assistant]}`) for pretraining the tiny base policy, all kinds of quality mixed,
     so the base policy generates a mix that the loop can improve on. Eval prompts are included:
     the base policy should know every kind of request; only comparisons on them are held out."""
     records = []
@@ -357,9 +352,10 @@ def pretraining_records(*, responses_per_prompt: int = 24, seed: int = 0) -> lis
         for response in demo_responses(prompt, n=responses_per_prompt, seed=seed + 1):
             records.append(
                 {
-                    "prompt": prompt.text,
-                    "completion": response.text,
-                    "text": format_dialogue(prompt.text, response.text),
+                    "messages": [
+                        {"role": "user", "content": prompt.text},
+                        {"role": "assistant", "content": response.text},
+                    ]
                 }
             )
     return records

@@ -90,7 +90,7 @@ def test_the_corpus_is_deterministic_varied_and_split():
     assert 0.5 < statistics.median(gaps) < 4.0
     records = pretraining_records(responses_per_prompt=5)
     assert len(records) == 5 * len(prompts)
-    assert all(r["text"].startswith("User: ") and "\nAssistant: " in r["text"] for r in records)
+    assert all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in records)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -1,0 +1,77 @@
+"""`manage.py demo` sets up the demo project once and can run again on every `make run`."""
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from annotation.models import ComparisonTask, Membership, Project, Prompt, Response, TaskResponse
+from annotation.world.corpus import demo_prompts
+from annotation.world.demo_setup import DEMO_PROJECT_NAME, base_policy_register
+
+
+def run_demo(*args):
+    out = io.StringIO()
+    call_command("demo", "--skip-policy", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_creates_the_project_logins_prompts_and_tasks():
+    output = run_demo()
+
+    project = Project.objects.get(name=DEMO_PROJECT_NAME)
+    assert (project.task_type, project.overlap) == ("pairwise", 2)
+    assert project.criteria == ["helpfulness", "harmlessness"]
+    assert "Helpfulness" in project.guidelines
+    User = get_user_model()
+    assert User.objects.get(username="admin").is_superuser
+    assert User.objects.get(username="admin").check_password("prefloop-admin")
+    assert User.objects.get(username="annotator").check_password("prefloop-annotator")
+    roles = dict(Membership.objects.filter(project=project).values_list("user__username", "role"))
+    assert roles["annotator"] == "annotator" and roles["engineer"] == "engineer" and roles["manager"] == "manager"
+    assert "annotator / prefloop-annotator" in output and "admin / prefloop-admin" in output
+
+    n_eval = sum(prompt.split == "eval" for prompt in demo_prompts())
+    assert Prompt.objects.filter(project=project, split="eval").count() == n_eval > 0
+    assert Prompt.objects.filter(project=project).count() == len(demo_prompts())
+    tasks = ComparisonTask.objects.filter(project=project)
+    assert tasks.count() > 50
+    assert not tasks.filter(prompt__split="eval").exists()  # eval prompts stay held out
+    positions = list(TaskResponse.objects.filter(task=tasks.first()).values_list("position", flat=True))
+    assert positions == [0, 1]
+
+
+@pytest.mark.django_db
+def test_running_the_demo_again_creates_nothing_new_and_keeps_changed_passwords():
+    run_demo()
+    counts = (Prompt.objects.count(), Response.objects.count(), ComparisonTask.objects.count())
+    admin = get_user_model().objects.get(username="admin")
+    admin.set_password("something-else-entirely")
+    admin.save()
+
+    output = run_demo()
+
+    assert (Prompt.objects.count(), Response.objects.count(), ComparisonTask.objects.count()) == counts
+    assert Project.objects.filter(name=DEMO_PROJECT_NAME).count() == 1
+    assert get_user_model().objects.get(username="admin").check_password("something-else-entirely")
+    assert "admin / (changed" in output
+
+
+@pytest.mark.django_db
+def test_the_base_policy_is_registered_once_as_the_reference(tmp_path):
+    run_demo()
+    project = Project.objects.get(name=DEMO_PROJECT_NAME)
+    first = base_policy_register(project=project, path=tmp_path)
+    again = base_policy_register(project=project, path=tmp_path)
+    assert first.pk == again.pk and again.is_reference
+    project.refresh_from_db()
+    assert project.base_policy_path == str(tmp_path)
+
+
+@pytest.mark.django_db
+def test_a_negative_simulate_count_is_refused():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--simulate"):
+        run_demo("--simulate", "-1")
