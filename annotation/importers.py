@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -135,21 +136,26 @@ def hh_dialogue(text: str) -> list[dict]:
 
 
 def parse_hh(record) -> TaskRecord:
+    """The prompt is the dialogue up to the last "Assistant:" the two transcripts share; the
+    responses are what follows it in each (so a response that itself runs on into further
+    "Human:" turns, which real HH data contains, stays one response)."""
     record = _object(record)
-    chosen = hh_dialogue(_text(record.get("chosen"), "chosen"))
-    rejected = hh_dialogue(_text(record.get("rejected"), "rejected"))
-    if len(chosen) < 2 or len(rejected) < 2:
-        raise RecordError("chosen and rejected need a conversation and a final Assistant turn.")
-    if chosen[-1]["role"] != "assistant" or rejected[-1]["role"] != "assistant":
-        raise RecordError("chosen and rejected must end with an Assistant turn.")
-    if chosen[:-1] != rejected[:-1]:
-        raise RecordError("chosen and rejected must share the conversation before their last turn.")
-    answers = [chosen[-1]["content"], rejected[-1]["content"]]
-    if not all(answers):
-        raise RecordError("a final Assistant turn is empty.")
+    chosen = _text(record.get("chosen"), "chosen")
+    rejected = _text(record.get("rejected"), "rejected")
+    if chosen == rejected:
+        raise RecordError("chosen and rejected are the same transcript.")
+    marker = "\n\nAssistant:"
+    shared = os.path.commonprefix([chosen, rejected])
+    cut = shared.rfind(marker)
+    if cut < 0:
+        raise RecordError("chosen and rejected must share a conversation ending in an 'Assistant:' turn.")
+    context = hh_dialogue(chosen[:cut])
+    if not context:
+        raise RecordError("the shared conversation before the final 'Assistant:' turn is empty.")
+    answers = [chosen[cut + len(marker):].strip(), rejected[cut + len(marker):].strip()]
     if answers[0] == answers[1]:
         raise RecordError("chosen and rejected give the same final answer.")
-    prompt = _common(record, PromptRecord(messages=chosen[:-1]))
+    prompt = _common(record, PromptRecord(messages=context))
     return TaskRecord(prompt=prompt, responses=answers, source_ranking=[[0], [1]])
 
 
