@@ -125,6 +125,12 @@ def demo_members_ensure(*, project: Project, admin, accounts: list[DemoAccount])
     return created
 
 
+def user_turn(text: str) -> list[dict]:
+    """A prompt as a one-turn conversation: the tiny base policy was pretrained on chat-formatted
+    dialogues, so prompts go to it through its chat template."""
+    return [{"role": "user", "content": text}]
+
+
 def demo_content_import(*, project: Project, admin, seed: int = 0, tasks_per_prompt: int = 3):
     """Imports the demo prompts (train and eval) and the first comparison tasks on train prompts.
 
@@ -132,13 +138,13 @@ def demo_content_import(*, project: Project, admin, seed: int = 0, tasks_per_pro
     Returns (prompts_created, tasks_created, errors).
     """
     prompt_records = [
-        {"prompt": prompt.text, "split": prompt.split, "metadata": {"kind": prompt.kind}}
+        {"messages": user_turn(prompt.text), "split": prompt.split, "metadata": {"kind": prompt.kind}}
         for prompt in demo_prompts(seed=seed)
     ]
     prompts = import_run(project=project, actor=admin, format="prompts", records=prompt_records)
     task_records = [
         {
-            "prompt": task.prompt.text,
+            "messages": user_turn(task.prompt.text),
             "split": task.prompt.split,
             "metadata": {"kind": task.prompt.kind},
             "responses": [response.text for response in task.responses],

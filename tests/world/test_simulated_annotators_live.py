@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from annotation.models import ComparisonTask, Judgement, Project
+from annotation.world.corpus import demo_prompts
 from annotation.world.demo_setup import DEMO_PROJECT_NAME
 from annotation.world.gold_reward import gold_reward
 from annotation.world.simulated_annotators import (
@@ -69,4 +70,7 @@ def test_gold_reward_reads_the_prompt_shape_the_api_serves(live_server):
     payload = client.request("POST", f"/api/projects/{project.pk}/next/").json()
     task = ComparisonTask.objects.get(pk=payload["task"]["id"])
     for shown in payload["task"]["responses"]:
-        assert gold_reward(payload["task"]["prompt"], shown["text"]) == gold_reward(task.prompt.text, shown["text"])
+        assert task.prompt.messages[0]["content"] in {p.text for p in demo_prompts()}
+        assert gold_reward(payload["task"]["prompt"], shown["text"]) == gold_reward(
+            task.prompt.messages[0]["content"], shown["text"]
+        )
