@@ -2,6 +2,7 @@
 from django.urls import path
 
 from annotation.api import annotate, auth, exports, imports, projects, tasks
+from annotation.api import agreement as agreement_api
 
 urlpatterns: list = [
     path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
@@ -20,4 +21,5 @@ urlpatterns: list = [
     path("assignments/<int:assignment_id>/judgement/", annotate.JudgementView.as_view(), name="assignment-judgement"),
     path("assignments/<int:assignment_id>/skip/", annotate.SkipView.as_view(), name="assignment-skip"),
     path("judgements/<int:judgement_id>/replace/", annotate.ReplaceView.as_view(), name="judgement-replace"),
+    path("projects/<int:project_id>/agreement/", agreement_api.AgreementView.as_view(), name="project-agreement"),
 ]
