@@ -95,6 +95,7 @@ class MemberDetailView(APIView):
                    summary="Change a member's role, or pause/unpause them (managers)")
     def patch(self, request, project_id: int, user_id: int):
         project = project_get_for_user(user=request.user, project_id=project_id)
+        _reject_unknown_fields(request.data, MemberUpdateSerializer().fields)
         data = MemberUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = member_update(project=project, actor=request.user, user_id=user_id, **data.validated_data)
