@@ -1,4 +1,4 @@
-"""Simulated annotators judge through the real REST API of a live server (real HTTP, Postgres)."""
+"""Simulated annotators judge through the real REST API of a gunicorn server (real HTTP, Postgres)."""
 import io
 
 import pytest
@@ -23,16 +23,16 @@ JUDGEMENTS_EACH = 6
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_simulated_annotators_judge_over_http_and_their_judgements_are_stored(live_server):
+def test_simulated_annotators_judge_over_http_and_their_judgements_are_stored(world_server):
     call_command("demo", "--skip-policy", stdout=io.StringIO())
     project = Project.objects.get(name=DEMO_PROJECT_NAME)
     profiles = default_profiles(6, seed=1)
-    admin_token = ApiClient(live_server.url).login("admin", "prefloop-admin")
-    add_annotator_members(live_server.url, project_id=project.pk, manager_token=admin_token, profiles=profiles)
+    admin_token = ApiClient(world_server.url).login("admin", "prefloop-admin")
+    add_annotator_members(world_server.url, project_id=project.pk, manager_token=admin_token, profiles=profiles)
     # Adding the same accounts again is harmless (a set-up script may be re-run).
-    add_annotator_members(live_server.url, project_id=project.pk, manager_token=admin_token, profiles=profiles)
+    add_annotator_members(world_server.url, project_id=project.pk, manager_token=admin_token, profiles=profiles)
 
-    crowd = SimulatedCrowd(profiles, base_url=live_server.url, project_id=project.pk, seed=1,
+    crowd = SimulatedCrowd(profiles, base_url=world_server.url, project_id=project.pk, seed=1,
                            max_judgements_each=JUDGEMENTS_EACH)
     stats = crowd.run(timeout=120)
 
@@ -62,10 +62,10 @@ def test_simulated_annotators_judge_over_http_and_their_judgements_are_stored(li
 
 
 @pytest.mark.django_db(transaction=True)
-def test_gold_reward_reads_the_prompt_shape_the_api_serves(live_server):
+def test_gold_reward_reads_the_prompt_shape_the_api_serves(world_server):
     call_command("demo", "--skip-policy", stdout=io.StringIO())
     project = Project.objects.get(name=DEMO_PROJECT_NAME)
-    client = ApiClient(live_server.url)
+    client = ApiClient(world_server.url)
     client.login("annotator", "prefloop-annotator")
     payload = client.request("POST", f"/api/projects/{project.pk}/next/").json()
     task = ComparisonTask.objects.get(pk=payload["task"]["id"])
