@@ -1,1 +1,68 @@
-"""Celery tasks of the RLHF loop (thin: load, guard, call a service, record)."""
+"""Celery tasks of the RLHF loop (thin: load, guard, call a service or a step, record).
+
+Tasks are registered under explicit names (`workers.<name>`) because the web process queues them
+by name without importing this module. `run_gpu_step` is routed to the `gpu` queue in settings.
+"""
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from annotation.selectors.iterations import projects_due_for_iteration
+from annotation.services.iterations import GPU_STEPS, iteration_next_job, iteration_start
+from annotation.services.training_jobs import training_jobs_fail_stale
+from workers.execution import execute_step
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="workers.advance_iteration", acks_late=True)
+def advance_iteration(iteration_id: int) -> int | None:
+    """Dispatches the iteration's next queued step to its queue (or closes the iteration)."""
+    job = iteration_next_job(iteration_id=iteration_id)
+    if job is None:
+        return None
+    step_task = run_gpu_step if job.step in GPU_STEPS else run_db_step
+    step_task.delay(job.pk)
+    return job.pk
+
+
+def _run_and_continue(task, job_id: int) -> str:
+    outcome = execute_step(job_id=job_id, celery_task_id=task.request.id or "")
+    if outcome.succeeded:
+        advance_iteration.delay(outcome.iteration_id)
+    return outcome.status
+
+
+@shared_task(name="workers.run_gpu_step", bind=True, acks_late=True)
+def run_gpu_step(self, job_id: int) -> str:
+    """Runs a training or generation step (the `gpu` queue)."""
+    return _run_and_continue(self, job_id)
+
+
+@shared_task(name="workers.run_db_step", bind=True, acks_late=True)
+def run_db_step(self, job_id: int) -> str:
+    """Runs a bookkeeping step: the snapshot, the evaluation tasks (the `default` queue)."""
+    return _run_and_continue(self, job_id)
+
+
+@shared_task(name="workers.check_projects")
+def check_projects() -> list[int]:
+    """Beat, every minute: starts an iteration for each project whose new usable judgements since
+    its last reward model reached its retrain threshold. Returns the ids of iterations started."""
+    started = []
+    for project in projects_due_for_iteration():
+        result = iteration_start(project=project, trigger="threshold")
+        if result.created:
+            logger.info("Started iteration %s of project %s (threshold reached)", result.iteration.number, project)
+            started.append(result.iteration.pk)
+    return started
+
+
+@shared_task(name="workers.fail_stale_training_jobs")
+def fail_stale_training_jobs() -> list[int]:
+    """Beat, every minute: the watchdog for jobs whose worker died (no heartbeat for a while)."""
+    failed = training_jobs_fail_stale(heartbeat_timeout_seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
+    for stale in failed:
+        logger.warning("Training job %s (%s) failed by the watchdog: no heartbeat", stale.job_id, stale.step)
+    return [stale.job_id for stale in failed]

@@ -150,6 +150,20 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 12 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 11 * 3600))
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_TIMEZONE = "UTC"
+# Training and generation go to the `gpu` queue (the gpu-worker); bookkeeping stays on `default`.
+CELERY_TASK_ROUTES = {"workers.run_gpu_step": {"queue": "gpu"}}
+CELERY_BEAT_SCHEDULE = {
+    "check-projects": {"task": "workers.check_projects", "schedule": 60.0},
+    "fail-stale-training-jobs": {"task": "workers.fail_stale_training_jobs", "schedule": 60.0},
+}
+
+# --- The training loop --------------------------------------------------------------------------
+# A running step whose heartbeat is older than this is marked failed by the watchdog (the worker
+# died). The runner beats every few seconds while its subprocess lives, so minutes are plenty.
+TRAINING_HEARTBEAT_TIMEOUT = int(os.environ.get("TRAINING_HEARTBEAT_TIMEOUT", 600))
+TRAINING_DEVICE = os.environ.get("TRAINING_DEVICE", "auto")
+# When set, GPU training commands run under `accelerate launch --config_file <this>`.
+ACCELERATE_CONFIG_FILE = os.environ.get("ACCELERATE_CONFIG_FILE", "")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,159 @@
+"""The life of one TrainingJob (a step of an iteration): claim, progress, success, failure, watchdog.
+
+Every transition is a conditional UPDATE on the job's current status, so a retried Celery message,
+a cancel racing a progress report, or the watchdog racing a slow worker can never move a job
+backwards (e.g. a cancelled job is never marked succeeded by the runner that was stopping it).
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import Iteration, TrainingJob
+
+# How much of the metrics history one job keeps: long runs are thinned to every other entry.
+MAX_METRICS_HISTORY = 2000
+# Characters of log tail kept per job (the end of stderr and of non-JSON stdout).
+MAX_LOG_TAIL = 8000
+
+Status = TrainingJob.Status
+LIVE_ITERATION = (Iteration.Status.QUEUED, Iteration.Status.RUNNING)
+
+
+@transaction.atomic
+def training_job_claim(*, job_id: int, celery_task_id: str = "", worker_pid: int | None = None) -> TrainingJob | None:
+    """Moves a queued job of a live iteration to running; None if it is not claimable.
+
+    A redelivered message for a job that is already running, finished or cancelled returns None,
+    which makes the step tasks safe to retry.
+    """
+    job = TrainingJob.objects.select_for_update().select_related("iteration").filter(pk=job_id).first()
+    if job is None or job.status != Status.QUEUED or job.iteration.status not in LIVE_ITERATION:
+        return None
+    now = timezone.now()
+    job.status = Status.RUNNING
+    job.started_at = now
+    job.heartbeat_at = now
+    job.finished_at = None
+    job.error = ""
+    job.progress = 0.0
+    job.celery_task_id = celery_task_id or ""
+    job.worker_pid = worker_pid
+    job.subprocess_pid = None
+    job.save()
+    Iteration.objects.filter(pk=job.iteration_id, status=Iteration.Status.QUEUED).update(
+        status=Iteration.Status.RUNNING, started_at=now
+    )
+    return job
+
+
+def training_job_is_running(*, job_id: int) -> bool:
+    """True while nobody has cancelled or failed the job (the runner polls this)."""
+    return TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING).exists()
+
+
+def training_job_beat(*, job_id: int, subprocess_pid: int | None = None) -> bool:
+    """Refreshes the heartbeat (and records the subprocess pid); False if the job stopped running."""
+    changes = {"heartbeat_at": timezone.now()}
+    if subprocess_pid is not None:
+        changes["subprocess_pid"] = subprocess_pid
+    return TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING).update(**changes) == 1
+
+
+@transaction.atomic
+def training_job_report_progress(*, job_id: int, progress: float | None = None,
+                                 metrics_entries: list[dict] | None = None,
+                                 log_text: str = "") -> bool:
+    """Records progress, per-step metrics and log output of a running job, and beats its heart.
+
+    Returns False when the job is no longer running (cancelled or failed meanwhile): the caller
+    should stop its work.
+    """
+    job = TrainingJob.objects.select_for_update().filter(pk=job_id, status=Status.RUNNING).first()
+    if job is None:
+        return False
+    if progress is not None:
+        job.progress = max(0.0, min(1.0, float(progress)))
+    if metrics_entries:
+        history = list(job.metrics_history) + list(metrics_entries)
+        while len(history) > MAX_METRICS_HISTORY:
+            history = history[::2]
+        job.metrics_history = history
+    if log_text:
+        job.log_tail = (job.log_tail + log_text)[-MAX_LOG_TAIL:]
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["progress", "metrics_history", "log_tail", "heartbeat_at"])
+    return True
+
+
+@transaction.atomic
+def training_job_succeed(*, job_id: int, metrics: dict, artifact_path: str = "") -> bool:
+    """Marks a running job succeeded with its final metrics; False if it was stopped meanwhile."""
+    return TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING).update(
+        status=Status.SUCCEEDED,
+        progress=1.0,
+        metrics=metrics,
+        artifact_path=str(artifact_path or ""),
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        subprocess_pid=None,
+    ) == 1
+
+
+@transaction.atomic
+def training_job_fail(*, job_id: int, error: str) -> bool:
+    """Marks a running (or queued) job failed and stops its iteration as failed.
+
+    Returns False if the job had already finished or been cancelled.
+    """
+    job = TrainingJob.objects.select_for_update().filter(
+        pk=job_id, status__in=[Status.RUNNING, Status.QUEUED]
+    ).first()
+    if job is None:
+        return False
+    now = timezone.now()
+    job.status = Status.FAILED
+    job.error = error[:4000]
+    job.finished_at = now
+    job.subprocess_pid = None
+    job.save(update_fields=["status", "error", "finished_at", "subprocess_pid"])
+    Iteration.objects.filter(pk=job.iteration_id, status__in=LIVE_ITERATION).update(
+        status=Iteration.Status.FAILED, error=f"{job.step}: {error}"[:4000], finished_at=now
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class StaleJob:
+    job_id: int
+    iteration_id: int
+    step: str
+    heartbeat_at: object
+
+
+def training_jobs_fail_stale(*, heartbeat_timeout_seconds: float) -> list[StaleJob]:
+    """The watchdog: fails every running job whose heartbeat stopped `heartbeat_timeout_seconds` ago.
+
+    A worker that was killed (OOM, SIGKILL, a lost node) never reports back; its job would stay
+    `running` forever and block the project's single flight. Failing it lets an engineer resume.
+    """
+    cutoff = timezone.now() - timedelta(seconds=heartbeat_timeout_seconds)
+    stale = list(
+        TrainingJob.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).values_list(
+            "pk", "iteration_id", "step", "heartbeat_at"
+        )
+    )
+    failed = []
+    for job_id, iteration_id, step, heartbeat_at in stale:
+        message = (
+            f"The worker stopped reporting: no heartbeat since {heartbeat_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"(timeout {heartbeat_timeout_seconds:g} s); it was probably killed."
+        )
+        with transaction.atomic():
+            still_stale = TrainingJob.objects.select_for_update().filter(
+                pk=job_id, status=Status.RUNNING, heartbeat_at__lt=cutoff
+            ).exists()
+            if still_stale and training_job_fail(job_id=job_id, error=message):
+                failed.append(StaleJob(job_id, iteration_id, step, heartbeat_at))
+    return failed
