@@ -79,11 +79,18 @@ def _has_room(*, task: ComparisonTask, project: Project, now) -> bool:
     lease committed before the lock was granted), expiring stale leases on the way."""
     if task.purpose == Purpose.GOLD:
         return True
-    Assignment.objects.filter(task=task, state=Assignment.State.ACTIVE, expires_at__lte=now).update(
-        state=Assignment.State.EXPIRED, finished_at=now
+    counts = Assignment.objects.filter(task=task, state=Assignment.State.ACTIVE).aggregate(
+        active=Count("id"), live=Count("id", filter=Q(expires_at__gt=now))
     )
-    live = Assignment.objects.filter(task=task, state=Assignment.State.ACTIVE).count()
-    return task.judgement_count + live < project.overlap
+    if counts["active"] > counts["live"]:
+        # Skip rows a submit is holding: waiting on them while we hold the task row could deadlock.
+        stale = (
+            Assignment.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
+            .filter(task=task, state=Assignment.State.ACTIVE, expires_at__lte=now)
+            .values_list("pk", flat=True)
+        )
+        Assignment.objects.filter(pk__in=list(stale)).update(state=Assignment.State.EXPIRED, finished_at=now)
+    return task.judgement_count + counts["live"] < project.overlap
 
 
 def _claim(*, project: Project, annotator: AbstractBaseUser, gold: bool, now) -> ComparisonTask | None:
