@@ -2,6 +2,7 @@
 from django.urls import path
 
 from annotation.api import annotate, auth, exports, imports, projects, tasks
+from annotation.api import dashboard as dashboard_api
 from annotation.api import agreement as agreement_api
 
 urlpatterns: list = [
@@ -21,5 +22,7 @@ urlpatterns: list = [
     path("assignments/<int:assignment_id>/judgement/", annotate.JudgementView.as_view(), name="assignment-judgement"),
     path("assignments/<int:assignment_id>/skip/", annotate.SkipView.as_view(), name="assignment-skip"),
     path("judgements/<int:judgement_id>/replace/", annotate.ReplaceView.as_view(), name="judgement-replace"),
+    path("me/workload/", dashboard_api.my_workload, name="me-workload"),
+    path("projects/<int:project_id>/dashboard/", dashboard_api.dashboard, name="project-dashboard"),
     path("projects/<int:project_id>/agreement/", agreement_api.AgreementView.as_view(), name="project-agreement"),
 ]

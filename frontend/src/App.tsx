@@ -1,0 +1,67 @@
+import { useEffect, type ReactNode } from "react";
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { AuthProvider, useAuth } from "./auth";
+import { flushOutbox } from "./lib/outbox";
+import { AnnotatePage } from "./pages/Annotate";
+import { DashboardPage } from "./pages/Dashboard";
+import { HomePage } from "./pages/Home";
+import { IterationDetailPage } from "./pages/IterationDetail";
+import { IterationsPage } from "./pages/Iterations";
+import { LoginPage } from "./pages/Login";
+import { ManagePage } from "./pages/Manage";
+
+function RequireLogin({ children }: { children: ReactNode }) {
+  const { me, loading } = useAuth();
+  const location = useLocation();
+  if (loading) return <p className="page muted">Loading…</p>;
+  if (!me) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  return <>{children}</>;
+}
+
+function Header() {
+  const { me, logout } = useAuth();
+  return (
+    <header className="topbar">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <Link to="/" className="brand">
+        Prefloop
+      </Link>
+      {me && (
+        <nav aria-label="Account" className="topbar-right">
+          <span className="muted">{me.username}</span>
+          <button type="button" className="link" onClick={logout}>
+            Log out
+          </button>
+        </nav>
+      )}
+    </header>
+  );
+}
+
+export function App() {
+  useEffect(() => {
+    // Judgements a closed or crashed page could not send go out now, with their original client ids.
+    void flushOutbox();
+  }, []);
+  return (
+    <AuthProvider>
+      <BrowserRouter>
+        <Header />
+        <main id="main">
+          <Routes>
+            <Route path="/login" element={<LoginPage />} />
+            <Route path="/" element={<RequireLogin><HomePage /></RequireLogin>} />
+            <Route path="/projects/:projectId/annotate" element={<RequireLogin><AnnotatePage /></RequireLogin>} />
+            <Route path="/projects/:projectId/dashboard" element={<RequireLogin><DashboardPage /></RequireLogin>} />
+            <Route path="/projects/:projectId/manage" element={<RequireLogin><ManagePage /></RequireLogin>} />
+            <Route path="/projects/:projectId/iterations" element={<RequireLogin><IterationsPage /></RequireLogin>} />
+            <Route path="/iterations/:iterationId" element={<RequireLogin><IterationDetailPage /></RequireLogin>} />
+            <Route path="*" element={<p className="page">Page not found. <Link to="/">Home</Link></p>} />
+          </Routes>
+        </main>
+      </BrowserRouter>
+    </AuthProvider>
+  );
+}

@@ -1,0 +1,478 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { ApiError, api } from "../api/client";
+import type { JudgementBody, NextTask, Project, WorkloadRow } from "../api/types";
+import { ChatPrompt } from "../components/ChatPrompt";
+import { CheatSheet } from "../components/CheatSheet";
+import { ProgressBar } from "../components/Charts";
+import { DemonstrationForm } from "../components/DemonstrationForm";
+import { Dialog } from "../components/Dialog";
+import { Markdown } from "../components/Markdown";
+import { CriteriaForm, PairwiseForm } from "../components/PairwiseForm";
+import { RankingForm } from "../components/RankingForm";
+import { formatDuration, leaseStatus } from "../lib/lease";
+import { newClientId, sendReliably } from "../lib/outbox";
+import {
+  EMPTY_PAIRWISE,
+  choiceFromRanking,
+  pairwiseComplete,
+  pairwiseJudgement,
+  pairwiseKey,
+  pairwiseRanking,
+  type Choice,
+  type PairwiseState,
+} from "../lib/pairwise";
+import { promptTurns } from "../lib/prompt";
+import { EMPTY_RANKING, rankingComplete, rankingKey, type RankingState } from "../lib/ranking";
+
+/** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
+const UNDO_MS = 10_000;
+
+const FLAGS: [string, string][] = [
+  ["unsafe", "Unsafe"],
+  ["factually_wrong", "Factually wrong"],
+  ["pii", "Contains personal data"],
+  ["other", "Other problem"],
+];
+
+const SKIP_REASONS = ["I lack the expertise", "The prompt is unclear or broken", "The content is upsetting", "Other"];
+
+interface Shown {
+  next: NextTask;
+  shownAt: number;
+  clientId: string;
+  /** Set while undoing: the judgement this answer replaces. */
+  replaces?: number;
+}
+
+interface Undoable {
+  judgementId: number;
+  next: NextTask;
+  body: JudgementBody;
+}
+
+type Phase = "loading" | "ready" | "submitting" | "empty" | "error";
+
+function isTypingTarget(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  if (!element) return false;
+  const tag = element.tagName;
+  return tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && !["radio", "checkbox"].includes((element as HTMLInputElement).type)) || element.isContentEditable;
+}
+
+export function AnnotatePage() {
+  const projectId = Number(useParams().projectId);
+  const [project, setProject] = useState<Project | null>(null);
+  const [shown, setShown] = useState<Shown | null>(null);
+  const [phase, setPhase] = useState<Phase>("loading");
+  const [error, setError] = useState("");
+  const [notice, setNotice] = useState("");
+  const [pairwise, setPairwise] = useState<PairwiseState>(EMPTY_PAIRWISE);
+  const [ranking, setRanking] = useState<RankingState>(EMPTY_RANKING);
+  const [demoText, setDemoText] = useState("");
+  const [criteriaValues, setCriteriaValues] = useState<Record<string, Choice | undefined>>({});
+  const [rationale, setRationale] = useState("");
+  const [flags, setFlags] = useState<string[]>([]);
+  const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
+  const [cheatSheetOpen, setCheatSheetOpen] = useState(false);
+  const [skipOpen, setSkipOpen] = useState(false);
+  const [undoable, setUndoable] = useState<Undoable | null>(null);
+  const [session, setSession] = useState({ judged: 0, skipped: 0, timeMs: 0 });
+  const [tasksLeft, setTasksLeft] = useState<number | null>(null);
+  const [now, setNow] = useState(Date.now());
+  const heldNext = useRef<NextTask | null>(null);
+  const undoTimer = useRef<number | undefined>(undefined);
+  const pendingLoad = useRef<Promise<void> | null>(null);
+
+  const taskType = project?.task_type ?? "pairwise";
+  const responses = shown?.next.task.responses ?? [];
+  const shownIds = responses.map((r) => r.id);
+
+  const display = useCallback((next: NextTask, prefill?: { body: JudgementBody; replaces: number }) => {
+    setShown({ next, shownAt: performance.now(), clientId: newClientId(), replaces: prefill?.replaces });
+    setError("");
+    setPhase("ready");
+    const body = prefill?.body;
+    const ids = next.task.responses.map((r) => r.id);
+    if (body && ids.length === 2 && body.ranking.length) {
+      const choice = choiceFromRanking(body.ranking, Boolean(body.both_bad), [ids[0], ids[1]]);
+      setPairwise({ choice, strength: body.strength ?? null });
+    } else setPairwise(EMPTY_PAIRWISE);
+    setRanking(body && ids.length > 2 ? { tiers: body.ranking, tieNext: false } : EMPTY_RANKING);
+    setDemoText(body?.text ?? "");
+    setRationale(body?.rationale ?? "");
+    setFlags(body?.flags ?? []);
+    setCriteriaValues({});
+    window.scrollTo({ top: 0 });
+  }, []);
+
+  const loadNext = useCallback(async () => {
+    if (pendingLoad.current) return pendingLoad.current;
+    const run = (async () => {
+      try {
+        const result = await api.post<NextTask | null>(`/api/projects/${projectId}/next/`, {});
+        if (result.status === 204 || !result.data) {
+          setShown(null);
+          setPhase("empty");
+          setTasksLeft(0);
+        } else display(result.data);
+      } catch (caught) {
+        setError((caught as Error).message);
+        setPhase("error");
+      } finally {
+        pendingLoad.current = null;
+      }
+    })();
+    pendingLoad.current = run;
+    return run;
+  }, [projectId, display]);
+
+  useEffect(() => {
+    api
+      .get<Project>(`/api/projects/${projectId}/`)
+      .then(({ data }) => setProject(data))
+      .catch((caught) => {
+        setError((caught as Error).message);
+        setPhase("error");
+      });
+    api
+      .get<WorkloadRow[]>("/api/me/workload/")
+      .then(({ data }) => setTasksLeft(data.find((row) => row.project.id === projectId)?.tasks_left ?? null))
+      .catch(() => undefined);
+    void loadNext();
+  }, [projectId, loadNext]);
+
+  useEffect(() => {
+    const timer = window.setInterval(() => setNow(Date.now()), 1000);
+    return () => window.clearInterval(timer);
+  }, []);
+
+  useEffect(() => () => window.clearTimeout(undoTimer.current), []);
+
+  const complete =
+    shown !== null &&
+    (taskType === "demonstration" || responses.length === 0
+      ? demoText.trim().length > 0
+      : responses.length === 2
+        ? pairwiseComplete(pairwise)
+        : rankingComplete(ranking, shownIds));
+
+  function buildBody(current: Shown): JudgementBody {
+    const timeSpent = Math.round(performance.now() - current.shownAt);
+    const common = {
+      client_id: current.clientId,
+      time_spent_ms: timeSpent,
+      rationale,
+      flags,
+    };
+    if (taskType === "demonstration" || responses.length === 0) {
+      return { ...common, ranking: [], text: demoText } as JudgementBody;
+    }
+    if (responses.length === 2) {
+      const pair: [number, number] = [shownIds[0], shownIds[1]];
+      const criteria: Record<string, number[][]> = {};
+      for (const [name, choice] of Object.entries(criteriaValues)) {
+        if (choice) criteria[name] = pairwiseRanking(choice, pair);
+      }
+      return { ...common, ...pairwiseJudgement(pairwise, pair), criteria };
+    }
+    return { ...common, ranking: ranking.tiers, both_bad: false };
+  }
+
+  async function submit() {
+    if (!shown || phase !== "ready") return;
+    if (!complete) {
+      setError(
+        taskType === "demonstration"
+          ? "Write the answer first."
+          : responses.length === 2
+            ? pairwise.choice
+              ? "Pick the strength (1-4) first."
+              : "Pick a verdict (1-4) first."
+            : "Rank every response first.",
+      );
+      return;
+    }
+    if (project?.rationale_required && !rationale.trim()) {
+      setError("This project asks for a rationale: explain your choice in the box below.");
+      document.getElementById("rationale")?.focus();
+      return;
+    }
+    const current = shown;
+    const body = buildBody(current);
+    const url = current.replaces
+      ? `/api/judgements/${current.replaces}/replace/`
+      : `/api/assignments/${current.next.assignment.id}/judgement/`;
+    setPhase("submitting");
+    setError("");
+    try {
+      const { data } = await sendReliably<{ id: number }>(url, body as unknown as Record<string, unknown> & { client_id: string }, {
+        onRetry: (attempt) => setNotice(`Network problem: sending again (attempt ${attempt}); your answer is kept.`),
+      });
+      setNotice("");
+      if (!current.replaces) {
+        setSession((s) => ({ ...s, judged: s.judged + 1, timeMs: s.timeMs + (body.time_spent_ms ?? 0) }));
+        setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
+      }
+      window.clearTimeout(undoTimer.current);
+      setUndoable({ judgementId: data.id, next: current.next, body });
+      undoTimer.current = window.setTimeout(() => setUndoable(null), UNDO_MS);
+      const held = heldNext.current;
+      heldNext.current = null;
+      if (held) display(held);
+      else await loadNext();
+    } catch (caught) {
+      setNotice("");
+      setPhase("ready");
+      setError(caught instanceof ApiError ? caught.message : `Not sent: ${(caught as Error).message}`);
+    }
+  }
+
+  function undo() {
+    if (!undoable || phase === "submitting") return;
+    window.clearTimeout(undoTimer.current);
+    // The task now on screen keeps its lease; it comes back right after the corrected answer.
+    if (shown && !shown.replaces) heldNext.current = shown.next;
+    display(undoable.next, { body: undoable.body, replaces: undoable.judgementId });
+    setUndoable(null);
+  }
+
+  async function skip(reason: string) {
+    if (!shown) return;
+    setSkipOpen(false);
+    try {
+      await api.post(`/api/assignments/${shown.next.assignment.id}/skip/`, { reason });
+      setSession((s) => ({ ...s, skipped: s.skipped + 1 }));
+      setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
+      const held = heldNext.current;
+      heldNext.current = null;
+      if (held) display(held);
+      else await loadNext();
+    } catch (caught) {
+      setError((caught as Error).message);
+    }
+  }
+
+  // Keyboard: digits decide, Enter submits, S skips, ? shows the keys. Typing in a box is left alone.
+  useEffect(() => {
+    function onKey(event: KeyboardEvent) {
+      if (cheatSheetOpen || skipOpen) return;
+      if (event.ctrlKey && event.key === "Enter" && taskType === "demonstration") {
+        event.preventDefault();
+        void submit();
+        return;
+      }
+      if (event.altKey || event.ctrlKey || event.metaKey || isTypingTarget(event.target)) return;
+      const key = event.key;
+      if (key === "?") {
+        event.preventDefault();
+        setCheatSheetOpen(true);
+      } else if (key === "Enter") {
+        const target = event.target as HTMLElement;
+        if (target.tagName === "BUTTON" || target.tagName === "A") return;
+        event.preventDefault();
+        void submit();
+      } else if ((key === "s" || key === "S") && shown && !shown.replaces) {
+        event.preventDefault();
+        setSkipOpen(true);
+      } else if (key === "g" || key === "G") {
+        setGuidelinesOpen((open) => !open);
+      } else if ((key === "u" || key === "U") && undoable) {
+        event.preventDefault();
+        undo();
+      } else if (shown && phase === "ready" && taskType !== "demonstration") {
+        if (responses.length === 2) {
+          if (key === "Escape") setPairwise(EMPTY_PAIRWISE);
+          else if (/^[1-4]$/.test(key)) setPairwise((state) => pairwiseKey(state, key));
+        } else if (responses.length > 2) {
+          const next = rankingKey(ranking, key, shownIds);
+          if (next !== ranking) {
+            event.preventDefault();
+            setRanking(next);
+          }
+        }
+      }
+    }
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  });
+
+  const lease = shown && project ? leaseStatus(shown.next.assignment.expires_at, project.lease_seconds ?? 900, now) : null;
+  const total = tasksLeft === null ? null : session.judged + session.skipped + tasksLeft;
+
+  return (
+    <div className={`annotate ${guidelinesOpen ? "with-guidelines" : ""}`}>
+      <div className="annotate-bar">
+        <Link to="/">← Projects</Link>
+        <h1 className="h2">{project?.name ?? "…"}</h1>
+        <div className="session" aria-label="Session progress" data-testid="session">
+          <span>
+            {session.judged} judged · {session.skipped} skipped
+            {tasksLeft !== null && ` · ${tasksLeft} left`}
+            {session.judged > 0 && ` · ${formatDuration(session.timeMs / session.judged)} per task`}
+          </span>
+          {total ? <ProgressBar value={(session.judged + session.skipped) / total} label="Session progress" /> : null}
+        </div>
+        <button type="button" className="secondary" aria-expanded={guidelinesOpen} aria-controls="guidelines" onClick={() => setGuidelinesOpen((o) => !o)}>
+          Guidelines <kbd>G</kbd>
+        </button>
+        <button type="button" className="secondary" onClick={() => setCheatSheetOpen(true)} aria-label="Keyboard shortcuts">
+          <kbd>?</kbd> Keys
+        </button>
+      </div>
+
+      {guidelinesOpen && (
+        <aside id="guidelines" className="guidelines" aria-label="Guidelines">
+          <h2 className="h3">Guidelines</h2>
+          {project?.guidelines ? <Markdown source={project.guidelines} /> : <p className="muted">This project has no guidelines.</p>}
+        </aside>
+      )}
+
+      <div className="workspace">
+        {notice && (
+          <p className="notice" role="status" data-testid="notice">
+            {notice}
+          </p>
+        )}
+        {undoable && (
+          <div className="undo-bar" role="status">
+            Submitted.{" "}
+            <button type="button" className="secondary" onClick={undo}>
+              Undo <kbd>U</kbd>
+            </button>
+          </div>
+        )}
+        {lease?.kind === "warning" && (
+          <p className="warning" role="alert" data-testid="lease-warning">
+            This task's lease runs out in {lease.secondsLeft} s: submit soon or it goes back to the pool.
+          </p>
+        )}
+        {lease?.kind === "expired" && (
+          <p className="warning" role="alert" data-testid="lease-warning">
+            This task's lease has run out and it may go to someone else.{" "}
+            <button type="button" className="secondary" onClick={() => void loadNext()}>
+              Get a new task
+            </button>
+          </p>
+        )}
+        {shown?.replaces && <p className="notice">Changing your last answer: submitting records a replacement; nothing is overwritten.</p>}
+
+        {phase === "loading" && <p className="muted">Loading the next task…</p>}
+        {phase === "empty" && (
+          <div className="empty">
+            <h2>Nothing left for you here</h2>
+            <p>
+              Every task in this project has its judgements or has been yours already. Thank you! <Link to="/">Back to your projects</Link>
+            </p>
+          </div>
+        )}
+        {phase === "error" && !shown && (
+          <p className="error" role="alert">
+            {error} <button type="button" className="secondary" onClick={() => void loadNext()}>Try again</button>
+          </p>
+        )}
+
+        {shown && (phase === "ready" || phase === "submitting") && (
+          <form
+            className="task"
+            aria-label="Task"
+            data-task-id={shown.next.task.id}
+            data-assignment-id={shown.next.assignment.id}
+            onSubmit={(event) => {
+              event.preventDefault();
+              void submit();
+            }}
+          >
+            <ChatPrompt turns={promptTurns(shown.next.task.prompt)} />
+            {taskType === "demonstration" || responses.length === 0 ? (
+              <DemonstrationForm text={demoText} onChange={setDemoText} />
+            ) : responses.length === 2 ? (
+              <>
+                <PairwiseForm responses={responses} state={pairwise} onChange={setPairwise} />
+                <CriteriaForm criteria={project?.criteria ?? []} values={criteriaValues} onChange={setCriteriaValues} />
+              </>
+            ) : (
+              <RankingForm responses={responses} state={ranking} onChange={setRanking} />
+            )}
+            <details className="extras" open={Boolean(project?.rationale_required) || rationale.length > 0 || flags.length > 0}>
+              <summary>Rationale and flags{project?.rationale_required ? " (rationale required)" : ""}</summary>
+              <label htmlFor="rationale">Rationale{project?.rationale_required ? " (required)" : " (optional)"}</label>
+              <textarea id="rationale" rows={3} value={rationale} onChange={(event) => setRationale(event.target.value)} />
+              <fieldset className="flags">
+                <legend>Flags</legend>
+                {FLAGS.map(([value, label]) => (
+                  <label key={value} className="inline">
+                    <input
+                      type="checkbox"
+                      checked={flags.includes(value)}
+                      onChange={(event) => setFlags((current) => (event.target.checked ? [...current, value] : current.filter((f) => f !== value)))}
+                    />
+                    {label}
+                  </label>
+                ))}
+              </fieldset>
+            </details>
+            {error && (
+              <p className="error" role="alert" data-testid="task-error">
+                {error}
+              </p>
+            )}
+            <div className="button-row submit-row">
+              <button type="submit" className="primary" disabled={phase === "submitting" || !complete}>
+                {phase === "submitting" ? "Submitting…" : "Submit"} <kbd>Enter</kbd>
+              </button>
+              {!shown.replaces && (
+                <button type="button" className="secondary" onClick={() => setSkipOpen(true)}>
+                  Skip <kbd>S</kbd>
+                </button>
+              )}
+            </div>
+          </form>
+        )}
+      </div>
+
+      {cheatSheetOpen && <CheatSheet taskType={taskType} onClose={() => setCheatSheetOpen(false)} />}
+      {skipOpen && <SkipDialog onSkip={(reason) => void skip(reason)} onClose={() => setSkipOpen(false)} />}
+    </div>
+  );
+}
+
+function SkipDialog({ onSkip, onClose }: { onSkip: (reason: string) => void; onClose: () => void }) {
+  const [choice, setChoice] = useState(SKIP_REASONS[0]);
+  const [other, setOther] = useState("");
+  const reason = choice === "Other" ? other.trim() : choice;
+  return (
+    <Dialog title="Skip this task" onClose={onClose}>
+      <form
+        className="stack"
+        onSubmit={(event) => {
+          event.preventDefault();
+          if (reason) onSkip(reason);
+        }}
+      >
+        <label>
+          Why are you skipping it?
+          <select name="reason" value={choice} onChange={(event) => setChoice(event.target.value)}>
+            {SKIP_REASONS.map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </select>
+        </label>
+        {choice === "Other" && (
+          <label>
+            Your reason
+            <input name="other-reason" value={other} onChange={(event) => setOther(event.target.value)} required />
+          </label>
+        )}
+        <div className="button-row">
+          <button type="submit" className="primary" disabled={!reason}>
+            Skip task
+          </button>
+          <button type="button" className="secondary" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,148 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { api } from "../api/client";
+import type { Iteration, Project } from "../api/types";
+import { ProgressBar } from "../components/Charts";
+import { isLive } from "../lib/metrics";
+
+const POLL_MS = 3000;
+
+function overallProgress(iteration: Iteration): number {
+  const jobs = iteration.jobs ?? iteration.steps ?? [];
+  if (!jobs.length) return iteration.status === "succeeded" ? 1 : 0;
+  return jobs.reduce((sum, job) => sum + (job.status === "succeeded" ? 1 : job.progress ?? 0), 0) / jobs.length;
+}
+
+export function IterationsPage() {
+  const projectId = Number(useParams().projectId);
+  const navigate = useNavigate();
+  const [project, setProject] = useState<Project | null>(null);
+  const [iterations, setIterations] = useState<Iteration[] | null>(null);
+  const [listError, setListError] = useState("");
+  const [algorithm, setAlgorithm] = useState("ppo");
+  const [hyperparameters, setHyperparameters] = useState("{}");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      const { data } = await api.get<Iteration[] | { results: Iteration[] }>(`/api/projects/${projectId}/iterations/`);
+      setIterations(Array.isArray(data) ? data : data.results);
+      setListError("");
+    } catch (caught) {
+      setListError((caught as Error).message);
+    }
+  }, [projectId]);
+
+  useEffect(() => {
+    api
+      .get<Project>(`/api/projects/${projectId}/`)
+      .then(({ data }) => {
+        setProject(data);
+        if (data.algorithm) setAlgorithm(data.algorithm);
+        if (data.hyperparameters) setHyperparameters(JSON.stringify(data.hyperparameters, null, 2));
+      })
+      .catch((caught) => setError((caught as Error).message));
+    void load();
+  }, [projectId, load]);
+
+  const anyLive = iterations?.some((it) => isLive(it.status));
+  useEffect(() => {
+    if (!anyLive) return;
+    const timer = window.setInterval(() => void load(), POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [anyLive, load]);
+
+  async function start(event: FormEvent) {
+    event.preventDefault();
+    setError("");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(hyperparameters || "{}");
+    } catch {
+      setError("Hyperparameters must be a JSON object, e.g. {\"learning_rate\": 1e-5}.");
+      return;
+    }
+    setBusy(true);
+    try {
+      const { data } = await api.post<Iteration>(`/api/projects/${projectId}/iterations/`, { algorithm, hyperparameters: parsed });
+      navigate(`/iterations/${data.id}`);
+    } catch (caught) {
+      setError((caught as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="page wide">
+      <p>
+        <Link to="/">← Projects</Link>
+      </p>
+      <h1>{project?.name ?? "Project"}: training iterations</h1>
+      <section className="panel" aria-labelledby="start-heading">
+        <h2 id="start-heading">Start an iteration</h2>
+        <form onSubmit={start} className="form-grid">
+          <label>
+            Policy optimization
+            <select value={algorithm} onChange={(e) => setAlgorithm(e.target.value)}>
+              <option value="ppo">PPO (adaptive KL)</option>
+              <option value="dpo">DPO</option>
+              <option value="rloo">RLOO</option>
+            </select>
+          </label>
+          <label className="span-2">
+            Hyperparameters (JSON)
+            <textarea rows={4} className="mono" value={hyperparameters} onChange={(e) => setHyperparameters(e.target.value)} />
+          </label>
+          <div className="span-2 button-row">
+            <button type="submit" className="primary" disabled={busy}>
+              {busy ? "Starting…" : "Start iteration"}
+            </button>
+            {error && <span className="error" role="alert">{error}</span>}
+          </div>
+        </form>
+      </section>
+      <section className="panel" aria-labelledby="list-heading">
+        <h2 id="list-heading">Iterations</h2>
+        {listError && <p className="muted">The list is not available: {listError}</p>}
+        {iterations?.length === 0 && <p className="muted">No iterations yet.</p>}
+        {iterations && iterations.length > 0 && (
+          <div className="table-scroll">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">#</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Algorithm</th>
+                  <th scope="col">Trigger</th>
+                  <th scope="col">Progress</th>
+                  <th scope="col">Started</th>
+                </tr>
+              </thead>
+              <tbody>
+                {iterations.map((it) => (
+                  <tr key={it.id}>
+                    <th scope="row">
+                      <Link to={`/iterations/${it.id}`}>Iteration {it.number ?? it.id}</Link>
+                      {it.overoptimization_flag && <span className="tag warn">overoptimization</span>}
+                    </th>
+                    <td>
+                      <span className={`status status-${it.status}`}>{it.status}</span>
+                    </td>
+                    <td>{it.algorithm}</td>
+                    <td>{it.trigger}</td>
+                    <td>
+                      <ProgressBar value={overallProgress(it)} label={`Progress of iteration ${it.number ?? it.id}`} />
+                    </td>
+                    <td>{it.started_at ? new Date(it.started_at).toLocaleString() : "–"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </div>
+  );
+}
