@@ -5,7 +5,9 @@ export function Dialog({ title, onClose, children }: { title: string; onClose: (
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const previous = document.activeElement as HTMLElement | null;
-    const first = ref.current?.querySelector<HTMLElement>("textarea, input, select, button");
+    // A form field first (the close button comes first in the markup but is rarely wanted).
+    const first =
+      ref.current?.querySelector<HTMLElement>("textarea, input, select") ?? ref.current?.querySelector<HTMLElement>("button");
     (first ?? ref.current)?.focus();
     return () => previous?.focus?.();
   }, []);

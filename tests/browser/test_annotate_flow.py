@@ -1,0 +1,151 @@
+"""An annotator's session in a real browser: keyboard-only pairwise judgements, undo, skip, a
+K-way ranking with keys and drag and drop, a written demonstration; all of it lands in Postgres."""
+import pytest
+
+from annotation.models import Assignment, Judgement
+from tests.annotation.factories import add_member, make_project, make_task, make_user
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "pw-123456"
+
+
+def _shown_task(page):
+    form = page.locator("form[data-assignment-id]")
+    form.wait_for()
+    return int(form.get_attribute("data-assignment-id"))
+
+
+def _wait_for_new_task(page, previous_assignment_id: int) -> int:
+    page.wait_for_function(
+        "(old) => { const f = document.querySelector('form[data-assignment-id]');"
+        " return f && f.dataset.assignmentId !== String(old); }",
+        arg=previous_assignment_id,
+    )
+    return _shown_task(page)
+
+
+def test_annotator_judges_ranks_writes_and_skips(page_factory, screenshot):
+    # Given: three projects (pairwise, ranking of 3, demonstration) with one annotator in each.
+    annotator = make_user("alice", password=PASSWORD)
+    pairwise = make_project(name="Pairwise project", guidelines="Prefer **helpful** answers.", criteria=["helpfulness"])
+    ranking = make_project(name="Ranking project", task_type="ranking", responses_per_task=3)
+    demos = make_project(name="Demonstration project", task_type="demonstration", responses_per_task=2)
+    for project in (pairwise, ranking, demos):
+        add_member(project, annotator)
+    for i in range(4):
+        make_task(pairwise, prompt_text=f"Pairwise question {i}")
+    make_task(ranking, prompt_text="Rank these answers")
+    make_task(demos, n_responses=0, prompt_text="Explain photosynthesis to a child")
+
+    page, watch = page_factory()
+    page.goto("/")
+    screenshot(page, "01-login")
+    login(page, "alice", PASSWORD)
+    card = page.get_by_test_id(f"project-{pairwise.pk}")
+    assert card.get_by_test_id("tasks-left").inner_text() == "4"
+    screenshot(page, "02-projects")
+
+    # When: the annotator starts the pairwise project from the keyboard ...
+    page.get_by_role("link", name="Start annotating Pairwise project").focus()
+    page.keyboard.press("Enter")
+    first = _shown_task(page)
+
+    # (the same task on a 390-px phone screen: stacked, no horizontal scrolling)
+    phone, phone_watch = page_factory(width=390, height=844)
+    login(phone, "alice", PASSWORD)
+    phone.goto(f"/projects/{pairwise.pk}/annotate")
+    assert _shown_task(phone) == first
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    box_a = phone.get_by_test_id("response-A").bounding_box()
+    box_b = phone.get_by_test_id("response-B").bounding_box()
+    assert box_b["y"] > box_a["y"] + box_a["height"] - 1, "responses stack on a narrow screen"
+    screenshot(phone, "08-pairwise-phone")
+    phone_watch.assert_clean()
+
+    # ... and judges three tasks with keys only: A by 3, B by 1, a tie.
+    page.keyboard.press("?")
+    page.get_by_role("dialog", name="Keyboard shortcuts").wait_for()
+    screenshot(page, "04-cheat-sheet", full_page=False)
+    page.keyboard.press("Escape")
+    page.keyboard.press("1")
+    page.keyboard.press("3")
+    assert page.get_by_role("radio", name="3 Better").get_attribute("aria-checked") == "true"
+    screenshot(page, "03-pairwise")
+    page.keyboard.press("Enter")
+    second = _wait_for_new_task(page, first)
+    page.keyboard.press("2")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    third = _wait_for_new_task(page, second)
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    fourth = _wait_for_new_task(page, third)
+    assert page.get_by_test_id("session").inner_text().startswith("3 judged")
+
+    # Undo: U brings the tie back; 4 (both bad) replaces it; the held task comes back after.
+    page.keyboard.press("u")
+    page.get_by_text("Changing your last answer").wait_for()
+    assert _shown_task(page) == third
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    assert _wait_for_new_task(page, third) == fourth
+
+    # Skip the fourth with a reason.
+    page.keyboard.press("s")
+    page.get_by_role("dialog", name="Skip this task").wait_for()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Nothing left for you here").wait_for()
+
+    # A K-way ranking: key 3 then key 1, then drag response 2 onto rank 1 (a tie with 3).
+    page.goto(f"/projects/{ranking.pk}/annotate")
+    ranking_assignment = _shown_task(page)
+    page.keyboard.press("3")
+    page.keyboard.press("1")
+    page.get_by_test_id("chip-2").drag_to(page.get_by_test_id("tier-1"))
+    assert "tie" in page.get_by_test_id("tier-1").inner_text()
+    screenshot(page, "05-ranking")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Nothing left for you here").wait_for()
+
+    # A demonstration written in the editor, previewed, submitted with Ctrl+Enter.
+    page.goto(f"/projects/{demos.pk}/annotate")
+    _shown_task(page)
+    page.get_by_label("Your ideal answer (markdown)").fill("Plants make **food** from light.\n\n- sun\n- water")
+    assert page.get_by_label("Preview").locator("strong").inner_text() == "food"
+    screenshot(page, "06-demonstration")
+    page.get_by_label("Your ideal answer (markdown)").press("Control+Enter")
+    page.get_by_role("heading", name="Nothing left for you here").wait_for()
+    watch.assert_clean()
+
+    # Then: every verdict is in the database with the order shown and the time on task.
+    originals = {
+        j.assignment_id: j
+        for j in Judgement.objects.filter(project=pairwise, annotator=annotator, replaces__isnull=True)
+    }
+    assert set(originals) == {first, second, third}
+    for assignment_id, judgement in originals.items():
+        assert len(judgement.assignment.display_order) == 2
+        assert judgement.time_spent_ms and 0 < judgement.time_spent_ms < 120_000
+    shown1 = Assignment.objects.get(pk=first).display_order
+    shown2 = Assignment.objects.get(pk=second).display_order
+    assert originals[first].ranking == [[shown1[0]], [shown1[1]]] and originals[first].strength == 3
+    assert originals[first].picked_first_shown is True
+    assert originals[second].ranking == [[shown2[1]], [shown2[0]]] and originals[second].strength == 1
+    assert originals[second].picked_first_shown is False
+    assert originals[third].pair_outcome == Judgement.PairOutcome.TIE and originals[third].strength is None
+    replacement = Judgement.objects.get(replaces=originals[third])
+    assert replacement.both_bad is True and replacement.client_id != originals[third].client_id
+    skipped = Assignment.objects.get(pk=fourth)
+    assert skipped.state == Assignment.State.SKIPPED and skipped.skip_reason == "I lack the expertise"
+
+    ranked = Judgement.objects.get(assignment_id=ranking_assignment)
+    shown = ranked.assignment.display_order
+    assert [set(tier) for tier in ranked.ranking] == [{shown[2], shown[1]}, {shown[0]}]
+    assert ranked.time_spent_ms > 0
+
+    demo = Judgement.objects.get(project=demos, annotator=annotator)
+    assert demo.demonstration.text.startswith("Plants make **food**")
+    assert demo.demonstration.source == "human"
