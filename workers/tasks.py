@@ -8,8 +8,13 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from annotation.selectors.iterations import projects_due_for_iteration
-from annotation.services.iterations import GPU_STEPS, iteration_next_job, iteration_start
+from annotation.selectors.iterations import iterations_to_evaluate, projects_due_for_iteration
+from annotation.services.iterations import (
+    GPU_STEPS,
+    iteration_evaluation_record,
+    iteration_next_job,
+    iteration_start,
+)
 from annotation.services.training_jobs import training_jobs_fail_stale
 from workers.execution import execute_step
 
@@ -66,3 +71,15 @@ def fail_stale_training_jobs() -> list[int]:
     for stale in failed:
         logger.warning("Training job %s (%s) failed by the watchdog: no heartbeat", stale.job_id, stale.step)
     return [stale.job_id for stale in failed]
+
+
+@shared_task(name="workers.record_evaluations")
+def record_evaluations() -> list[int]:
+    """Beat, every minute: refreshes the human evaluation and the overoptimization flag of
+    recently finished iterations as their evaluation tasks get judged."""
+    flagged = []
+    for iteration in iterations_to_evaluate():
+        evaluation = iteration_evaluation_record(iteration=iteration)
+        if evaluation["overoptimization"] and evaluation["overoptimization"]["flagged"]:
+            flagged.append(iteration.pk)
+    return flagged

@@ -4,6 +4,7 @@ from django.urls import path
 from annotation.api import annotate, auth, exports, imports, projects, tasks
 from annotation.api import dashboard as dashboard_api
 from annotation.api import agreement as agreement_api
+from annotation.api import iterations as iterations_api
 
 urlpatterns: list = [
     path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
@@ -25,4 +26,9 @@ urlpatterns: list = [
     path("me/workload/", dashboard_api.my_workload, name="me-workload"),
     path("projects/<int:project_id>/dashboard/", dashboard_api.dashboard, name="project-dashboard"),
     path("projects/<int:project_id>/agreement/", agreement_api.AgreementView.as_view(), name="project-agreement"),
+    path("projects/<int:project_id>/iterations/", iterations_api.IterationListView.as_view(), name="project-iterations"),
+    path("projects/<int:project_id>/leaderboard/", iterations_api.LeaderboardView.as_view(), name="project-leaderboard"),
+    path("iterations/<int:iteration_id>/", iterations_api.IterationDetailView.as_view(), name="iteration-detail"),
+    path("iterations/<int:iteration_id>/cancel/", iterations_api.IterationCancelView.as_view(), name="iteration-cancel"),
+    path("iterations/<int:iteration_id>/resume/", iterations_api.IterationResumeView.as_view(), name="iteration-resume"),
 ]

@@ -44,6 +44,20 @@ def projects_due_for_iteration() -> list[Project]:
     return due
 
 
+def iterations_to_evaluate(*, per_project: int = 3) -> list[Iteration]:
+    """The latest succeeded iterations of each project (their evaluation tasks may still be judged)."""
+    chosen = []
+    for project_id in Iteration.objects.filter(status=Iteration.Status.SUCCEEDED).values_list(
+        "project_id", flat=True
+    ).distinct():
+        chosen += list(
+            Iteration.objects.filter(project_id=project_id, status=Iteration.Status.SUCCEEDED)
+            .select_related("policy_before", "policy_after")
+            .order_by("-number")[:per_project]
+        )
+    return chosen
+
+
 def iterations_of_project(*, project: Project) -> QuerySet[Iteration]:
     return Iteration.objects.filter(project=project).order_by("-number")
 

@@ -20,6 +20,7 @@ from annotation.models import (
     RewardModelVersion,
     TrainingJob,
 )
+from annotation.selectors.iteration_evaluation import iteration_evaluation
 
 ALGORITHMS = tuple(Project.Algorithm.values)
 # Steps that run `python -m training ...` and so belong on the `gpu` queue.
@@ -286,3 +287,17 @@ def reward_model_register(*, iteration: Iteration, path: str, n_pairs: int, judg
     iteration.reward_model = reward_model
     iteration.save(update_fields=["reward_model"])
     return reward_model
+
+
+@transaction.atomic
+def iteration_evaluation_record(*, iteration: Iteration) -> dict:
+    """Stores the iteration's current human evaluation in its summary and raises (or clears) its
+    overoptimization flag. Called every minute by the beat for recently finished iterations."""
+    evaluation = iteration_evaluation(iteration=iteration)
+    verdict = evaluation["overoptimization"] or {"flagged": False, "reason": ""}
+    Iteration.objects.filter(pk=iteration.pk).update(
+        summary={**iteration.summary, "evaluation": evaluation},
+        overoptimization_flag=verdict["flagged"],
+        overoptimization_reason=verdict["reason"],
+    )
+    return evaluation

@@ -155,6 +155,7 @@ CELERY_TASK_ROUTES = {"workers.run_gpu_step": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE = {
     "check-projects": {"task": "workers.check_projects", "schedule": 60.0},
     "fail-stale-training-jobs": {"task": "workers.fail_stale_training_jobs", "schedule": 60.0},
+    "record-evaluations": {"task": "workers.record_evaluations", "schedule": 60.0},
 }
 
 # --- The training loop --------------------------------------------------------------------------
