@@ -14,7 +14,9 @@ def assignment_payload(*, assignment: Assignment) -> dict:
     """
     task = assignment.task
     project = assignment.project
-    texts = dict(Response.objects.filter(pk__in=assignment.display_order).values_list("pk", "text"))
+    texts = getattr(assignment, "response_texts", None)
+    if texts is None:
+        texts = dict(Response.objects.filter(pk__in=assignment.display_order).values_list("pk", "text"))
     return {
         "assignment": {
             "id": assignment.pk,

@@ -52,7 +52,11 @@ def _live_leases(task_ref, now):
 def _candidates(*, project: Project, annotator: AbstractBaseUser, gold: bool, now, excluded: list[int]):
     """Tasks the annotator may take, best first: started tasks, then priority, then random/uncertainty."""
     mine = Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)
-    tasks = ComparisonTask.objects.filter(project=project, is_complete=False).exclude(Exists(mine))
+    tasks = (
+        ComparisonTask.objects.select_related("prompt")
+        .filter(project=project, is_complete=False)
+        .exclude(Exists(mine))
+    )
     if excluded:
         tasks = tasks.exclude(pk__in=excluded)
     if gold:
@@ -108,10 +112,10 @@ def _claim(*, project: Project, annotator: AbstractBaseUser, gold: bool, now) ->
         excluded.append(task.pk)
 
 
-def _display_order(task: ComparisonTask) -> list[int]:
-    ids = list(TaskResponse.objects.filter(task=task).values_list("response_id", flat=True))
-    random.shuffle(ids)
-    return ids
+def _shuffled_responses(task: ComparisonTask) -> list[tuple[int, str]]:
+    rows = list(TaskResponse.objects.filter(task=task).values_list("response_id", "response__text"))
+    random.shuffle(rows)
+    return rows
 
 
 @transaction.atomic
@@ -128,7 +132,7 @@ def assignment_next(*, project: Project, annotator: AbstractBaseUser) -> Assignm
     _lock_annotator(project=project, annotator=annotator)
     now = timezone.now()
     held = (
-        Assignment.objects.filter(project=project, annotator=annotator, state=Assignment.State.ACTIVE)
+        Assignment.objects.select_related("task__prompt").filter(project=project, annotator=annotator, state=Assignment.State.ACTIVE)
         .order_by("-leased_at")
         .first()
     )
@@ -146,14 +150,18 @@ def assignment_next(*, project: Project, annotator: AbstractBaseUser) -> Assignm
         task = _claim(project=project, annotator=annotator, gold=not gold_first, now=now)
     if task is None:
         return None
-    return Assignment.objects.create(
+    shown = _shuffled_responses(task)
+    assignment = Assignment.objects.create(
         project=project,
         task=task,
         annotator=annotator,
         leased_at=now,
         expires_at=now + timedelta(seconds=project.lease_seconds),
-        display_order=_display_order(task),
+        display_order=[response_id for response_id, _ in shown],
     )
+    # The texts ride along so the API need not read them again (one query less on the hot path).
+    assignment.response_texts = dict(shown)
+    return assignment
 
 
 def assignment_get_for_annotator(*, assignment_id: int, annotator: AbstractBaseUser, lock: bool = False) -> Assignment:

@@ -8,7 +8,7 @@ from tests.annotation.factories import add_member, client_for, make_project, mak
 pytestmark = pytest.mark.django_db
 
 # Includes authentication (token lookup), savepoints and the transaction's own statements.
-MAX_QUERIES_NEXT = 12
+MAX_QUERIES_NEXT = 10
 MAX_QUERIES_SUBMIT = 9
 
 
