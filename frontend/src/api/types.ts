@@ -102,7 +102,8 @@ export interface AnnotatorAgreement {
   tie_rate: number | null;
   both_bad_rate?: number | null;
   skip_rate?: number | null;
-  flags?: number | null;
+  flags_raised?: number | null;
+  n_shared?: number | null;
   reliability?: number | null;
   flagged_reasons?: string[];
   paused?: boolean;

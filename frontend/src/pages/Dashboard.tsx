@@ -166,7 +166,7 @@ const COLUMNS: { key: keyof AnnotatorAgreement; label: string; format: (v: Annot
   { key: "gold_accuracy", label: "Gold accuracy", format: (a) => pct(a.gold_accuracy) },
   { key: "left_rate", label: "Left-side rate", format: (a) => pct(a.left_rate) + (a.left_rate_p != null && a.left_rate_p < 0.05 ? ` (p=${a.left_rate_p.toPrecision(2)})` : "") },
   { key: "tie_rate", label: "Tie rate", format: (a) => pct(a.tie_rate) },
-  { key: "flags", label: "Flags raised", format: (a) => (a.flags == null ? "–" : String(a.flags)) },
+  { key: "flags_raised", label: "Flags raised", format: (a) => (a.flags_raised == null ? "–" : String(a.flags_raised)) },
   { key: "reliability", label: "Reliability", format: (a) => num(a.reliability) },
 ];
 

@@ -1,0 +1,72 @@
+"""A submit whose answer is lost on the network is sent again with the same client id and stored
+exactly once; one that never reached the server is stored once too."""
+import pytest
+
+from annotation.models import Judgement
+from tests.annotation.factories import add_member, make_project, make_task, make_user
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "pw-123456"
+
+
+def test_submit_retried_after_network_failure_is_stored_once(page_factory, screenshot):
+    annotator = make_user("carol", password=PASSWORD)
+    project = make_project(name="Flaky network")
+    add_member(project, annotator)
+    for i in range(3):
+        make_task(project, prompt_text=f"Question {i}")
+
+    page, watch = page_factory()
+    login(page, "carol", PASSWORD)
+    page.goto(f"/projects/{project.pk}/annotate")
+    form = page.locator("form[data-assignment-id]")
+    form.wait_for()
+
+    sent: list[dict] = []
+    failures = {"after_server": 1, "before_server": 0}
+
+    def flaky(route):
+        sent.append(route.request.post_data_json)
+        if failures["after_server"]:
+            # The server stores the judgement, but its answer never reaches the browser.
+            failures["after_server"] -= 1
+            route.fetch()
+            route.abort("connectionreset")
+        elif failures["before_server"]:
+            failures["before_server"] -= 1
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route("**/api/assignments/*/judgement/", flaky)
+
+    # When: the first submit's answer is lost.
+    first = int(form.get_attribute("data-assignment-id"))
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "(old) => document.querySelector('form[data-assignment-id]')?.dataset.assignmentId !== String(old)", arg=first
+    )
+    # And: the second submit never reaches the server the first time.
+    second = int(form.get_attribute("data-assignment-id"))
+    failures["before_server"] = 1
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "(old) => document.querySelector('form[data-assignment-id]')?.dataset.assignmentId !== String(old)", arg=second
+    )
+
+    # Then: each judgement exists once, sent twice with one client id.
+    assert len(sent) == 4
+    assert sent[0]["client_id"] == sent[1]["client_id"]
+    assert sent[2]["client_id"] == sent[3]["client_id"] != sent[0]["client_id"]
+    assert Judgement.objects.filter(assignment_id=first).count() == 1
+    assert Judgement.objects.filter(assignment_id=second).count() == 1
+    assert Judgement.objects.get(assignment_id=first).client_id == sent[0]["client_id"]
+    assert Judgement.objects.filter(project=project).count() == 2
+    assert page.evaluate("localStorage.getItem('prefloop.outbox')") == "{}"
+    # The browser logs the aborted requests as console errors; nothing else may appear.
+    watch.assert_clean(allow_console=("Failed to load resource",))
