@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from .content import Prompt, Response
 from .project import Project
@@ -42,7 +42,20 @@ class ComparisonTask(models.Model):
             models.Index(
                 fields=["project", "is_complete", "purpose", "-judgement_count", "-priority"],
                 name="task_queue_idx",
-            )
+            ),
+            # The hot path walks these in order and stops at the first task with room, instead of
+            # sorting every open task of the project (70 ms at 3,000 tasks without them).
+            models.Index(
+                "project", F("judgement_count").desc(), F("priority").desc(), "random_key", "id",
+                condition=Q(is_complete=False, purpose__in=["training", "evaluation"]),
+                name="task_open_random_idx",
+            ),
+            models.Index(
+                "project", F("judgement_count").desc(), F("priority").desc(),
+                F("uncertainty").desc(nulls_last=True), "id",
+                condition=Q(is_complete=False, purpose__in=["training", "evaluation"]),
+                name="task_open_uncertain_idx",
+            ),
         ]
 
     def __str__(self) -> str:
