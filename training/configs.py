@@ -104,6 +104,7 @@ class RewardConfig(CommonConfig):
     max_length: int = option(256, "tokens per text; longer texts lose their beginning (left truncation)")
     ensemble: int = option(1, "members trained with different seeds and data order, scored as mean and std")
     max_train_pairs: int = option(0, "use at most this many training pairs (0: all)")
+    trainable_layers: int = option(0, "train only the top N transformer blocks and the head (0: train everything); faster on CPU")
     logging_steps: int = option(5, "steps between progress reports")
 
     def __post_init__(self):
@@ -116,6 +117,7 @@ class RewardConfig(CommonConfig):
         _check(self.max_length >= 8, "--max-length must be >= 8")
         _check(1 <= self.ensemble <= 16, "--ensemble must be between 1 and 16")
         _check(self.max_train_pairs >= 0 and self.logging_steps > 0, "--max-train-pairs >= 0, --logging-steps > 0")
+        _check(self.trainable_layers >= 0, "--trainable-layers must be >= 0")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,7 @@
 """Progress reporting: a tqdm bar on stderr and, with `--progress-json`, one JSON line per step
 on stdout (the interface the Celery workers parse)."""
+from __future__ import annotations
+
 import json
 import math
 import sys
@@ -56,3 +58,22 @@ class ProgressReporter:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def trainer_progress_callback(on_progress: ProgressCallback | None, *, offset_runs: int = 0, runs: int = 1, extra: dict | None = None):
+    """A transformers `TrainerCallback` that forwards each logged step to `on_progress`.
+
+    For several sequential runs (an ensemble) the step counts on: run k of n reports
+    k * max_steps + step out of n * max_steps.
+    """
+    from transformers import TrainerCallback
+
+    class ReportProgress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if on_progress is None or not logs or not any(key in logs for key in ("loss", "reward", "train_loss")):
+                return
+            metrics = {k: v for k, v in logs.items() if isinstance(v, (int, float))}
+            metrics.update(extra or {})
+            on_progress(offset_runs * state.max_steps + state.global_step, runs * state.max_steps, metrics)
+
+    return ReportProgress()

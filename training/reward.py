@@ -17,7 +17,7 @@ from pathlib import Path
 from training.configs import EvaluateRewardConfig, RewardConfig, ScoreConfig
 from training.data import PreferencePair, conversation_text, read_pairs, read_responses, write_jsonl
 from training.errors import TrainingUserError
-from training.progress import ProgressCallback
+from training.progress import ProgressCallback, trainer_progress_callback
 
 ENSEMBLE_FILE = "ensemble.json"
 
@@ -189,24 +189,34 @@ def evaluate_pairs(scorer: RewardScorer, pairs: list[PreferencePair], batch_size
 
 
 # ----------------------------------------------------------------------------- training
+def freeze_lower_layers(model, trainable_layers: int) -> int:
+    """Freeze the embeddings and all but the top `trainable_layers` transformer blocks; the head
+    (and anything after the blocks) stays trainable. Returns how many parameters still train."""
+    import torch.nn as nn
+
+    if trainable_layers <= 0:
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    backbone = model.base_model
+    blocks = max((m for m in backbone.modules() if isinstance(m, nn.ModuleList)), key=len, default=None)
+    if blocks is None:
+        raise TrainingUserError("--trainable-layers: cannot find the transformer blocks of this model")
+    for parameter in backbone.parameters():
+        parameter.requires_grad_(False)
+    for block in list(blocks)[-trainable_layers:]:
+        for parameter in block.parameters():
+            parameter.requires_grad_(True)
+    # modules after the blocks (final norm, pooler) follow the head's lead
+    for name, module in backbone.named_children():
+        if name in ("norm", "final_layernorm", "ln_f", "pooler"):
+            for parameter in module.parameters():
+                parameter.requires_grad_(True)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 @dataclass(frozen=True)
 class RewardTrainingResult:
     output_dir: Path
     metrics: dict
-
-
-def _progress_callback(on_progress, offset: int, members: int, label: str):
-    from transformers import TrainerCallback
-
-    class ReportProgress(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if on_progress and logs and "loss" in logs:
-                total = state.max_steps * members
-                metrics = {k: v for k, v in logs.items() if isinstance(v, (int, float))}
-                metrics["member"] = label
-                on_progress(offset * state.max_steps + state.global_step, total, metrics)
-
-    return ReportProgress()
 
 
 def _preference_dataset(pairs, tokenizer, max_length):
@@ -279,13 +289,14 @@ def train_reward_model(
         model = _load(AutoModelForSequenceClassification.from_pretrained, config.base_model, "base model",
                       num_labels=1, dtype="float32")
         model.config.pad_token_id = tokenizer.pad_token_id
+        trainable_parameters = freeze_lower_layers(model, config.trainable_layers)
         member_dir = output_dir if config.ensemble == 1 else output_dir / f"member-{member}"
         trainer = RewardTrainer(
             model=model,
             args=trl_reward_config(config, device, member_dir / "trainer-state", member_seed),
             train_dataset=dataset,
             processing_class=tokenizer,
-            callbacks=[_progress_callback(on_progress, member, config.ensemble, str(member))],
+            callbacks=[trainer_progress_callback(on_progress, offset_runs=member, runs=config.ensemble, extra={"member": member})],
         )
         member_started = time.monotonic()
         outcome = trainer.train()
@@ -314,6 +325,7 @@ def train_reward_model(
         "train_loss": round(sum(member_losses) / len(member_losses), 4),
         "train_pairs": len(train_pairs),
         "truncated_texts": truncated,
+        "trainable_parameters": trainable_parameters,
         "ensemble": config.ensemble,
         "pairs_per_second": round(steps_pairs / train_seconds, 2) if config.max_steps < 0 and train_seconds else None,
         "seconds": round(time.monotonic() - started, 1),

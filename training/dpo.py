@@ -1,0 +1,104 @@
+"""Direct preference optimisation with TRL's DPOTrainer; the reference is the starting policy."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.configs import DPOConfig
+from training.data import PreferencePair, read_pairs
+from training.progress import ProgressCallback, trainer_progress_callback
+
+
+@dataclass(frozen=True)
+class DPOResult:
+    output_dir: Path
+    metrics: dict
+
+
+def _as_trl_row(pair: PreferencePair) -> dict:
+    """TRL wants prompt and completions in the same format: wrap text replies as assistant messages
+    after a conversational prompt, flatten conversational replies after a text prompt."""
+    from training.data import response_text
+
+    if isinstance(pair.prompt, list):
+        wrap = lambda reply: reply if isinstance(reply, list) else [{"role": "assistant", "content": reply}]
+        return {"prompt": pair.prompt, "chosen": wrap(pair.chosen), "rejected": wrap(pair.rejected)}
+    return {"prompt": pair.prompt, "chosen": response_text(pair.chosen), "rejected": response_text(pair.rejected)}
+
+
+def preference_dataset(pairs: list[PreferencePair]):
+    from datasets import Dataset
+
+    return Dataset.from_list([_as_trl_row(p) for p in pairs])
+
+
+def trl_dpo_config(config: DPOConfig, device, output_dir, **overrides):
+    """The TRL DPOConfig this command uses (fp32 and no checkpointing on CPU, nothing saved mid-run)."""
+    from trl import DPOConfig as TRLDPOConfig
+
+    from training.runtime import trainer_precision_kwargs
+
+    arguments = dict(
+        output_dir=str(output_dir), beta=config.beta, learning_rate=config.lr,
+        per_device_train_batch_size=config.batch_size, num_train_epochs=config.epochs,
+        max_steps=config.max_steps, max_length=config.max_length, logging_steps=config.logging_steps,
+        seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device),
+    )
+    arguments.update(overrides)
+    return TRLDPOConfig(**arguments)
+
+
+def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: list[PreferencePair] | None,
+              on_progress: ProgressCallback | None = None) -> DPOResult:
+    """Train `config.policy` with DPO on the pairs, save to `config.output`, and report the held-out
+    log-probability margin (chosen minus rejected) before and after training."""
+    import shutil
+
+    from trl import DPOTrainer
+
+    from training.logprobs import preference_margins
+    from training.runtime import load_causal_lm, load_tokenizer, resolve_device, save_run_metadata
+    from training.seeding import seed_everything
+
+    started = time.monotonic()
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    tokenizer = load_tokenizer(config.policy)
+    policy = load_causal_lm(config.policy, device)
+    measured = eval_pairs or train_pairs
+    margins_before = preference_margins(policy, tokenizer, measured, device)
+    output_dir = Path(config.output)
+    trainer = DPOTrainer(
+        model=policy,
+        args=trl_dpo_config(config, device, output_dir / "trainer-state"),
+        train_dataset=preference_dataset(train_pairs),
+        processing_class=tokenizer,
+        callbacks=[trainer_progress_callback(on_progress)],
+    )
+    train_started = time.monotonic()
+    outcome = trainer.train()
+    train_seconds = time.monotonic() - train_started
+    policy = trainer.model.eval()
+    margins_after = preference_margins(policy, tokenizer, measured, device)
+    shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+    policy.save_pretrained(output_dir, safe_serialization=True)
+    tokenizer.save_pretrained(output_dir)
+    prefix = "eval" if eval_pairs else "train"
+    mean = lambda values: round(sum(values) / len(values), 4)
+    metrics = {
+        "train_loss": round(outcome.training_loss, 4),
+        f"{prefix}_margin_before": mean(margins_before),
+        f"{prefix}_margin": mean(margins_after),
+        f"{prefix}_accuracy": round(sum(m > 0 for m in margins_after) / len(margins_after), 4),
+        f"{prefix}_n": len(measured),
+        "train_pairs": len(train_pairs),
+        "pairs_per_second": round(trainer.state.global_step * config.batch_size / train_seconds, 2),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    save_run_metadata(output_dir, "dpo", config, metrics)
+    return DPOResult(output_dir=output_dir, metrics=metrics)
+
+
+def train_dpo_from_files(config: DPOConfig, on_progress=None) -> DPOResult:
+    return train_dpo(config, read_pairs(config.train), read_pairs(config.eval) if config.eval else None, on_progress)

@@ -1,0 +1,84 @@
+"""REINFORCE leave-one-out (TRL RLOOTrainer) with our reward model wrapped as a reward function."""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.configs import RLOOConfig
+from training.data import read_prompts
+from training.progress import ProgressCallback, trainer_progress_callback
+
+
+@dataclass(frozen=True)
+class RLOOResult:
+    output_dir: Path
+    metrics: dict
+
+
+def reward_function_from(reward_fn):
+    """Adapt `reward_fn(prompts, responses) -> tensor` to TRL's `(prompts, completions, **kw) -> list[float]`.
+
+    TRL hands conversational completions as message lists; the scorer renders them as text.
+    """
+    def rewards(prompts, completions, **kwargs):
+        return [float(x) for x in reward_fn(list(prompts), list(completions))]
+
+    rewards.__name__ = "reward_model"  # TRL names the logged metric after the function
+    return rewards
+
+
+def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: ProgressCallback | None = None) -> RLOOResult:
+    """Optimise `config.policy` with RLOO against `reward_fn` and save it to `config.output`."""
+    from datasets import Dataset
+    from trl import RLOOConfig as TRLRLOOConfig
+    from trl import RLOOTrainer
+
+    from training.runtime import load_causal_lm, load_tokenizer, resolve_device, save_run_metadata, trainer_precision_kwargs
+    from training.seeding import seed_everything
+
+    started = time.monotonic()
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    tokenizer = load_tokenizer(config.policy)
+    policy = load_causal_lm(config.policy, device)
+    output_dir = Path(config.output)
+    trainer = RLOOTrainer(
+        model=policy,
+        reward_funcs=[reward_function_from(reward_fn)],
+        args=TRLRLOOConfig(
+            output_dir=str(output_dir / "trainer-state"), learning_rate=config.lr, max_steps=config.steps,
+            per_device_train_batch_size=config.batch_size, num_generations=config.num_generations,
+            max_completion_length=config.max_new_tokens, temperature=config.temperature, beta=config.beta,
+            logging_steps=1, seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device),
+        ),
+        train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
+        processing_class=tokenizer,
+        callbacks=[trainer_progress_callback(on_progress)],
+    )
+    trainer.train()
+    history = [entry for entry in trainer.state.log_history if "reward" in entry]
+    shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+    trainer.model.save_pretrained(output_dir, safe_serialization=True)
+    tokenizer.save_pretrained(output_dir)
+    metrics = {
+        "reward_mean": round(history[-1]["reward"], 4) if history else None,
+        "kl": round(history[-1].get("kl", 0.0), 4) if history else None,
+        "steps": trainer.state.global_step,
+        "seconds": round(time.monotonic() - started, 1),
+        "history": {"reward_mean": [round(h["reward"], 5) for h in history],
+                    "kl": [round(h.get("kl", 0.0), 5) for h in history]},
+    }
+    save_run_metadata(output_dir, "rloo", config, metrics)
+    return RLOOResult(output_dir=output_dir, metrics=metrics)
+
+
+def train_rloo_from_files(config: RLOOConfig, on_progress=None) -> RLOOResult:
+    from training.reward import RewardScorer
+    from training.runtime import resolve_device
+
+    prompts = [row.prompt for row in read_prompts(config.prompts)]
+    scorer = RewardScorer.load(config.reward_model, resolve_device(config.device))
+    result = train_rloo(config, prompts, scorer, on_progress)
+    return RLOOResult(result.output_dir, {k: v for k, v in result.metrics.items() if k != "history"})
