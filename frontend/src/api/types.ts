@@ -27,7 +27,7 @@ export interface Project {
   retrain_threshold?: number;
   algorithm?: string;
   hyperparameters?: Record<string, unknown>;
-  role?: Role | null;
+  role?: Role | "admin" | null;
   [key: string]: unknown;
 }
 
@@ -168,5 +168,36 @@ export interface Iteration {
   summary?: Record<string, unknown>;
   jobs?: TrainingJob[];
   steps?: TrainingJob[];
+  progress?: number;
+  policy_before?: string | null;
+  policy_after?: string | null;
+  dataset_hash?: string;
+  evaluation?: IterationEvaluation;
   [key: string]: unknown;
+}
+
+export interface WinRate {
+  opponent: string;
+  win_rate: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  n_judgements: number;
+  n_tasks?: number;
+}
+
+export interface IterationEvaluation {
+  win_rates: WinRate[];
+  reward_model_agreement: { n: number; agreement: number | null; ci_low: number | null; ci_high: number | null } | null;
+  overoptimization: { flagged: boolean; reason: string } | null;
+}
+
+export interface LeaderboardRow {
+  policy: string;
+  policy_id: number;
+  is_reference: boolean;
+  iteration: number | null;
+  score: number;
+  ci_low: number;
+  ci_high: number;
+  n_judgements: number;
 }

@@ -20,6 +20,8 @@ function niceRange(values: number[]): [number, number] {
 }
 
 function fmt(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  if (value !== 0 && Math.abs(value) < 0.01) return value.toExponential(1);
   if (Math.abs(value) >= 1000) return value.toFixed(0);
   if (Math.abs(value) >= 10) return value.toFixed(1);
   return value.toFixed(2);

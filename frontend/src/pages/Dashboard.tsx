@@ -61,12 +61,16 @@ export function DashboardPage() {
           <button type="button" className="secondary" onClick={() => void refresh()}>
             Refresh
           </button>
-          <Link className="button secondary" to={`/projects/${projectId}/manage`}>
-            Manage
-          </Link>
-          <Link className="button secondary" to={`/projects/${projectId}/iterations`}>
-            Iterations
-          </Link>
+          {(project?.role === "manager" || project?.role === "admin") && (
+            <Link className="button secondary" to={`/projects/${projectId}/manage`}>
+              Manage
+            </Link>
+          )}
+          {(project?.role === "engineer" || project?.role === "admin") && (
+            <Link className="button secondary" to={`/projects/${projectId}/iterations`}>
+              Iterations
+            </Link>
+          )}
         </div>
       </div>
       {loadedAt && <p className="muted small">Updated {loadedAt.toLocaleTimeString()} (refreshes every 15 s)</p>}
@@ -119,15 +123,23 @@ export function DashboardPage() {
                 </tbody>
               </table>
             )}
-            <LineChart
-              title="Agreement per day"
-              yRange={[-0.1, 1]}
-              series={[
-                { name: "Krippendorff's alpha", points: (agreement.by_day ?? []).map((d, i) => ({ x: i, y: d.krippendorff_alpha })) },
-                { name: "Percent agreement", points: (agreement.by_day ?? []).map((d, i) => ({ x: i, y: d.percent_agreement })) },
-              ]}
-              xLabels={(x) => shortDay(agreement.by_day[x]?.day ?? "")}
-            />
+            <div className="grid-2">
+              <LineChart
+                title="Agreement per day"
+                yRange={[Math.min(-0.1, ...(agreement.by_day ?? []).map((d) => d.krippendorff_alpha ?? 0)), 1]}
+                series={[
+                  { name: "Krippendorff's alpha", points: (agreement.by_day ?? []).map((d, i) => ({ x: i, y: d.krippendorff_alpha })) },
+                  { name: "Percent agreement", points: (agreement.by_day ?? []).map((d, i) => ({ x: i, y: d.percent_agreement })) },
+                ]}
+                xLabels={(x) => shortDay(agreement.by_day[x]?.day ?? "")}
+              />
+              <BarChart
+                title="Agreement with the others' majority, per annotator (%)"
+                bars={(agreement.annotators ?? [])
+                  .filter((a) => a.agreement_with_majority != null)
+                  .map((a) => ({ label: a.username, value: Math.round((a.agreement_with_majority ?? 0) * 100) }))}
+              />
+            </div>
             <AnnotatorTable annotators={agreement.annotators ?? []} />
           </>
         )}

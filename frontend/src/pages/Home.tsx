@@ -27,7 +27,8 @@ export function HomePage() {
       <ul className="cards" aria-label="Projects">
         {rows?.map((row) => {
           const manages = row.role === "manager" || row.role === "admin";
-          const trains = manages || row.role === "engineer";
+          const sees = manages || row.role === "engineer";
+          const trains = row.role === "engineer" || row.role === "admin";
           return (
             <li key={row.project.id} className="card" data-testid={`project-${row.project.id}`}>
               <h2 className="h3">{row.project.name}</h2>
@@ -49,7 +50,7 @@ export function HomePage() {
                     Start
                   </Link>
                 )}
-                {trains && (
+                {sees && (
                   <Link className="button secondary" to={`/projects/${row.project.id}/dashboard`}>
                     Dashboard
                   </Link>

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
-import type { Iteration, TrainingJob } from "../api/types";
+import type { Iteration, IterationEvaluation, TrainingJob } from "../api/types";
+import { pct } from "../lib/outliers";
 import { LineChart, ProgressBar } from "../components/Charts";
 import { isLive, metricSeries } from "../lib/metrics";
 
@@ -73,9 +74,12 @@ export function IterationDetailPage() {
         </p>
       )}
       {iteration?.error && <p className="error">{iteration.error}</p>}
+      {iteration && typeof iteration.progress === "number" && <ProgressBar value={iteration.progress} label="Iteration progress" />}
       {iteration && (
         <p className="muted">
           {iteration.algorithm?.toUpperCase()} · trigger: {iteration.trigger ?? "manual"}
+          {iteration.policy_before && ` · policy ${iteration.policy_before} → ${iteration.policy_after ?? "…"}`}
+          {iteration.dataset_hash && ` · dataset ${String(iteration.dataset_hash).slice(0, 12)}`}
           {live && " · updating every 2 s"}
         </p>
       )}
@@ -84,7 +88,7 @@ export function IterationDetailPage() {
           <Step key={job.step} job={job} />
         ))}
       </ol>
-      {iteration?.summary && Object.keys(iteration.summary).length > 0 && <Summary summary={iteration.summary} />}
+      {iteration?.evaluation && <Evaluation evaluation={iteration.evaluation} />}
     </div>
   );
 }
@@ -131,11 +135,45 @@ function Step({ job }: { job: TrainingJob }) {
   );
 }
 
-function Summary({ summary }: { summary: Record<string, unknown> }) {
+function Evaluation({ evaluation }: { evaluation: IterationEvaluation }) {
+  const agreement = evaluation.reward_model_agreement;
   return (
-    <section className="panel" aria-labelledby="summary-heading">
-      <h2 id="summary-heading">Results</h2>
-      <pre className="log">{JSON.stringify(summary, null, 2)}</pre>
+    <section className="panel" aria-labelledby="evaluation-heading">
+      <h2 id="evaluation-heading">Human evaluation</h2>
+      {evaluation.win_rates.length === 0 ? (
+        <p className="muted">No evaluation judgements yet: the new policy's samples are waiting for annotators.</p>
+      ) : (
+        <table className="table compact">
+          <caption>Win-rate of the new policy (ties count half; 95% bootstrap CI)</caption>
+          <thead>
+            <tr>
+              <th scope="col">Against</th>
+              <th scope="col">Win-rate</th>
+              <th scope="col">95% CI</th>
+              <th scope="col">Judgements</th>
+            </tr>
+          </thead>
+          <tbody>
+            {evaluation.win_rates.map((w) => (
+              <tr key={w.opponent}>
+                <th scope="row">{w.opponent}</th>
+                <td>{pct(w.win_rate, 1)}</td>
+                <td>
+                  {pct(w.ci_low, 1)} – {pct(w.ci_high, 1)}
+                </td>
+                <td>{w.n_judgements}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {agreement && agreement.n > 0 && (
+        <p>
+          Reward model agrees with annotators on {pct(agreement.agreement, 1)} of {agreement.n} fresh pairs (95% CI {pct(agreement.ci_low, 1)} –{" "}
+          {pct(agreement.ci_high, 1)}).
+        </p>
+      )}
+      {evaluation.overoptimization?.flagged && <p className="warning">Overoptimization: {evaluation.overoptimization.reason}</p>}
     </section>
   );
 }

@@ -1,17 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api } from "../api/client";
-import type { Iteration, Project } from "../api/types";
-import { ProgressBar } from "../components/Charts";
+import type { Iteration, LeaderboardRow, Project } from "../api/types";
 import { isLive } from "../lib/metrics";
 
 const POLL_MS = 3000;
-
-function overallProgress(iteration: Iteration): number {
-  const jobs = iteration.jobs ?? iteration.steps ?? [];
-  if (!jobs.length) return iteration.status === "succeeded" ? 1 : 0;
-  return jobs.reduce((sum, job) => sum + (job.status === "succeeded" ? 1 : job.progress ?? 0), 0) / jobs.length;
-}
 
 export function IterationsPage() {
   const projectId = Number(useParams().projectId);
@@ -23,6 +16,7 @@ export function IterationsPage() {
   const [hyperparameters, setHyperparameters] = useState("{}");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  const [leaderboard, setLeaderboard] = useState<LeaderboardRow[]>([]);
 
   const load = useCallback(async () => {
     try {
@@ -44,6 +38,10 @@ export function IterationsPage() {
       })
       .catch((caught) => setError((caught as Error).message));
     void load();
+    api
+      .get<LeaderboardRow[]>(`/api/projects/${projectId}/leaderboard/`)
+      .then(({ data }) => setLeaderboard(data))
+      .catch(() => setLeaderboard([]));
   }, [projectId, load]);
 
   const anyLive = iterations?.some((it) => isLive(it.status));
@@ -116,7 +114,6 @@ export function IterationsPage() {
                   <th scope="col">Status</th>
                   <th scope="col">Algorithm</th>
                   <th scope="col">Trigger</th>
-                  <th scope="col">Progress</th>
                   <th scope="col">Started</th>
                 </tr>
               </thead>
@@ -132,9 +129,6 @@ export function IterationsPage() {
                     </td>
                     <td>{it.algorithm}</td>
                     <td>{it.trigger}</td>
-                    <td>
-                      <ProgressBar value={overallProgress(it)} label={`Progress of iteration ${it.number ?? it.id}`} />
-                    </td>
                     <td>{it.started_at ? new Date(it.started_at).toLocaleString() : "–"}</td>
                   </tr>
                 ))}
@@ -143,6 +137,37 @@ export function IterationsPage() {
           </div>
         )}
       </section>
+      {leaderboard.length > 0 && (
+        <section className="panel" aria-labelledby="leaderboard-heading">
+          <h2 id="leaderboard-heading">Policy leaderboard</h2>
+          <table className="table compact">
+            <caption>Bradley-Terry scores from human judgements (Elo scale, 95% CI)</caption>
+            <thead>
+              <tr>
+                <th scope="col">Policy</th>
+                <th scope="col">Score</th>
+                <th scope="col">95% CI</th>
+                <th scope="col">Judgements</th>
+              </tr>
+            </thead>
+            <tbody>
+              {leaderboard.map((row) => (
+                <tr key={row.policy_id}>
+                  <th scope="row">
+                    {row.policy}
+                    {row.is_reference && <span className="tag">reference</span>}
+                  </th>
+                  <td>{row.score}</td>
+                  <td>
+                    {row.ci_low} – {row.ci_high}
+                  </td>
+                  <td>{row.n_judgements}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
     </div>
   );
 }
