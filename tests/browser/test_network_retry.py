@@ -13,7 +13,7 @@ PASSWORD = "pw-123456"
 
 def test_submit_retried_after_network_failure_is_stored_once(page_factory, screenshot):
     annotator = make_user("carol", password=PASSWORD)
-    project = make_project(name="Flaky network")
+    project = make_project(name="Flaky network", criteria=["helpfulness", "harmlessness"])
     add_member(project, annotator)
     for i in range(3):
         make_task(project, prompt_text=f"Question {i}")
@@ -42,8 +42,13 @@ def test_submit_retried_after_network_failure_is_stored_once(page_factory, scree
 
     page.route("**/api/assignments/*/judgement/", flaky)
 
-    # When: the first submit's answer is lost.
+    # When: the first submit's answer is lost (a judgement with criteria, a flag and a rationale).
     first = int(form.get_attribute("data-assignment-id"))
+    page.get_by_role("radiogroup", name="helpfulness").get_by_label("B").check()
+    page.get_by_text("Rationale and flags").click()
+    page.get_by_label("Rationale (optional)").fill("A is safer.")
+    page.get_by_label("Unsafe").check()
+    page.locator("body").focus()
     page.keyboard.press("1")
     page.keyboard.press("2")
     page.keyboard.press("Enter")
@@ -65,7 +70,12 @@ def test_submit_retried_after_network_failure_is_stored_once(page_factory, scree
     assert sent[2]["client_id"] == sent[3]["client_id"] != sent[0]["client_id"]
     assert Judgement.objects.filter(assignment_id=first).count() == 1
     assert Judgement.objects.filter(assignment_id=second).count() == 1
-    assert Judgement.objects.get(assignment_id=first).client_id == sent[0]["client_id"]
+    stored = Judgement.objects.get(assignment_id=first)
+    assert stored.client_id == sent[0]["client_id"]
+    shown = stored.assignment.display_order
+    assert stored.criteria == {"helpfulness": [[shown[1]], [shown[0]]]}
+    assert stored.flags == ["unsafe"] and stored.rationale == "A is safer."
+    assert stored.ranking == [[shown[0]], [shown[1]]] and stored.strength == 2
     assert Judgement.objects.filter(project=project).count() == 2
     assert page.evaluate("localStorage.getItem('prefloop.outbox')") == "{}"
     # The browser logs the aborted requests as console errors; nothing else may appear.

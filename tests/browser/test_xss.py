@@ -24,7 +24,7 @@ def test_hostile_response_is_shown_inert(page_factory, screenshot):
     # Given: a manager imports a JSONL file with one hostile task and one broken line.
     manager = make_user("manager1", staff=True, password=PASSWORD)
     annotator = make_user("bob", password=PASSWORD)
-    project = make_project(manager=manager, name="Hostile content",
+    project = make_project(manager=manager, name="Hostile content", lease_seconds=10,
                            guidelines="Guidelines <script>window.__xss = 5</script> ![x](http://tracker.invalid/g.png)")
     add_member(project, annotator)
     lines = [
@@ -69,4 +69,10 @@ def test_hostile_response_is_shown_inert(page_factory, screenshot):
     assert "noopener" in link.get_attribute("rel")
     assert page.locator('.markdown a[href^="javascript"]').count() == 0
     screenshot(page, "09-hostile-content-inert")
+
+    # The short lease (10 s) warns before it runs out, then offers a new task.
+    warning = page.get_by_test_id("lease-warning")
+    warning.wait_for(timeout=8_000)
+    assert "runs out in" in warning.inner_text()
+    page.get_by_role("button", name="Get a new task").wait_for(timeout=8_000)
     watch.assert_clean()

@@ -84,8 +84,21 @@ export async function sendReliably<T>(
   }
 }
 
+let lastFlush: Promise<number> = Promise.resolve(0);
+
+/** Resolves once the latest flush has finished (asking for the next task before that could
+ * show again a task whose judgement is still on its way). */
+export function outboxFlushed(): Promise<number> {
+  return lastFlush;
+}
+
 /** Re-sends whatever an earlier page left unsent; returns how many reached the server. */
-export async function flushOutbox(): Promise<number> {
+export function flushOutbox(): Promise<number> {
+  lastFlush = sendPending();
+  return lastFlush;
+}
+
+async function sendPending(): Promise<number> {
   let sent = 0;
   for (const entry of pendingSubmits()) {
     try {

@@ -11,7 +11,7 @@ import { Markdown } from "../components/Markdown";
 import { CriteriaForm, PairwiseForm } from "../components/PairwiseForm";
 import { RankingForm } from "../components/RankingForm";
 import { formatDuration, leaseStatus } from "../lib/lease";
-import { newClientId, sendReliably } from "../lib/outbox";
+import { newClientId, outboxFlushed, sendReliably } from "../lib/outbox";
 import {
   EMPTY_PAIRWISE,
   choiceFromRanking,
@@ -110,6 +110,7 @@ export function AnnotatePage() {
     if (pendingLoad.current) return pendingLoad.current;
     const run = (async () => {
       try {
+        await outboxFlushed();
         const result = await api.post<NextTask | null>(`/api/projects/${projectId}/next/`, {});
         if (result.status === 204 || !result.data) {
           setShown(null);
