@@ -13,7 +13,7 @@ def leave_one_out_agreement(unit: np.ndarray, value: np.ndarray, *, n_units: int
     unit = np.asarray(unit, dtype=np.int64)
     value = np.asarray(value, dtype=np.int64)
     counts = np.bincount(unit * n_values + value, minlength=n_units * n_values).reshape(n_units, n_values)
-    others = counts[unit]
+    others = counts.astype(np.int32)[unit]
     rows = np.arange(len(unit))
     others[rows, value] -= 1
     top = others.max(axis=1)
@@ -40,12 +40,20 @@ def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def group_median(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Median of the non-NaN `values` per group (NaN for a group without values), by one sort."""
+    """Median of the non-NaN `values` per group (NaN for a group without values), by one sort.
+
+    Integer-valued inputs (milliseconds) sort as one combined int64 key, several times faster
+    than a two-key lexsort; other values fall back to lexsort.
+    """
     values = np.asarray(values, dtype=float)
     keep = ~np.isnan(values)
-    group, values = np.asarray(group)[keep], values[keep]
-    order = np.lexsort((values, group))
-    group, values = group[order], values[order]
+    group, values = np.asarray(group, dtype=np.int64)[keep], values[keep]
+    if len(values) and values.min() >= 0 and values.max() < 2**31 and np.all(values == np.round(values)):
+        combined = np.sort((group << 31) | values.astype(np.int64))
+        group, values = combined >> 31, (combined & (2**31 - 1)).astype(float)
+    else:
+        order = np.lexsort((values, group))
+        group, values = group[order], values[order]
     counts = np.bincount(group, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     medians = np.full(n_groups, np.nan)

@@ -32,8 +32,8 @@ def dawid_skene(
     n_items: int,
     n_workers: int,
     known: np.ndarray | None = None,
-    max_iterations: int = 50,
-    tolerance: float = 1e-5,
+    max_iterations: int = 40,
+    tolerance: float = 1e-4,
 ) -> DawidSkeneResult:
     """EM for binary labels. item, worker: (L,) int indices; label: (L,) 0/1.
 
@@ -53,27 +53,22 @@ def dawid_skene(
         fixed = known >= 0
         posterior[fixed] = known[fixed]
     labels_of_worker = np.bincount(worker, minlength=n_workers)
+    labelled = totals > 0
+    # (worker, given label) cell of each label: every step is a gather plus one bincount.
+    cell = worker * 2 + label
+    labels_in_cell = np.bincount(cell, minlength=2 * n_workers).astype(float)
     confusion = np.full((n_workers, 2, 2), 0.5)
     prior = np.array([0.5, 0.5])
     iterations = 0
     for iterations in range(1, max_iterations + 1):
-        class_weight = np.stack([1.0 - posterior[item], posterior[item]], axis=1)  # (L, 2)
-        prior = np.clip(np.array([1.0 - posterior.mean(), posterior.mean()]), 1e-3, 1 - 1e-3)
-        cells = np.zeros((n_workers, 2, 2))
-        for true_class in (0, 1):
-            for given in (0, 1):
-                chosen = label == given
-                cells[:, true_class, given] = np.bincount(
-                    worker[chosen], weights=class_weight[chosen, true_class], minlength=n_workers
-                )
-        cells += CONFUSION_PSEUDO_COUNT
+        mean = posterior[labelled].mean() if labelled.any() else 0.5
+        prior = np.clip(np.array([1.0 - mean, mean]), 1e-3, 1 - 1e-3)
+        class_1 = np.bincount(cell, weights=posterior[item], minlength=2 * n_workers).reshape(n_workers, 2)
+        class_0 = labels_in_cell.reshape(n_workers, 2) - class_1
+        cells = np.stack([class_0, class_1], axis=1) + CONFUSION_PSEUDO_COUNT  # (worker, class, label)
         confusion = cells / cells.sum(axis=2, keepdims=True)
-        log_confusion = np.log(confusion)
-        log_odds = np.log(prior[1]) - np.log(prior[0]) + np.bincount(
-            item,
-            weights=log_confusion[worker, 1, label] - log_confusion[worker, 0, label],
-            minlength=n_items,
-        )
+        log_ratio = (np.log(confusion[:, 1, :]) - np.log(confusion[:, 0, :])).reshape(-1)
+        log_odds = np.log(prior[1] / prior[0]) + np.bincount(item, weights=log_ratio[cell], minlength=n_items)
         updated = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -50, 50)))
         if fixed is not None:
             updated[fixed] = known[fixed]

@@ -22,7 +22,6 @@ from annotation.analytics.annotators import (
     leave_one_out_agreement,
     safe_ratio,
 )
-from annotation.analytics.rankings import TIE, factorize_units
 from annotation.analytics.spam import AnnotatorSignals, flagged_reasons
 from annotation.models import Judgement, Membership, Project
 from annotation.selectors.consensus import annotator_reliability
@@ -52,7 +51,7 @@ def _number(value) -> float | None:
 
 def agreement_summary(votes: PairVotes, *, n_judgements: int) -> dict:
     """Alpha (nominal), percent agreement, Fleiss' kappa and counts for one set of pair votes."""
-    unit, n_units = factorize_units(votes.task_id, votes.lower_id, votes.higher_id)
+    unit, n_units = votes.units()
     counts = value_counts(unit, votes.outcome, n_units=n_units, n_values=N_OUTCOMES)
     return _summary_of_counts(counts, n_judgements=n_judgements)
 
@@ -71,22 +70,25 @@ def _by_day(votes: PairVotes, judgement_day: np.ndarray) -> list[dict]:
     """Agreement per UTC day; a unit counts on the day of its latest vote (when it got complete)."""
     if len(votes) == 0:
         return []
-    unit, n_units = factorize_units(votes.task_id, votes.lower_id, votes.higher_id)
+    unit, n_units = votes.units()
     counts = value_counts(unit, votes.outcome, n_units=n_units, n_values=N_OUTCOMES)
     vote_day = judgement_day[votes.row]
     unit_day = np.full(n_units, np.iinfo(np.int64).min)
     np.maximum.at(unit_day, unit, vote_day)
+    order = np.argsort(unit_day, kind="stable")
+    unit_day, counts = unit_day[order], counts[order]
     days, judgements_per_day = np.unique(judgement_day, return_counts=True)
+    starts = np.searchsorted(unit_day, days, side="left")
+    ends = np.searchsorted(unit_day, days, side="right")
     rows = []
-    for day, n_judgements in zip(days, judgements_per_day):
-        summary = _summary_of_counts(counts[unit_day == day], n_judgements=int(n_judgements))
+    for day, n_judgements, start, end in zip(days, judgements_per_day, starts, ends):
+        summary = _summary_of_counts(counts[start:end], n_judgements=int(n_judgements))
         rows.append({"day": (EPOCH + dt.timedelta(days=int(day))).isoformat(), **summary})
     return rows
 
 
-def _gold_correct(project: Project, votes: PairVotes, judgements) -> tuple[np.ndarray, np.ndarray]:
+def _gold_correct(gold: dict, votes: PairVotes, judgements) -> tuple[np.ndarray, np.ndarray]:
     """(vote indices on gold pairs with a known answer, whether each matched the answer)."""
-    gold = gold_pair_outcomes(project=project)
     on_gold = np.flatnonzero(judgements.purpose[votes.row] == GOLD)
     if not gold or len(on_gold) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
@@ -110,14 +112,15 @@ def _annotator_rows(project: Project, loaded) -> list[dict]:
     n = group_sum(judgement_annotator, None, n_annotators)
     median_ms = group_median(judgement_annotator, judgements.time_ms, n_annotators)
 
-    unit, n_units = factorize_units(votes.task_id, votes.lower_id, votes.higher_id)
+    unit, n_units = votes.units()
     score, shared = leave_one_out_agreement(unit, votes.outcome, n_units=n_units, n_values=N_OUTCOMES)
     agreement_n = group_sum(vote_annotator, shared, n_annotators)
     agreement_sum = group_sum(vote_annotator, score, n_annotators)
     agreement = safe_ratio(agreement_sum, agreement_n)
     agreement_chance_p = binomial_greater(np.round(agreement_sum), agreement_n, CHANCE_RATE)
 
-    gold_votes, gold_hits = _gold_correct(project, votes, judgements)
+    gold = gold_pair_outcomes(project=project)
+    gold_votes, gold_hits = _gold_correct(gold, votes, judgements)
     gold_accuracy = safe_ratio(
         group_sum(vote_annotator[gold_votes], gold_hits, n_annotators),
         group_sum(vote_annotator[gold_votes], None, n_annotators),
@@ -142,7 +145,7 @@ def _annotator_rows(project: Project, loaded) -> list[dict]:
     ).reshape(n_annotators, 4)
     top_verdict_share = safe_ratio(verdict_counts.max(axis=1), verdict_counts.sum(axis=1))
 
-    reliability = annotator_reliability(project=project, votes=votes, judgements=judgements)
+    reliability = annotator_reliability(project=project, votes=votes, judgements=judgements, gold=gold)
     reasons = flagged_reasons(
         AnnotatorSignals(
             n=n, median_ms=median_ms, left_rate=left_rate, left_n=left_n, left_rate_p=left_rate_p,
@@ -174,7 +177,7 @@ def _annotator_rows(project: Project, loaded) -> list[dict]:
 
 def _computed_report(project: Project) -> dict:
     """Everything that depends on judgements only (cached)."""
-    loaded = project_judgements(project=project)
+    loaded = project_judgements(project=project, with_response_ids=False)
     n_judgements = len(loaded.judgements)
     report = agreement_summary(loaded.votes, n_judgements=n_judgements)
     by_criterion = {}
@@ -226,7 +229,9 @@ def _with_people(project: Project, report: dict) -> dict:
     usernames = dict(get_user_model().objects.filter(pk__in=list(rows)).values_list("pk", "username"))
     annotators = []
     for user_id, row in rows.items():
-        skipped, finished = skips.get(user_id, (0, 0))
+        skipped = skips.get(user_id, 0)
+        # Every submitted assignment holds exactly one current judgement.
+        finished = skipped + row["n"]
         membership = memberships.get(user_id)
         row["username"] = usernames.get(user_id, str(user_id))
         row["skip_rate"] = _number(skipped / finished) if finished else None

@@ -5,7 +5,7 @@ import numpy as np
 
 from annotation.analytics.dawid_skene import dawid_skene, vote_weights
 from annotation.analytics.pair_votes import aggregate_pair_votes
-from annotation.analytics.rankings import HIGHER_ID_WINS, TIE, factorize_units
+from annotation.analytics.rankings import HIGHER_ID_WINS, TIE
 from annotation.errors import DomainError
 from annotation.models import ComparisonTask, Project
 from annotation.selectors.judgement_arrays import (
@@ -55,7 +55,7 @@ def consensus_pairs(*, project, method: str | None = None) -> list[ConsensusPair
     usable = (judgements.purpose[votes.row] == TRAINING) & ~judgements.both_bad[votes.row] & (weight > 0)
     training = votes.subset(usable)
     weight = weight[usable]
-    unit, n_units = factorize_units(training.task_id, training.lower_id, training.higher_id)
+    unit, n_units = training.units()
     verdicts = aggregate_pair_votes(
         unit, training.outcome, weight, judgements.strength[training.row], n_units=n_units
     )
@@ -96,15 +96,17 @@ def annotator_vote_weights(*, project: Project, loaded: ProjectJudgements) -> np
     return weights[annotator_index]
 
 
-def annotator_reliability(*, project: Project, votes: PairVotes, judgements) -> dict[int, float]:
+def annotator_reliability(*, project: Project, votes: PairVotes, judgements, gold: dict | None = None) -> dict[int, float]:
     """{annotator id: Dawid-Skene accuracy on non-tie pair votes}; annotators without such votes are absent."""
-    decisive = votes.subset(votes.outcome != TIE)
+    is_decisive = votes.outcome != TIE
+    decisive = votes.subset(is_decisive)
     if len(decisive) == 0:
         return {}
-    item, n_items = factorize_units(decisive.task_id, decisive.lower_id, decisive.higher_id)
+    unit, n_items = votes.units()
+    item = unit[is_decisive]
     annotators, worker = np.unique(judgements.annotator_id[decisive.row], return_inverse=True)
     known = np.full(n_items, -1, dtype=np.int64)
-    gold = gold_pair_outcomes(project=project)
+    gold = gold_pair_outcomes(project=project) if gold is None else gold
     if gold:
         on_gold = np.flatnonzero(judgements.purpose[decisive.row] == GOLD)
         for position in on_gold:
