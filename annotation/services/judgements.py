@@ -29,11 +29,14 @@ def _check_client_id(client_id) -> str:
     return client_id
 
 
-def _verdict(*, project: Project, task: ComparisonTask, ranking, both_bad, strength, criteria, rationale,
+def _verdict(*, project: Project, assignment: Assignment, ranking, both_bad, strength, criteria, rationale,
              flags, time_spent_ms, text) -> dict:
     """Validates everything but the lease; returns the fields of the judgement row."""
     demonstration = project.task_type == Project.TaskType.DEMONSTRATION
-    response_ids = list(TaskResponse.objects.filter(task=task).values_list("response_id", flat=True))
+    # The display order holds exactly the task's responses (saves a query on the hot path).
+    response_ids = list(assignment.display_order) or list(
+        TaskResponse.objects.filter(task=assignment.task_id).values_list("response_id", flat=True)
+    )
     fields: dict = {}
     if demonstration or not response_ids:
         if not isinstance(text, str) or not text.strip():
@@ -163,7 +166,7 @@ def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_
             code="lease_expired" if state == "expired" else "conflict", http_status=409,
         )
     project, task = assignment.project, assignment.task
-    fields = _verdict(project=project, task=task, ranking=ranking, both_bad=both_bad, strength=strength,
+    fields = _verdict(project=project, assignment=assignment, ranking=ranking, both_bad=both_bad, strength=strength,
                       criteria=criteria, rationale=rationale, flags=flags, time_spent_ms=time_spent_ms, text=text)
     demonstration = None
     if not fields["ranking"]:
@@ -219,7 +222,7 @@ def judgement_replace(*, judgement_id: int, annotator: AbstractBaseUser, client_
             code="undo_window_closed", http_status=409,
         )
     project, task = assignment.project, assignment.task
-    fields = _verdict(project=project, task=task, ranking=ranking, both_bad=both_bad, strength=strength,
+    fields = _verdict(project=project, assignment=assignment, ranking=ranking, both_bad=both_bad, strength=strength,
                       criteria=criteria, rationale=rationale, flags=flags, time_spent_ms=time_spent_ms, text=text)
     demonstration = None
     if not fields["ranking"]:

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 # Includes authentication (token lookup), savepoints and the transaction's own statements.
 MAX_QUERIES_NEXT = 10
-MAX_QUERIES_SUBMIT = 9
+MAX_QUERIES_SUBMIT = 8
 
 
 def cycle_queries(client, project):
