@@ -22,6 +22,7 @@ from annotation.analytics.annotators import (
     leave_one_out_agreement,
     safe_ratio,
 )
+from annotation.analytics.rankings import TIE
 from annotation.analytics.spam import AnnotatorSignals, flagged_reasons
 from annotation.models import Judgement, Membership, Project
 from annotation.selectors.consensus import annotator_reliability
@@ -132,10 +133,13 @@ def _annotator_rows(project: Project, loaded) -> list[dict]:
     left_rate = safe_ratio(left_k, left_n)
     left_rate_p = binomial_two_sided_half(left_k, left_n)
 
-    is_tie = (judgements.n_tiers == 1) & ~judgements.both_bad
+    # A tie: every response pair of the judgement was judged equal.
+    votes_per_row = np.bincount(votes.row, minlength=len(judgements))
+    ties_per_row = np.bincount(votes.row, weights=votes.outcome == TIE, minlength=len(judgements))
+    is_tie = (votes_per_row > 0) & (ties_per_row == votes_per_row) & ~judgements.both_bad
     tie_rate = safe_ratio(group_sum(judgement_annotator, is_tie, n_annotators), n)
     both_bad_rate = safe_ratio(group_sum(judgement_annotator, judgements.both_bad, n_annotators), n)
-    flags_raised = group_sum(judgement_annotator, judgements.n_flags, n_annotators)
+    flags_raised = group_sum(judgement_annotator, judgements.flagged, n_annotators)
 
     # Verdict of a judgement for "constant choice": both bad, or its pair outcome (pairwise tasks).
     verdict = np.where(judgements.both_bad, 3, judgements.pair_outcome.astype(np.int64))

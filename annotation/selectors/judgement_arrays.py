@@ -32,7 +32,7 @@ class JudgementArrays:
 
     strength, time_ms: float with NaN when not given; picked_first, pair_outcome: -1 when not given;
     day: days since 1970-01-01 (UTC) of created_at; purpose: 0 training, 1 evaluation, 2 gold;
-    n_tiers: tiers in the overall ranking (1 with several responses = a tie).
+    flagged: the judgement raised at least one flag.
     """
 
     annotator_id: np.ndarray
@@ -43,10 +43,9 @@ class JudgementArrays:
     time_ms: np.ndarray
     picked_first: np.ndarray
     pair_outcome: np.ndarray
-    n_flags: np.ndarray
+    flagged: np.ndarray
     day: np.ndarray
     purpose: np.ndarray
-    n_tiers: np.ndarray
 
     def __len__(self) -> int:
         return len(self.task_id)
@@ -153,8 +152,8 @@ def _judgements_postgres(project_id: int, purpose_of_task) -> JudgementArrays:
            array_agg((j.is_ai::int | (j.both_bad::int << 1) | (COALESCE(j.strength, 0) << 2)
             | ((COALESCE(j.picked_first_shown::int, -1) + 1) << 5)
             | ((COALESCE(j.pair_outcome, -1) + 1) << 7)
-            | (LEAST(CASE WHEN jsonb_typeof(j.flags) = 'array' THEN jsonb_array_length(j.flags) ELSE 0 END, 255) << 12)
-            | (LEAST(CASE WHEN jsonb_typeof(j.ranking) = 'array' THEN jsonb_array_length(j.ranking) ELSE 0 END, 255) << 20)
+            -- Stored size, not parsed: an empty jsonb array or object takes 8 bytes, anything more is larger.
+            | ((pg_column_size(j.flags) > 8)::int << 12)
            )::int8 | (((j.created_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')::int8 << 32))"""
         + CURRENT_JUDGEMENTS_SQL.format(project_id=int(project_id))
     )
@@ -173,10 +172,9 @@ def _judgements_postgres(project_id: int, purpose_of_task) -> JudgementArrays:
         time_ms=time_ms,
         picked_first=(((bits >> 5) & 3) - 1).astype(np.int8),
         pair_outcome=(((bits >> 7) & 7) - 1).astype(np.int8),
-        n_flags=(bits >> 12) & 255,
+        flagged=((bits >> 12) & 1).astype(bool),
         day=packed >> 32,
         purpose=purpose_of_task(task_id),
-        n_tiers=(bits >> 20) & 255,
     )
     return judgements.sorted()
 
@@ -246,10 +244,9 @@ def _judgements_orm(rows: list[tuple], purpose_of_task) -> JudgementArrays:
         time_ms=column(5, lambda v: np.nan if v is None else float(v), float),
         picked_first=column(6, lambda v: -1 if v is None else int(v), np.int8),
         pair_outcome=column(7, lambda v: -1 if v is None else int(v), np.int8),
-        n_flags=column(8, lambda v: min(len(v), 255) if isinstance(v, list) else 0, np.int64),
+        flagged=column(8, lambda v: bool(v), bool),
         day=column(9, lambda v: (v.astimezone(dt.timezone.utc).date() - EPOCH).days, np.int64),
         purpose=purpose_of_task(task_id),
-        n_tiers=column(10, lambda v: min(len(v), 255) if isinstance(v, list) else 0, np.int64),
     ).sorted()
 
 
@@ -331,7 +328,7 @@ def project_judgements(*, project: Project, with_criteria: bool = True, with_res
     if _is_postgres():
         judgements = _judgements_postgres(project.pk, purpose_of_task)
         # Rankings are parsed in SQL only when some judgement has no pair_outcome (K-way tasks).
-        if np.any((judgements.pair_outcome < 0) & (judgements.n_tiers > 0)):
+        if np.any(judgements.pair_outcome < 0):
             ranking_rows = _ranking_rows_postgres(project.pk, criteria=None)
         else:
             ranking_rows = (np.zeros(0, dtype=np.int64),) * 4
