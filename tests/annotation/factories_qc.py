@@ -122,3 +122,50 @@ def replace(judgement, ranking_positions):
         picked_first_shown=(ranking[0][0] == shown[0]) if outcome in (LOWER_ID_WINS, HIGHER_ID_WINS) else None,
         time_spent_ms=judgement.time_spent_ms,
     )
+
+
+def bulk_pairwise_tasks(project: Project, n_tasks: int) -> list[ComparisonTask]:
+    """`n_tasks` two-response training tasks created in a few queries (for simulated crowds)."""
+    key = next(_counter)
+    prompts = Prompt.objects.bulk_create(
+        [Prompt(project=project, text=f"prompt {key}.{i}", content_hash=f"p{key}.{i}") for i in range(n_tasks)]
+    )
+    responses = Response.objects.bulk_create(
+        [Response(prompt=p, text=f"response {p.pk}.{j}", content_hash=f"r{p.pk}.{j}") for p in prompts for j in range(2)]
+    )
+    tasks = ComparisonTask.objects.bulk_create(
+        [ComparisonTask(project=project, prompt=p, content_hash=f"t{key}.{i}") for i, p in enumerate(prompts)]
+    )
+    TaskResponse.objects.bulk_create(
+        [TaskResponse(task=t, response=responses[2 * i + j], position=j) for i, t in enumerate(tasks) for j in range(2)]
+    )
+    for i, task in enumerate(tasks):
+        task.response_ids = [responses[2 * i].pk, responses[2 * i + 1].pk]
+    return tasks
+
+
+def bulk_judge(rows) -> None:
+    """rows: (task, annotator, winner position 0/1, shown-first position 0/1); two-response tasks."""
+    now = timezone.now()
+    rows = list(rows)
+    assignments = Assignment.objects.bulk_create(
+        [
+            Assignment(
+                project=task.project, task=task, annotator=annotator, state=Assignment.State.SUBMITTED,
+                leased_at=now, expires_at=now + dt.timedelta(minutes=15), finished_at=now,
+                display_order=[task.response_ids[first], task.response_ids[1 - first]],
+            )
+            for task, annotator, _, first in rows
+        ]
+    )
+    judgements = []
+    for assignment, (task, annotator, winner, first) in zip(assignments, rows):
+        ranking = [[task.response_ids[winner]], [task.response_ids[1 - winner]]]
+        judgements.append(
+            Judgement(
+                assignment=assignment, project=task.project, task=task, annotator=annotator, ranking=ranking,
+                client_id=str(uuid.uuid4()), pair_outcome=pair_outcome_of(ranking),
+                picked_first_shown=winner == first, time_spent_ms=15_000,
+            )
+        )
+    Judgement.objects.bulk_create(judgements)
