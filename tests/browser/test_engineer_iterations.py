@@ -2,6 +2,7 @@
 live (a real Celery worker trains tiny local models), and cancels it."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.db import connection
+from playwright.sync_api import expect
 
 from annotation.models import Iteration, Membership, TrainingJob
 from tests.annotation.factories import make_user
@@ -33,7 +35,7 @@ TINY = {
 def tiny_policy(tmp_path_factory) -> str:
     output = tmp_path_factory.mktemp("browser-models") / "tiny-policy"
     completed = subprocess.run(
-        [sys.executable, "-m", "training", "tiny-model", "--output", str(output), "--pretrain-steps", "20",
+        [sys.executable, "-m", "training", "tiny-model", "--output", str(output), "--pretrain-steps", "5",
          "--device", "cpu"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
@@ -80,7 +82,9 @@ def test_engineer_starts_an_iteration_and_watches_it(tiny_policy, worker, page_f
     login(page, "erin", PASSWORD)
     page.get_by_role("link", name="Iterations").click()
     page.get_by_role("heading", name="Start an iteration").wait_for()
-    assert json.loads(page.get_by_label("Hyperparameters (JSON)").input_value())["reward"]["epochs"] == 2
+    hyperparameters = page.get_by_label("Hyperparameters (JSON)")
+    expect(hyperparameters).to_have_value(re.compile('"reward"'))  # the project's settings, once loaded
+    assert json.loads(hyperparameters.input_value())["reward"]["epochs"] == 2
     page.get_by_role("button", name="Start iteration").click()
 
     # The detail page polls: the first steps finish, the reward model's curves appear.
