@@ -24,8 +24,9 @@ from annotation.analytics.annotators import (
 )
 from annotation.analytics.rankings import TIE
 from annotation.analytics.spam import AnnotatorSignals, flagged_reasons
-from annotation.models import Judgement, Membership, Project
+from annotation.models import ComparisonTask, Judgement, Membership, Project
 from annotation.selectors.consensus import annotator_reliability
+from annotation.selectors.gold import gold_judgement_correct
 from annotation.selectors.judgement_arrays import (
     EPOCH,
     GOLD,
@@ -88,20 +89,37 @@ def _by_day(votes: PairVotes, judgement_day: np.ndarray) -> list[dict]:
     return rows
 
 
-def _gold_correct(gold: dict, votes: PairVotes, judgements) -> tuple[np.ndarray, np.ndarray]:
-    """(vote indices on gold pairs with a known answer, whether each matched the answer)."""
-    on_gold = np.flatnonzero(judgements.purpose[votes.row] == GOLD)
+def _gold_correct(project: Project, gold: dict, judgements) -> tuple[np.ndarray, np.ndarray]:
+    """(judgement rows on gold tasks with a known answer, whether each is correct).
+
+    Correct means the same best tier as the gold ranking, the rule the gold pause uses
+    (`annotation.selectors.gold`): for a pair, the same winner or both a tie. Pairwise rows are
+    checked on arrays; the few K-way gold rankings are read and checked one by one.
+    """
+    on_gold = np.flatnonzero(judgements.purpose == GOLD)
     if not gold or len(on_gold) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    answers = np.array(
-        [
-            gold.get((int(t), int(lo), int(hi)), -1)
-            for t, lo, hi in zip(votes.task_id[on_gold], votes.lower_id[on_gold], votes.higher_id[on_gold])
-        ],
-        dtype=np.int64,
-    )
+    pairwise = on_gold[judgements.pair_outcome[on_gold] >= 0]
+    answers = np.array([gold.get((int(t), -1, -1), -1) for t in judgements.task_id[pairwise]], dtype=np.int64)
     known = answers >= 0
-    return on_gold[known], votes.outcome[on_gold[known]] == answers[known]
+    rows, correct = [pairwise[known]], [judgements.pair_outcome[pairwise[known]] == answers[known]]
+    ranked = on_gold[judgements.pair_outcome[on_gold] < 0]
+    if len(ranked):
+        verdicts = {
+            (task_id, annotator_id): gold_judgement_correct(ranking=ranking, gold_ranking=gold_ranking)
+            for task_id, annotator_id, ranking, gold_ranking in Judgement.objects.filter(
+                project=project, task__purpose=ComparisonTask.Purpose.GOLD, task__gold_ranking__isnull=False,
+                pair_outcome__isnull=True, replaced_by__isnull=True,
+            ).values_list("task_id", "annotator_id", "ranking", "task__gold_ranking")
+        }
+        found = [
+            (row, verdicts[key])
+            for row, key in zip(ranked, zip(judgements.task_id[ranked].tolist(), judgements.annotator_id[ranked].tolist()))
+            if key in verdicts
+        ]
+        rows.append(np.array([row for row, _ in found], dtype=np.int64))
+        correct.append(np.array([hit for _, hit in found], dtype=bool))
+    return np.concatenate(rows), np.concatenate(correct)
 
 
 def _annotator_rows(project: Project, loaded) -> list[dict]:
@@ -121,10 +139,10 @@ def _annotator_rows(project: Project, loaded) -> list[dict]:
     agreement_chance_p = binomial_greater(np.round(agreement_sum), agreement_n, CHANCE_RATE)
 
     gold = gold_pair_outcomes(project=project)
-    gold_votes, gold_hits = _gold_correct(gold, votes, judgements)
+    gold_rows, gold_hits = _gold_correct(project, gold, judgements)
     gold_accuracy = safe_ratio(
-        group_sum(vote_annotator[gold_votes], gold_hits, n_annotators),
-        group_sum(vote_annotator[gold_votes], None, n_annotators),
+        group_sum(judgement_annotator[gold_rows], gold_hits, n_annotators),
+        group_sum(judgement_annotator[gold_rows], None, n_annotators),
     )
 
     sided = judgements.picked_first >= 0

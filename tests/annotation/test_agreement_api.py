@@ -244,3 +244,24 @@ def test_the_copy_reader_and_the_orm_reader_agree(monkeypatch):
             return sorted(zip(*(getattr(votes, f).tolist() for f in judgement_arrays.PairVotes.__dataclass_fields__)))
         assert rows(getattr(fast, attribute)) == rows(getattr(portable, attribute)), attribute
     assert len(fast.votes) == 3 * (3 * 3 + 3 * 1)  # 3 three-response tasks: C(3,2) pairs each
+
+
+def test_gold_accuracy_uses_the_same_rule_as_the_gold_pause():
+    """Pairwise and K-way gold judgements: the report agrees with `selectors.gold.gold_accuracy`."""
+    from annotation.selectors.gold import gold_accuracy
+
+    project = make_project(responses_per_task=3)
+    ann, bob = make_member(project, "ann"), make_member(project, "bob")
+    pair_gold = make_task(project, purpose=ComparisonTask.Purpose.GOLD, gold_ranking=A_WINS)
+    ranked_gold = make_task(project, n_responses=3, purpose=ComparisonTask.Purpose.GOLD, gold_ranking=[[2], [0], [1]])
+    judge(pair_gold, ann, A_WINS)
+    judge(pair_gold, bob, TIE)
+    judge(ranked_gold, ann, [[2], [1], [0]])  # same best response: correct
+    judge(ranked_gold, bob, [[0], [2], [1]])
+
+    rows = by_username(project_agreement(project=project, use_cache=False))
+
+    for name, user in (("ann", ann), ("bob", bob)):
+        expected, n = gold_accuracy(project=project, annotator=user)
+        assert n == 2 and rows[name]["gold_accuracy"] == approx(expected)
+    assert rows["ann"]["gold_accuracy"] == 1.0 and rows["bob"]["gold_accuracy"] == 0.0
