@@ -30,6 +30,7 @@ export function ManagePage() {
   const projectId = Number(useParams().projectId);
   const [project, setProject] = useState<Project | null>(null);
   const [error, setError] = useState("");
+  const [imports, setImports] = useState(0);
   const load = useCallback(() => {
     api
       .get<Project>(`/api/projects/${projectId}/`)
@@ -56,9 +57,9 @@ export function ManagePage() {
         <>
           <SettingsForm project={project} onSaved={setProject} />
           <Members projectId={projectId} />
-          <ImportForm projectId={projectId} onImported={load} />
+          <ImportForm projectId={projectId} onImported={() => setImports((n) => n + 1)} />
           <Exports projectId={projectId} />
-          <GoldTasks projectId={projectId} />
+          <GoldTasks projectId={projectId} version={imports} />
         </>
       )}
     </div>
@@ -260,7 +261,7 @@ function Members({ projectId }: { projectId: number }) {
         </label>
         <label>
           Role
-          <select value={role} onChange={(e) => setRole(e.target.value)}>
+          <select aria-label="New member's role" value={role} onChange={(e) => setRole(e.target.value)}>
             <option value="annotator">annotator</option>
             <option value="manager">manager</option>
             <option value="engineer">engineer</option>
@@ -398,7 +399,7 @@ function Exports({ projectId }: { projectId: number }) {
   );
 }
 
-function GoldTasks({ projectId }: { projectId: number }) {
+function GoldTasks({ projectId, version }: { projectId: number; version: number }) {
   const [tasks, setTasks] = useState<TaskRow[]>([]);
   const [offset, setOffset] = useState(0);
   const [error, setError] = useState("");
@@ -407,7 +408,7 @@ function GoldTasks({ projectId }: { projectId: number }) {
       .get<TaskRow[]>(`/api/projects/${projectId}/tasks/?limit=10&offset=${offset}`)
       .then(({ data }) => setTasks(data))
       .catch((caught) => setError((caught as Error).message));
-  }, [projectId, offset]);
+  }, [projectId, offset, version]);
   useEffect(load, [load]);
 
   return (
