@@ -10,6 +10,7 @@ from annotation.api.serializers import (
     JudgementSerializer,
     NextSerializer,
     SkipInputSerializer,
+    judgement_payload,
 )
 from annotation.selectors.assignments import assignment_payload
 from annotation.selectors.projects import project_get_for_user
@@ -41,7 +42,7 @@ class JudgementView(APIView):
         data = JudgementInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         judgement, created = judgement_submit(assignment_id=assignment_id, annotator=request.user, **data.validated_data)
-        return Response(JudgementSerializer(judgement).data, status=201 if created else 200)
+        return Response(judgement_payload(judgement), status=201 if created else 200)
 
 
 class ReplaceView(APIView):
@@ -54,7 +55,7 @@ class ReplaceView(APIView):
         data = JudgementInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         judgement, created = judgement_replace(judgement_id=judgement_id, annotator=request.user, **data.validated_data)
-        return Response(JudgementSerializer(judgement).data, status=201 if created else 200)
+        return Response(judgement_payload(judgement), status=201 if created else 200)
 
 
 class SkipView(APIView):

@@ -238,3 +238,18 @@ def test_accurate_annotators_are_not_paused():
         task = ComparisonTask.objects.get(pk=assignment.task_id)
         judgement_submit(assignment_id=assignment.pk, annotator=careful, ranking=task.gold_ranking, client_id=f"ok{number}")
     assert not Membership.objects.get(project=project, user=careful).paused
+
+
+def test_the_fast_payload_matches_the_documented_serializer():
+    from annotation.api.serializers import JudgementSerializer, judgement_payload
+    from rest_framework.renderers import JSONRenderer
+    import json
+
+    project = make_project()
+    task = make_task(project)
+    annotator, assignment = leased(project)
+    judgement, _ = judgement_submit(assignment_id=assignment.pk, annotator=annotator,
+                                    ranking=[response_ids(task)], client_id="same-shape")
+    fast = json.loads(JSONRenderer().render(judgement_payload(judgement)))
+    documented = json.loads(JSONRenderer().render(JudgementSerializer(judgement).data))
+    assert fast == documented
