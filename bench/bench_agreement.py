@@ -307,6 +307,12 @@ def main() -> None:
     warm_median, warm_min, _ = timed(lambda: client.get(f"/api/projects/{project.pk}/agreement/"), args.repeat)
     print(f"  GET /agreement/, warm cache          {warm_median:6.3f} s  (min {warm_min:.3f})  {cpu_note()}")
 
+    from annotation.selectors.consensus import consensus_pairs
+
+    for method in ("majority", "reliability"):
+        median, _, pairs = timed(lambda: consensus_pairs(project=project, method=method), 1)
+        print(f"  consensus_pairs ({method:<11})       {median:6.3f} s  {cpu_note()}; {len(pairs):,} pairs")
+
     votes = loaded.votes
     unit, n_units = factorize_units(votes.task_id, votes.lower_id, votes.higher_id)
     counts = value_counts(unit, votes.outcome, n_units=n_units, n_values=3)

@@ -33,7 +33,7 @@ def dawid_skene(
     n_workers: int,
     known: np.ndarray | None = None,
     max_iterations: int = 40,
-    tolerance: float = 1e-4,
+    tolerance: float = 1e-3,
 ) -> DawidSkeneResult:
     """EM for binary labels. item, worker: (L,) int indices; label: (L,) 0/1.
 
