@@ -1,9 +1,10 @@
 """Recording judgements: validated, idempotent on `client_id`, counted in the same transaction."""
+import functools
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -135,7 +136,32 @@ def _apply_gold_pause_rule(*, project: Project, annotator: AbstractBaseUser) -> 
         )
 
 
-@transaction.atomic
+def _idempotent_under_races(same_request):
+    """Runs the write atomically; if a concurrent request with the same client_id won the race
+    (unique violation), answers with its judgement when it is this very request, else 409."""
+
+    def decorate(func):
+        atomic = transaction.atomic(func)
+
+        @functools.wraps(func)
+        def run(**kwargs):
+            try:
+                return atomic(**kwargs)
+            except IntegrityError:
+                existing = Judgement.objects.filter(client_id=kwargs.get("client_id")).first()
+                if existing is not None and same_request(existing, kwargs):
+                    return existing, False
+                raise DomainError(
+                    "client_id was already used for another judgement; send a new one.",
+                    code="conflict", http_status=409, field="client_id",
+                ) from None
+
+        return run
+
+    return decorate
+
+
+@_idempotent_under_races(lambda j, kw: j.assignment_id == kw["assignment_id"] and j.replaces_id is None)
 def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_id: str, ranking=None,
                      both_bad: bool = False, strength: int | None = None, criteria: dict | None = None,
                      rationale: str | None = "", flags: list | None = None, time_spent_ms: int | None = None,
@@ -194,7 +220,7 @@ def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_
     return judgement, True
 
 
-@transaction.atomic
+@_idempotent_under_races(lambda j, kw: j.replaces_id == kw["judgement_id"])
 def judgement_replace(*, judgement_id: int, annotator: AbstractBaseUser, client_id: str, ranking=None,
                       both_bad: bool = False, strength: int | None = None, criteria: dict | None = None,
                       rationale: str | None = "", flags: list | None = None, time_spent_ms: int | None = None,

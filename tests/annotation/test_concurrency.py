@@ -90,3 +90,36 @@ def test_concurrent_annotators_respect_every_rule():
         assert task.is_complete
     live = Assignment.objects.filter(project=project, state=Assignment.State.ACTIVE).count()
     assert live == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_client_id_raced_onto_two_assignments_gives_one_judgement_and_one_409():
+    project = make_project(overlap=2)
+    outcomes: list[str] = []
+    for round_number in range(5):
+        task = make_task(project)
+        first, second = add_member(project), add_member(project)
+        leases = [assignment_next(project=project, annotator=a) for a in (first, second)]
+        assert {lease.task_id for lease in leases} == {task.pk}
+        barrier = threading.Barrier(2)
+
+        def submit(lease):
+            try:
+                barrier.wait()
+                judgement_submit(assignment_id=lease.pk, annotator=lease.annotator,
+                                 ranking=[[i] for i in lease.display_order], client_id=f"shared-{round_number}")
+                outcomes.append("created")
+            except DomainError as error:
+                outcomes.append(str(error.http_status))
+            except BaseException as error:  # an IntegrityError here would be a 500
+                outcomes.append(repr(error))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=submit, args=(lease,)) for lease in leases]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert sorted(outcomes) == ["409"] * 5 + ["created"] * 5, outcomes
+    assert Judgement.objects.filter(project=project).count() == 5
