@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
@@ -81,16 +81,21 @@ def project_create(*, creator: AbstractBaseUser, name: str, task_type: str = Pro
     unknown = set(settings) - TRAINING_SETTINGS - ANNOTATION_SETTINGS
     if unknown:
         raise DomainError(f"Unknown project setting {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
-    project = Project.objects.create(
-        name=name,
-        task_type=task_type,
-        responses_per_task=responses_per_task,
-        overlap=overlap,
-        guidelines=guidelines,
-        criteria=_check_criteria(criteria or []),
-        created_by=creator,
-        **settings,
-    )
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                name=name,
+                task_type=task_type,
+                responses_per_task=responses_per_task,
+                overlap=overlap,
+                guidelines=guidelines,
+                criteria=_check_criteria(criteria or []),
+                created_by=creator,
+                **settings,
+            )
+    except IntegrityError:  # a concurrent request took the name between the check and here
+        raise DomainError(f"A project named {name!r} already exists.", code="conflict", http_status=409,
+                          field="name") from None
     Membership.objects.create(project=project, user=creator, role=Membership.Role.MANAGER)
     return project
 
@@ -150,7 +155,12 @@ def member_add(*, project: Project, actor: AbstractBaseUser, username: str, role
             validate_password(password)
         except ValidationError as error:
             raise DomainError(" ".join(error.messages), field="password") from error
-        user = User.objects.create_user(username=username, password=password)
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(username=username, password=password)
+        except IntegrityError:
+            raise DomainError(f"User {username!r} was just created by another request; add them again.",
+                              code="conflict", http_status=409, field="username") from None
     elif password and not user.check_password(password):
         raise DomainError(
             f"User {username!r} already exists; omit the password to add them.",
