@@ -4,8 +4,11 @@ Shape: {krippendorff_alpha, percent_agreement, fleiss_kappa, n_items, n_judgemen
 by_criterion: {name: {krippendorff_alpha, percent_agreement, fleiss_kappa, n_items, n_judgements}},
 by_day: [{day, krippendorff_alpha, percent_agreement, fleiss_kappa, n_items, n_judgements}],
 annotators: [{username, annotator_id, n, median_ms, agreement_with_majority, n_shared, gold_accuracy,
-left_rate, left_rate_p, tie_rate, both_bad_rate, skip_rate, flags_raised, reliability,
-flagged_reasons, paused, paused_reason}]}; null wherever a number is undefined.
+left_rate, left_rate_p, tie_rate, both_bad_rate, skip_rate, flags_raised (judgements with a flag),
+reliability (Dawid-Skene accuracy), flagged_reasons, is_ai, paused, paused_reason}]};
+null wherever a number is undefined. Units of agreement are response pairs (a K-way ranking gives
+C(K, 2)); `n_items` counts units with two or more judgements; a unit counts in `by_day` on the day
+of its latest judgement. Cached for 60 s under the project's latest judgement id.
 """
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema

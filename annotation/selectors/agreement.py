@@ -241,7 +241,7 @@ def _with_people(project: Project, report: dict) -> dict:
     who have not judged yet."""
     memberships = {
         m.user_id: m
-        for m in Membership.objects.filter(project=project).only("user_id", "role", "paused", "paused_reason")
+        for m in Membership.objects.filter(project=project).only("user_id", "role", "is_ai", "paused", "paused_reason")
     }
     skips = skipped_assignments_by_annotator(project=project)
     rows = {row["annotator_id"]: dict(row) for row in report["annotators"]}
@@ -257,6 +257,7 @@ def _with_people(project: Project, report: dict) -> dict:
         membership = memberships.get(user_id)
         row["username"] = usernames.get(user_id, str(user_id))
         row["skip_rate"] = _number(skipped / finished) if finished else None
+        row["is_ai"] = bool(membership and membership.is_ai)
         row["paused"] = bool(membership and membership.paused)
         row["paused_reason"] = membership.paused_reason if membership and membership.paused else ""
         annotators.append(row)

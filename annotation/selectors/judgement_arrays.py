@@ -357,16 +357,17 @@ def _ranking_votes(judgements: JudgementArrays, ranking_rows) -> PairVotes:
     key, criterion, response, tier = ranking_rows
     rows = _row_of(judgements, key)
     # Several rankings per judgement (one per criterion): decompose each (judgement, criterion).
-    owner = rows * 64 + (criterion + 1)
+    slots = int(criterion.max()) + 2 if len(criterion) else 1
+    owner = rows * slots + (criterion + 1)
     owner_out, lower, higher, outcome = decompose_rankings(owner, response, tier)
-    out_rows = owner_out // 64
+    out_rows = owner_out // slots
     return PairVotes(
         row=out_rows,
         task_id=judgements.task_id[out_rows],
         lower_id=lower,
         higher_id=higher,
         outcome=outcome.astype(np.int8),
-        criterion=(owner_out % 64) - 1,
+        criterion=(owner_out % slots) - 1,
     )
 
 
