@@ -152,6 +152,10 @@ def member_add(*, project: Project, actor: AbstractBaseUser, username: str, role
                 code="not_found", http_status=404, field="username",
             )
         try:
+            User.username_validator(username)
+        except ValidationError as error:
+            raise DomainError(" ".join(error.messages), field="username") from error
+        try:
             validate_password(password)
         except ValidationError as error:
             raise DomainError(" ".join(error.messages), field="password") from error

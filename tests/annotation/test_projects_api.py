@@ -116,6 +116,8 @@ def test_members_endpoint_creates_users_and_is_for_managers_only():
     assert unknown.status_code == 404 and unknown.json()["field"] == "username"
     short = manager.post(url, {"username": "shorty", "role": "annotator", "password": "x"}, format="json")
     assert short.status_code == 400 and short.json()["field"] == "password"
+    spaced = manager.post(url, {"username": "two words", "role": "annotator", "password": "long-password-1"}, format="json")
+    assert spaced.status_code == 400 and spaced.json()["field"] == "username"
     bad_role = manager.post(url, {"username": "newbie", "role": "king"}, format="json")
     assert bad_role.status_code == 400 and "role" in bad_role.json()
     annotator = client_for(get_user_model().objects.get(username="newbie"))
