@@ -101,6 +101,12 @@ def test_engineer_starts_an_iteration_and_watches_it(tiny_policy, worker, page_f
     assert page.get_by_role("progressbar", name="Progress of reward").get_attribute("aria-valuenow") == "100"
     assert status.inner_text() == "running"
     screenshot(page, "11-iteration")
+    phone, phone_watch = page_factory(width=390, height=844)
+    login(phone, "erin", PASSWORD)
+    phone.goto(page.url)
+    phone.get_by_test_id("step-reward").locator(".status-succeeded").wait_for()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone_watch.assert_clean()
 
     # Cancel stops it; the page shows the final state without a reload.
     page.get_by_role("button", name="Cancel iteration").click()

@@ -77,3 +77,10 @@ def test_manager_changes_settings_members_gold_and_exports(page_factory):
     assert records[0]["display_order"] == assignment.display_order
     assert Project.objects.get(pk=project.pk).overlap == 3
     watch.assert_clean()
+
+    phone, phone_watch = page_factory(width=390, height=844)
+    login(phone, "mona", PASSWORD)
+    phone.goto(f"/projects/{project.pk}/manage")
+    phone.get_by_role("rowheader", name="newbie").wait_for()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone_watch.assert_clean()

@@ -57,3 +57,11 @@ def test_manager_sees_agreement_change_after_new_judgements(page_factory, screen
     assert page.get_by_test_id("stat-complete").inner_text() == "4 / 4"
     screenshot(page, "07-dashboard")
     watch.assert_clean()
+
+    # On a 390-px phone the dashboard reflows: nothing wider than the screen but scrollable tables.
+    phone, phone_watch = page_factory(width=390, height=844)
+    login(phone, "maria", PASSWORD)
+    phone.goto(f"/projects/{project.pk}/dashboard")
+    phone.get_by_test_id("stat-alpha").wait_for()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone_watch.assert_clean()

@@ -35,6 +35,15 @@ export function IterationDetailPage() {
     return () => window.clearInterval(timer);
   }, [live, load]);
 
+  async function resume() {
+    try {
+      await api.post(`/api/iterations/${iterationId}/resume/`, {});
+      await load();
+    } catch (caught) {
+      setError((caught as Error).message);
+    }
+  }
+
   async function cancel() {
     setCancelling(true);
     try {
@@ -64,6 +73,11 @@ export function IterationDetailPage() {
         {live && (
           <button type="button" className="danger" onClick={() => void cancel()} disabled={cancelling}>
             {cancelling ? "Cancelling…" : "Cancel iteration"}
+          </button>
+        )}
+        {(iteration?.status === "failed" || iteration?.status === "cancelled") && (
+          <button type="button" className="secondary" onClick={() => void resume()}>
+            Resume from the first unfinished step
           </button>
         )}
       </div>
