@@ -12,4 +12,8 @@ def exception_handler(exc, context):
         if exc.field:
             body["field"] = exc.field
         return Response(body, status=exc.http_status)
+    if isinstance(exc, RecursionError):
+        # The JSON parser gives up on absurdly nested bodies with RecursionError, not ValueError.
+        return Response({"detail": "The request body is nested too deeply.", "code": "parse_error", "field": "body"},
+                        status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

@@ -135,3 +135,10 @@ def test_ids_beyond_the_database_range_are_404(world):
                          {"format": "tasks", "records": [{"prompt": "p", "responses": ["a", "b"], "priority": 10**30}]},
                          format="json")
     assert answer.status_code == 200 and answer.json()["errors"][0]["line"] == 1
+
+
+def test_absurdly_nested_json_is_400(world):
+    client = client_for(world["annotator"])
+    body = "[" * 100_000 + "]" * 100_000
+    answer = client.post(f"/api/assignments/{world['live'].pk}/judgement/", data=body, content_type="application/json")
+    assert answer.status_code == 400
