@@ -9,7 +9,6 @@ COPY, then times, in the same run and on the same data:
         [--judgements 1000000 --tasks 300000 --annotators 1000] [--repeat 3] [--rebuild]
 """
 import argparse
-import io
 import os
 import statistics
 import sys
