@@ -261,7 +261,7 @@ def write_report(results: dict, folder: Path) -> dict[str, Path]:
     """Writes report.json, the three PNG plots and summary.md into `folder`; returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    document = _json_safe({"report_version": REPORT_VERSION, **results, "verdict": verdict(results)})
+    document = _json_safe({"report_version": REPORT_VERSION, **results, "verdict": results.get("verdict") or verdict(results)})
     paths = {"json": folder / "report.json", "summary": folder / "summary.md"}
     paths["json"].write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     for key, plot in (("gold_proxy_vs_kl", plot_gold_and_proxy_vs_kl),

@@ -100,6 +100,14 @@ def choose_strength(profile: AnnotatorProfile, reward_gap: float, rng: random.Ra
     return 4
 
 
+def reported_time_ms(profile: AnnotatorProfile, rng: random.Random) -> int:
+    """The reading time an annotator reports: careful people take seconds (lognormal around 8 s),
+    spammers click through in about one. Independent of the real delay, so a fast headless run
+    still looks like people to quality control, except for the spammers."""
+    median_seconds = 8.0 if profile.behavior == BRADLEY_TERRY else 1.0
+    return int(1000 * median_seconds * math.exp(rng.gauss(0.0, 0.4)))
+
+
 def default_profiles(count: int, *, seed: int = 0, seconds_per_judgement: float = 0.0) -> list[AnnotatorProfile]:
     """A realistic small crowd: mostly careful annotators of varying noise, one with a strong
     left-side bias (from 3 annotators), one random spammer (from 4) and one always-left spammer
@@ -266,7 +274,7 @@ class SimulatedAnnotator:
         body = {
             "ranking": [[response_id] for response_id in ranked_ids],
             "client_id": f"sim-{uuid.UUID(int=self.rng.getrandbits(128))}",
-            "time_spent_ms": int(self.profile.seconds_per_judgement * 1000),
+            "time_spent_ms": reported_time_ms(self.profile, self.rng),
         }
         if len(shown) == 2:
             body["strength"] = choose_strength(self.profile, rewards[order[0]] - rewards[order[1]], self.rng)

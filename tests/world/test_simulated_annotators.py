@@ -111,3 +111,13 @@ def test_a_profile_refuses_nonsense():
         AnnotatorProfile("x", behavior="lazy")
     with pytest.raises(ValueError):
         AnnotatorProfile("x", temperature=0)
+
+
+def test_reported_reading_times_look_human_for_careful_annotators_and_fast_for_spammers():
+    from annotation.world.simulated_annotators import reported_time_ms
+
+    rng = random.Random(0)
+    careful = sorted(reported_time_ms(AnnotatorProfile("c"), rng) for _ in range(201))
+    spam = sorted(reported_time_ms(AnnotatorProfile("s", behavior=RANDOM_SPAMMER), rng) for _ in range(201))
+    assert 6000 < careful[100] < 10000
+    assert spam[100] < 1500

@@ -1,0 +1,380 @@
+"""A headless run of the whole loop in the synthetic world, measured against the gold reward.
+
+Per iteration: the simulated crowd judges every open task through the REST API of a real server
+(training tasks, and the previous iteration's blind evaluation tasks); the platform's own
+iteration runs on a Celery worker (snapshot -> reward model -> policy optimization -> new tasks);
+then the new reward model and policy are measured against the hidden gold reward. The platform
+never sees the gold reward: it learns only from the crowd's judgements.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone as dt_timezone
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from tqdm import tqdm
+
+from annotation.models import ComparisonTask, Iteration, Judgement, PolicyVersion, Project, TrainingJob
+from annotation.selectors.agreement import project_agreement
+from annotation.services.iterations import iteration_start
+from annotation.services.projects import member_add, project_create
+
+from .demo_setup import (
+    DEMO_GUIDELINES,
+    base_policy_build,
+    base_policy_dir,
+    base_policy_register,
+    demo_admin_ensure,
+    demo_accounts,
+    demo_content_import,
+)
+from .measure import MeanEstimate, overoptimization_detected, win_rate_with_ci
+from .measurement import (
+    evaluation_prompt_rows,
+    gold_labelled_pairs,
+    measure_policy,
+    reward_model_gold_accuracy,
+    write_jsonl,
+)
+from .processes import CeleryWorker, WebServer, child_environment, free_port
+from .report import verdict, write_report
+from .simulated_annotators import DEFAULT_PASSWORD, SimulatedCrowd, default_profiles
+
+FINAL_STATES = (Iteration.Status.SUCCEEDED, Iteration.Status.FAILED, Iteration.Status.CANCELLED)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """What one headless loop run does (the `manage.py loop` options)."""
+
+    output: Path
+    iterations: int = 3
+    annotators: int = 6
+    seed: int = 0
+    algorithm: str = "ppo"
+    kl_budget: float = 8.0  # nats per response, to the reference policy, at the end of the run
+    tasks_per_prompt: int = 3  # first candidate tasks per train prompt
+    labels_per_iteration: int = 0  # cap on judgements per annotation phase (0: every open task)
+    samples_per_prompt: int = 8  # gold measurement: samples per held-out prompt
+    hyperparameters: dict = field(default_factory=dict)  # overrides of the project's training settings
+    base_url: str = ""  # an already running server; empty: start gunicorn
+    port_range: tuple[int, int] = (0, 0)  # where to start it ((0, 0): any free port)
+    start_worker: bool = True  # False when a worker already consumes this broker
+    iteration_timeout_s: float = 3600.0
+    settings_module: str = ""  # for the server and worker ("" : this process's)
+
+    def __post_init__(self):
+        if self.iterations < 1:
+            raise ValueError("--iterations must be at least 1")
+        if self.annotators < 1:
+            raise ValueError("--annotators must be at least 1")
+        if self.kl_budget <= 0:
+            raise ValueError("--kl-budget must be positive")
+
+
+def default_hyperparameters(config: LoopConfig) -> dict:
+    """Training settings for tiny local models (tuned on this CPU; see the loop report).
+
+    The KL budget is split across iterations: each iteration's PPO starts from the previous
+    policy and steers its own KL toward budget / iterations.
+    """
+    return {
+        "seed": config.seed,
+        "reward": {"lr": 1e-3, "epochs": 4, "batch_size": 16, "max_length": 192},
+        "ppo": {"steps": 30, "batch_size": 16, "minibatch_size": 8, "lr": 3e-4,
+                "target_kl": round(config.kl_budget / config.iterations, 3), "max_new_tokens": 48},
+        "dpo": {"lr": 1e-3, "epochs": 2, "beta": 0.1},
+        "rloo": {"lr": 1e-4, "steps": 30},
+        "generate": {"train_prompts": 16, "eval_prompts": 10, "max_new_tokens": 48},
+    }
+
+
+def merge_sections(base: dict, override: dict) -> dict:
+    merged = {key: (dict(value) if isinstance(value, dict) else value) for key, value in base.items()}
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def loop_project_create(config: LoopConfig, *, admin) -> Project:
+    """A fresh project for this run (its own name), with the demo corpus's prompts and tasks."""
+    stamp = datetime.now(dt_timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    name = f"Loop run {stamp} (seed {config.seed})"
+    suffix = 1
+    while Project.objects.filter(name=name).exists():
+        suffix += 1
+        name = f"Loop run {stamp} (seed {config.seed}) #{suffix}"
+    hyperparameters = merge_sections(default_hyperparameters(config), config.hyperparameters)
+    project = project_create(
+        creator=admin, name=name, task_type=Project.TaskType.PAIRWISE, responses_per_task=2, overlap=2,
+        guidelines=DEMO_GUIDELINES, criteria=[], lease_seconds=300,
+        algorithm=config.algorithm, hyperparameters=hyperparameters,
+    )
+    demo_content_import(project=project, admin=admin, seed=config.seed, tasks_per_prompt=config.tasks_per_prompt)
+    return project
+
+
+@dataclass
+class PhaseResult:
+    judged: int
+    errors: list[str]
+    seconds: float
+
+
+def annotation_phase(*, project: Project, base_url: str, profiles, seed: int, cap: int, label: str) -> PhaseResult:
+    """The crowd judges until nothing is left for any of them (or the cap is reached)."""
+    started = time.monotonic()
+    each = math.ceil(cap / len(profiles)) if cap else None
+    bar = tqdm(desc=label, unit="judgement", leave=True, dynamic_ncols=True)
+    crowd = SimulatedCrowd(profiles, base_url=base_url, project_id=project.pk, seed=seed,
+                           max_judgements_each=each, on_judgement=lambda _name: bar.update(1))
+    stats = crowd.run()
+    bar.close()
+    errors = [f"{s.username}: {e}" for s in stats for e in s.errors]
+    return PhaseResult(sum(s.judged for s in stats), errors, time.monotonic() - started)
+
+
+def wait_for_iteration(iteration: Iteration, *, timeout_s: float) -> Iteration:
+    """Polls the iteration until it ends, with a progress bar over its steps."""
+    deadline = time.monotonic() + timeout_s
+    bar = tqdm(total=100, desc=f"iteration {iteration.number}", unit="%", leave=True, dynamic_ncols=True)
+    try:
+        while True:
+            iteration.refresh_from_db()
+            jobs = list(iteration.jobs.order_by("order"))
+            done = sum(1.0 if job.status == TrainingJob.Status.SUCCEEDED else job.progress for job in jobs)
+            running = next((job.step for job in jobs if job.status == TrainingJob.Status.RUNNING), "")
+            bar.n = int(100 * done / max(1, len(jobs)))
+            bar.set_postfix_str(f"{iteration.status} {running}".strip(), refresh=False)
+            bar.refresh()
+            if iteration.status in FINAL_STATES:
+                return iteration
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Iteration {iteration.number} did not finish within {timeout_s:.0f} s "
+                                   f"(is a Celery worker consuming the default and gpu queues?)")
+            time.sleep(1.0)
+    finally:
+        bar.close()
+
+
+def step_history(iteration: Iteration) -> list[dict]:
+    """The policy optimizer's logged steps: {step, kl, proxy_reward} (whatever it logged)."""
+    job = iteration.jobs.filter(step=iteration.algorithm).first()
+    rows = []
+    for entry in (job.metrics_history if job else []) or []:
+        kl = entry.get("kl", entry.get("objective/kl"))
+        reward = entry.get("reward_mean", entry.get("reward", entry.get("score")))
+        if entry.get("step") is not None:
+            rows.append({"step": entry["step"], "kl": kl, "proxy_reward": reward})
+    return rows
+
+
+def _outcome_for(judgement: Judgement, response_id: int) -> float | None:
+    """1 if `response_id` won the judgement, 0.5 for a tie, 0 if it lost."""
+    ranking = judgement.ranking or []
+    if judgement.both_bad or not ranking:
+        return 0.5
+    for tier in ranking:
+        if response_id in tier:
+            return 0.5 if len(tier) > 1 else (1.0 if tier is ranking[0] else 0.0)
+    return None
+
+
+def human_evaluation(iteration: Iteration) -> dict:
+    """Win-rate of the iteration's new policy on its blind evaluation tasks, against the previous
+    policy and against the reference (ties count half), with bootstrap 95% intervals."""
+    if iteration.policy_after_id is None:
+        return {"vs_previous": None, "vs_reference": None}
+    reference = PolicyVersion.objects.filter(project=iteration.project, is_reference=True).order_by("pk").first()
+    outcomes: dict[int, list[float]] = {}
+    tasks = ComparisonTask.objects.filter(iteration=iteration, purpose=ComparisonTask.Purpose.EVALUATION)
+    for task in tasks.prefetch_related("responses"):
+        responses = list(task.responses.all())
+        new = next((r for r in responses if r.policy_version_id == iteration.policy_after_id), None)
+        other = next((r for r in responses if r.policy_version_id != iteration.policy_after_id), None)
+        if new is None or other is None:
+            continue
+        for judgement in Judgement.objects.filter(task=task, replaced_by__isnull=True):
+            outcome = _outcome_for(judgement, new.pk)
+            if outcome is not None:
+                outcomes.setdefault(other.policy_version_id, []).append(outcome)
+
+    def rate(policy_id):
+        values = outcomes.get(policy_id)
+        return win_rate_with_ci(values).as_dict() if values else None
+
+    return {"vs_previous": rate(iteration.policy_before_id), "vs_reference": rate(reference.pk if reference else None)}
+
+
+def agreement_now(project: Project) -> tuple[float | None, dict]:
+    """Percent agreement of the crowd so far, and the platform's agreement report."""
+    report = project_agreement(project=project, use_cache=False)
+    return report.get("percent_agreement"), report
+
+
+class LoopRun:
+    """One headless run: set-up, K iterations with measurement, the report."""
+
+    def __init__(self, config: LoopConfig, *, log=print):
+        self.config = config
+        self.log = log
+        self.output = Path(config.output)
+        self.results: dict = {}
+
+    def run(self) -> dict:
+        config = self.config
+        self.output.mkdir(parents=True, exist_ok=True)
+        admin_account = next(a for a in demo_accounts() if a.role == "admin")
+        admin, _ = demo_admin_ensure(admin_account)
+        project = loop_project_create(config, admin=admin)
+        self.log(f"Project #{project.pk} {project.name!r}: {project.tasks.count()} first tasks.")
+        base_dir = base_policy_dir()
+        if not (base_dir / "config.json").exists():
+            self.log(f"Building the tiny base policy in {base_dir}...")
+            base_policy_build(output=base_dir, seed=0)
+        reference = base_policy_register(project=project, path=base_dir)
+        profiles = default_profiles(config.annotators, seed=config.seed)
+        User = get_user_model()
+        for profile in profiles:
+            exists = User.objects.filter(username=profile.username).exists()
+            member_add(project=project, actor=admin, username=profile.username, role="annotator",
+                       password=None if exists else DEFAULT_PASSWORD)
+
+        measure_dir = self.output / "measurements"
+        prompts_file = write_jsonl(measure_dir / "heldout-prompts.jsonl", evaluation_prompt_rows())
+        pairs_file = write_jsonl(measure_dir / "gold-labelled-pairs.jsonl", gold_labelled_pairs())
+        self.log("Measuring the base policy against the gold reward...")
+        base = measure_policy(policy=reference.path, reference=reference.path, prompts_file=prompts_file,
+                              output_dir=measure_dir / "base", samples_per_prompt=config.samples_per_prompt,
+                              seed=config.seed)
+        self.results = {
+            "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+                       "project_id": project.pk, "project": project.name,
+                       "hyperparameters": project.hyperparameters,
+                       "annotator_profiles": [asdict(p) for p in profiles]},
+            "base": {"policy": reference.name, **base.as_dict()},
+            "iterations": [],
+            "agreement_timeline": [],
+        }
+        env_overrides = {"DJANGO_SETTINGS_MODULE": config.settings_module} if config.settings_module else {}
+        env = child_environment(DATABASE_CONN_MAX_AGE="0", **env_overrides)
+        server = worker = None
+        try:
+            if config.base_url:
+                base_url = config.base_url
+            else:
+                server = WebServer(port=free_port(*config.port_range), env=env, log_path=self.output / "logs" / "web.log")
+                server.start()
+                base_url = server.url
+            if config.start_worker:
+                worker = CeleryWorker(env=env, log_path=self.output / "logs" / "worker.log")
+                worker.start()
+            self._iterate(project, profiles, base_url, reference, base, prompts_file, pairs_file, measure_dir)
+        finally:
+            for process in (worker, server):
+                if process is not None:
+                    process.stop()
+        self.results["finished_at"] = datetime.now(dt_timezone.utc).isoformat()
+        self.results["verdict"] = verdict(self.results)
+        write_report(self.results, self.output)
+        return self.results
+
+    def _iterate(self, project, profiles, base_url, reference, base, prompts_file, pairs_file, measure_dir):
+        config = self.config
+        previous_gold: MeanEstimate = base.gold
+        judged_total = 0
+        for number in range(1, config.iterations + 1):
+            started = time.monotonic()
+            phase = annotation_phase(project=project, base_url=base_url, profiles=profiles, seed=config.seed + number,
+                                     cap=config.labels_per_iteration, label=f"annotating before iteration {number}")
+            judged_total += phase.judged
+            agreement, _ = agreement_now(project)
+            self.results["agreement_timeline"].append({"judgements": judged_total, "agreement": agreement})
+            entry: dict = {"number": number, "judgements": phase.judged, "judgements_total": judged_total,
+                           "agreement": agreement, "annotation_errors": phase.errors[:5],
+                           "annotation_seconds": round(phase.seconds, 1)}
+            self.results["iterations"].append(entry)
+            started_iteration = iteration_start(project=project, algorithm=config.algorithm, trigger="loop")
+            iteration = wait_for_iteration(started_iteration.iteration, timeout_s=config.iteration_timeout_s)
+            entry["status"] = iteration.status
+            entry["iteration_id"] = iteration.pk
+            entry["steps"] = {job.step: {"status": job.status, "metrics": job.metrics, "error": job.error}
+                              for job in iteration.jobs.order_by("order")}
+            if iteration.status != Iteration.Status.SUCCEEDED:
+                entry["error"] = iteration.error or next(
+                    (job.error for job in iteration.jobs.all() if job.error), "")
+                self.log(f"Iteration {number} {iteration.status}: {entry['error']}")
+                break
+            reward_model = iteration.reward_model
+            entry["reward_model"] = {"n_pairs": reward_model.n_pairs if reward_model else None}
+            if reward_model is not None:
+                accuracy = reward_model_gold_accuracy(reward_model=reward_model.path, pairs_file=pairs_file)
+                entry["reward_model"].update({"gold_accuracy": accuracy["accuracy"], "n_eval_pairs": accuracy["n"],
+                                              "ece": accuracy["ece"]})
+            policy = iteration.policy_after
+            measured = measure_policy(
+                policy=policy.path, reference=reference.path, prompts_file=prompts_file,
+                output_dir=measure_dir / f"iteration-{number}", samples_per_prompt=config.samples_per_prompt,
+                seed=config.seed, reward_model=reward_model.path if reward_model else None,
+            )
+            entry["policy"] = {"name": policy.name, **measured.as_dict()}
+            # The proxy of the previous policy under THIS reward model: the fair "before" for
+            # the Gao et al. check (proxies of different reward models are not on one scale).
+            before = measure_policy(
+                policy=iteration.policy_before.path, reference=reference.path, prompts_file=prompts_file,
+                output_dir=measure_dir / f"iteration-{number}-before", samples_per_prompt=config.samples_per_prompt,
+                seed=config.seed, reward_model=reward_model.path if reward_model else None,
+            ) if reward_model is not None else None
+            flagged, reason = (False, "")
+            if before is not None and before.proxy_mean is not None and measured.proxy_mean is not None:
+                flagged, reason = overoptimization_detected(
+                    proxy_before=before.proxy_mean, proxy_after=measured.proxy_mean,
+                    gold_before=previous_gold, gold_after=measured.gold)
+                entry["policy"]["proxy_mean_before"] = before.proxy_mean
+            entry["gold_overoptimization"] = {"flag": flagged, "reason": reason}
+            entry["ppo_steps"] = step_history(iteration)
+            entry["duration_s"] = round(time.monotonic() - started, 1)
+            previous_gold = measured.gold
+            self.log(f"Iteration {number}: gold {measured.gold.mean:.3f} ± {measured.gold.standard_error:.3f}, "
+                     f"KL {measured.kl_to_reference}, RM gold accuracy {entry['reward_model'].get('gold_accuracy')}")
+        # The last iteration's blind evaluation tasks are judged too, so its win-rates exist.
+        phase = annotation_phase(project=project, base_url=base_url, profiles=profiles, seed=config.seed + 1000,
+                                 cap=config.labels_per_iteration, label="annotating the last evaluation")
+        judged_total += phase.judged
+        agreement, report = agreement_now(project)
+        self.results["agreement_timeline"].append({"judgements": judged_total, "agreement": agreement})
+        self.results["judgements_total"] = judged_total
+        self.results["annotators"] = self._annotator_quality(report)
+        for entry in self.results["iterations"]:
+            iteration = Iteration.objects.filter(pk=entry.get("iteration_id")).first()
+            if iteration is None:
+                continue
+            entry["human_eval"] = human_evaluation(iteration)
+            entry["overoptimization"] = {
+                "flag": bool(iteration.overoptimization_flag or entry.get("gold_overoptimization", {}).get("flag")),
+                "platform_flag": iteration.overoptimization_flag,
+                "platform_reason": iteration.overoptimization_reason,
+                "reason": iteration.overoptimization_reason or entry.get("gold_overoptimization", {}).get("reason", ""),
+            }
+
+    def _annotator_quality(self, report: dict) -> list[dict]:
+        """What the platform's quality control concluded about each simulated annotator, next to
+        how that annotator really behaves (known only here)."""
+        profiles = {p["username"]: p for p in self.results["config"]["annotator_profiles"]}
+        rows = []
+        for row in report.get("annotators", []):
+            name = row.get("username")
+            if name not in profiles:
+                continue
+            rows.append({"username": name, "behavior": profiles[name]["behavior"],
+                         "temperature": profiles[name]["temperature"],
+                         "position_bias": profiles[name]["position_bias"], "n": row.get("n"),
+                         "agreement_with_majority": row.get("agreement_with_majority"),
+                         "left_rate": row.get("left_rate"), "flagged_reasons": row.get("flagged_reasons")})
+        return rows
