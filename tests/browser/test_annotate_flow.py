@@ -3,12 +3,32 @@ K-way ranking with keys and drag and drop, a written demonstration; all of it la
 import pytest
 
 from annotation.models import Assignment, Judgement
+from annotation.services.tasks import prompt_get_or_create, response_get_or_create, task_create
 from tests.annotation.factories import add_member, make_project, make_task, make_user
 from tests.browser.conftest import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "pw-123456"
+
+
+CONVERSATION = [
+    {"role": "user", "content": "How do I reverse a list in Python?"},
+    {"role": "assistant", "content": "Do you want a new list, or to reverse it in place?"},
+    {"role": "user", "content": "A new list, please. Keep the original."},
+]
+ANSWERS = [
+    "Use slicing, which returns a **new** list:\n\n```python\nnumbers = [1, 2, 3]\nbackwards = numbers[::-1]\n```\n\n"
+    "`numbers` is unchanged.",
+    "Call `reverse()`:\n\n```python\nnumbers.reverse()\n```\n\nThis changes the list in place.",
+]
+
+
+def _conversation_task(project):
+    """A multi-turn prompt with markdown and code in the answers, shown first (highest priority)."""
+    prompt, _ = prompt_get_or_create(project=project, messages=CONVERSATION)
+    responses = [response_get_or_create(prompt=prompt, text=text) for text in ANSWERS]
+    task_create(project=project, prompt=prompt, responses=responses, priority=10)
 
 
 def _shown_task(page):
@@ -34,7 +54,8 @@ def test_annotator_judges_ranks_writes_and_skips(page_factory, screenshot):
     demos = make_project(name="Demonstration project", task_type="demonstration", responses_per_task=2)
     for project in (pairwise, ranking, demos):
         add_member(project, annotator)
-    for i in range(4):
+    _conversation_task(pairwise)
+    for i in range(3):
         make_task(pairwise, prompt_text=f"Pairwise question {i}")
     make_task(ranking, prompt_text="Rank these answers")
     make_task(demos, n_responses=0, prompt_text="Explain photosynthesis to a child")
@@ -51,6 +72,8 @@ def test_annotator_judges_ranks_writes_and_skips(page_factory, screenshot):
     page.get_by_role("link", name="Start annotating Pairwise project").focus()
     page.keyboard.press("Enter")
     first = _shown_task(page)
+    assert page.locator(".chat .turn").count() == 3
+    assert page.locator(".response .hljs-keyword, .response .hljs-built_in, .response code.language-python").count() >= 1
 
     # (the same task on a 390-px phone screen: stacked, no horizontal scrolling)
     phone, phone_watch = page_factory(width=390, height=844)

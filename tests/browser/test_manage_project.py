@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "pw-123456"
 
 
-def test_manager_changes_settings_members_gold_and_exports(page_factory):
+def test_manager_changes_settings_members_gold_and_exports(page_factory, screenshot):
     manager = make_user("mona", staff=True, password=PASSWORD)
     project = make_project(manager=manager, name="Managed project")
     annotator = add_member(project, make_user("dave"))
@@ -76,6 +76,7 @@ def test_manager_changes_settings_members_gold_and_exports(page_factory):
     assert records[0]["time_spent_ms"] == 1234
     assert records[0]["display_order"] == assignment.display_order
     assert Project.objects.get(pk=project.pk).overlap == 3
+    screenshot(page, "10-manage")
     watch.assert_clean()
 
     phone, phone_watch = page_factory(width=390, height=844)

@@ -43,7 +43,6 @@ def test_hostile_response_is_shown_inert(page_factory, screenshot):
     assert "Created 1" in report.inner_text()
     assert report.locator("tbody tr").count() == 1
     assert report.locator("tbody tr td").first.inner_text() == "2"
-    screenshot(page, "10-manage")
     assert ComparisonTask.objects.filter(project=project).count() == 1
     watch.assert_clean()
 

@@ -420,7 +420,7 @@ export function AnnotatePage() {
             )}
             <div className="button-row submit-row">
               <button type="submit" className="primary" disabled={phase === "submitting" || !complete}>
-                {phase === "submitting" ? "Submitting…" : "Submit"} <kbd>Enter</kbd>
+                {phase === "submitting" ? "Submitting…" : "Submit"} <kbd>{taskType === "demonstration" ? "Ctrl+Enter" : "Enter"}</kbd>
               </button>
               {!shown.replaces && (
                 <button type="button" className="secondary" onClick={() => setSkipOpen(true)}>
