@@ -89,6 +89,11 @@ def _child_environment() -> dict:
     return env
 
 
+def _text(line: bytes) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL, which a model's decoded output may contain.
+    return line.replace(b"\x00", b"").decode("utf-8", "replace")
+
+
 def _pump_lines(stream, kind: str, sink: queue.Queue) -> None:
     """Reads a pipe until EOF, splitting on newlines and carriage returns (tqdm redraws with \\r)."""
     buffer = b""
@@ -97,9 +102,9 @@ def _pump_lines(stream, kind: str, sink: queue.Queue) -> None:
         *lines, buffer = buffer.replace(b"\r", b"\n").split(b"\n")
         for line in lines:
             if line.strip():
-                sink.put((kind, line.decode("utf-8", "replace")))
+                sink.put((kind, _text(line)))
     if buffer.strip():
-        sink.put((kind, buffer.decode("utf-8", "replace")))
+        sink.put((kind, _text(buffer)))
     sink.put((kind, None))
 
 

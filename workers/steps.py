@@ -10,7 +10,12 @@ from pathlib import Path
 from django.conf import settings
 
 from annotation.errors import DomainError
-from annotation.models import ComparisonTask, Iteration, PolicyVersion, Response, TrainingJob
+from annotation.models import ComparisonTask, Iteration, PolicyVersion, Response, TaskResponse, TrainingJob
+from annotation.services.iteration_rlaif import (
+    ai_annotator_ensure,
+    ai_candidate_tasks,
+    ai_judgements_submit,
+)
 from annotation.services.iteration_snapshot import (
     dataset_snapshot_write,
     iteration_directory,
@@ -34,6 +39,7 @@ from workers.runner import StepFailed, run_training_command
 GENERATE_PLATFORM_OPTIONS = frozenset({"train_prompts", "eval_prompts"})
 DEFAULT_TRAIN_PROMPTS = 16
 DEFAULT_EVAL_PROMPTS = 16
+DEFAULT_RLAIF_TASKS = 32
 
 
 @dataclass(frozen=True)
@@ -212,10 +218,13 @@ def run_generate(job: TrainingJob) -> StepOutcome:
         prompts_file = _write_jsonl(directory / f"prompts_{policy.pk}.jsonl", rows)
         output = directory / f"samples_{policy.pk}.jsonl"
         extra = ["--reference", reference.path] if policy.pk != reference.pk else []
+        # Independent samples per policy: with one shared seed, two nearly equal policies would
+        # write the same texts, and identical responses make no comparison.
         run_training_command(
             job_id=job.pk, command="generate", progress_span=(index * span, (index + 1) * span),
             options=[*options, "--policy", policy.path, "--prompts", str(prompts_file), *extra,
-                     "--model-name", policy.name, *_common(iteration, output)],
+                     "--model-name", policy.name, *_common(iteration, output),
+                     "--seed", str(_seed(iteration) + policy.pk)],
         )
         samples = _read_jsonl(output)
         metrics[f"responses_{policy.name}"] = policy_responses_store(policy=policy, rows=samples, iteration=iteration)
@@ -258,6 +267,48 @@ def _score_samples(job, iteration: Iteration, policies: list[PolicyVersion], pro
     return metrics
 
 
+def run_rlaif(job: TrainingJob) -> StepOutcome:
+    """The AI pseudo-annotator judges open training tasks (this iteration's first) by the scores
+    of a judge model: `hyperparameters.rlaif.judge_model` if given, else the new reward model."""
+    iteration = job.iteration
+    section = _section(iteration, "rlaif")
+    judge_model = section.get("judge_model") or (iteration.reward_model.path if iteration.reward_model else None)
+    if not judge_model:
+        raise StepFailed("no judge model: set hyperparameters.rlaif.judge_model or train a reward model first.")
+    max_tasks = int(section.get("max_tasks", DEFAULT_RLAIF_TASKS))
+    annotator = ai_annotator_ensure(project=iteration.project)
+    tasks = ai_candidate_tasks(project=iteration.project, annotator=annotator, limit=max_tasks)
+    links = list(TaskResponse.objects.filter(task__in=tasks).select_related("response__prompt"))
+    if not links:
+        return StepOutcome({"judged": 0, "skipped": 0, "judge_model": judge_model})
+    directory = iteration_directory(iteration) / "rlaif"
+    directory.mkdir(parents=True, exist_ok=True)
+    scores: dict[int, float] = {}
+    if not section.get("judge_model"):
+        # The generate step already scored the new samples with this reward model: reuse them.
+        key = str(iteration.reward_model_id)
+        scores = {link.response_id: float(link.response.metadata["rewards"][key]) for link in links
+                  if isinstance(link.response.metadata.get("rewards", {}).get(key), (int, float))}
+    missing = [link for link in links if link.response_id not in scores]
+    if missing:
+        data = _write_jsonl(directory / "to_score.jsonl", [
+            {"prompt": prompt_payload(link.response.prompt), "response": link.response.text,
+             "response_id": link.response_id}
+            for link in missing
+        ])
+        output = directory / "scores.jsonl"
+        run_training_command(
+            job_id=job.pk, command="score",
+            options=["--reward-model", judge_model, "--data", str(data), *_common(iteration, output)],
+        )
+        scores.update({row["response_id"]: float(row["reward"]) for row in _read_jsonl(output)
+                       if isinstance(row.get("reward"), (int, float))})
+    result = ai_judgements_submit(project=iteration.project, annotator=annotator, scores=scores,
+                                  max_tasks=len(tasks) + 8)
+    return StepOutcome({"judged": result.judged, "skipped": result.skipped, "judge_model": judge_model,
+                        "scored_now": len(missing), "ai_annotator": annotator.username}, str(directory))
+
+
 def run_evaluate(job: TrainingJob) -> StepOutcome:
     """Creates blind evaluation tasks on held-out prompts: the new policy against the previous
     one and the reference. Results are computed as the tasks are judged."""
@@ -278,5 +329,6 @@ STEP_RUNNERS = {
     "dpo": run_policy_optimization,
     "rloo": run_policy_optimization,
     "generate": run_generate,
+    "rlaif": run_rlaif,
     "evaluate": run_evaluate,
 }

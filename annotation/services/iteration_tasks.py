@@ -18,7 +18,8 @@ def policy_responses_store(*, policy: PolicyVersion, rows: list[dict], iteration
     """Stores sampled responses `{"id": prompt id, "response": text, "kl"?: float}` of `policy`.
 
     Idempotent: a response with the same text from the same policy to the same prompt is kept
-    once. Rows naming prompts of another project are ignored. Returns how many were new.
+    once. Rows naming prompts of another project, and empty responses, are ignored. Returns how
+    many were new.
     """
     prompt_ids = {row["id"] for row in rows}
     prompts = Prompt.objects.filter(project_id=policy.project_id).in_bulk(prompt_ids)
@@ -27,6 +28,10 @@ def policy_responses_store(*, policy: PolicyVersion, rows: list[dict], iteration
         prompt = prompts.get(row["id"])
         text = row.get("response")
         if prompt is None or not isinstance(text, str):
+            continue
+        # A byte-level tokenizer can decode NUL bytes, which PostgreSQL text cannot hold.
+        text = text.replace("\x00", "")
+        if not text.strip():
             continue
         content_hash = response_content_hash(text)
         if Response.objects.filter(prompt=prompt, policy_version=policy, content_hash=content_hash).exists():

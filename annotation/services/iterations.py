@@ -24,16 +24,17 @@ from annotation.selectors.iteration_evaluation import iteration_evaluation
 
 ALGORITHMS = tuple(Project.Algorithm.values)
 # Steps that run `python -m training ...` and so belong on the `gpu` queue.
-GPU_STEPS = frozenset({"sft", "reward", "generate", *ALGORITHMS})
+GPU_STEPS = frozenset({"sft", "reward", "generate", "rlaif", *ALGORITHMS})
 # Sections of `hyperparameters`: each maps option names to values passed to that CLI command.
-HYPERPARAMETER_SECTIONS = frozenset({"sft", "reward", "generate", "evaluate", *ALGORITHMS})
+HYPERPARAMETER_SECTIONS = frozenset({"sft", "reward", "generate", "rlaif", *ALGORITHMS})
 LIVE = (Iteration.Status.QUEUED, Iteration.Status.RUNNING)
 MAX_HYPERPARAMETER_VALUE_LENGTH = 500
 
 
-def iteration_steps(*, algorithm: str) -> list[str]:
-    """The steps of an iteration, in order (`algorithm` is the policy-optimization step)."""
-    return ["snapshot", "sft", "reward", algorithm, "generate", "evaluate"]
+def iteration_steps(*, algorithm: str, rlaif: bool = False) -> list[str]:
+    """The steps of an iteration, in order (`algorithm` is the policy-optimization step; `rlaif`
+    adds the AI pseudo-annotator's judging of the new training tasks)."""
+    return ["snapshot", "sft", "reward", algorithm, "generate", *(["rlaif"] if rlaif else []), "evaluate"]
 
 
 def hyperparameters_validate(hyperparameters) -> dict:
@@ -135,7 +136,7 @@ def iteration_start(*, project: Project, algorithm: str | None = None, hyperpara
         return IterationStart(live, False)
     TrainingJob.objects.bulk_create(
         [TrainingJob(iteration=iteration, step=step, order=i)
-         for i, step in enumerate(iteration_steps(algorithm=algorithm))]
+         for i, step in enumerate(iteration_steps(algorithm=algorithm, rlaif=project.rlaif_enabled))]
     )
     _enqueue_advance(iteration.pk)
     return IterationStart(iteration, True)

@@ -21,6 +21,17 @@ Status = TrainingJob.Status
 LIVE_ITERATION = (Iteration.Status.QUEUED, Iteration.Status.RUNNING)
 
 
+def _without_nul(value):
+    """The value with NUL characters dropped from every string (PostgreSQL jsonb refuses them)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 @transaction.atomic
 def training_job_claim(*, job_id: int, celery_task_id: str = "", worker_pid: int | None = None) -> TrainingJob | None:
     """Moves a queued job of a live iteration to running; None if it is not claimable.
@@ -76,7 +87,7 @@ def training_job_report_progress(*, job_id: int, progress: float | None = None,
     if progress is not None:
         job.progress = max(0.0, min(1.0, float(progress)))
     if metrics_entries:
-        history = list(job.metrics_history) + list(metrics_entries)
+        history = list(job.metrics_history) + _without_nul(list(metrics_entries))
         while len(history) > MAX_METRICS_HISTORY:
             history = history[::2]
         job.metrics_history = history
@@ -93,7 +104,7 @@ def training_job_succeed(*, job_id: int, metrics: dict, artifact_path: str = "")
     return TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING).update(
         status=Status.SUCCEEDED,
         progress=1.0,
-        metrics=metrics,
+        metrics=_without_nul(metrics),
         artifact_path=str(artifact_path or ""),
         finished_at=timezone.now(),
         heartbeat_at=timezone.now(),
