@@ -122,6 +122,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Preference annotation and the RLHF training loop.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two serializers offer the algorithm choices; one name keeps the schema free of collisions.
+    "ENUM_NAME_OVERRIDES": {"ProjectAlgorithmEnum": "annotation.models.project.Project.Algorithm"},
 }
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -142,3 +142,10 @@ def test_absurdly_nested_json_is_400(world):
     body = "[" * 100_000 + "]" * 100_000
     answer = client.post(f"/api/assignments/{world['live'].pk}/judgement/", data=body, content_type="application/json")
     assert answer.status_code == 400
+
+
+def test_schema_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert (tmp_path / "schema.yaml").stat().st_size > 10_000
