@@ -1,0 +1,69 @@
+"""A short headless loop: real gunicorn, a real Celery worker on Redis, Postgres, tiny models."""
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from annotation.models import ComparisonTask, Iteration, Judgement, PolicyVersion, Project, TrainingJob
+from annotation.world.demo_setup import base_policy_build, base_policy_dir
+from annotation.world.report import PLOT_FILES
+
+TINY = {
+    "reward": {"epochs": 1, "max_length": 128},
+    "ppo": {"steps": 2, "batch_size": 8, "minibatch_size": 4, "max_new_tokens": 24},
+    "generate": {"train_prompts": 4, "eval_prompts": 3, "max_new_tokens": 24},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_one_iteration_loop_runs_end_to_end_and_writes_its_report(artifact_root, settings, tmp_path):
+    settings.TRAINING_DEVICE = "cpu"
+    base_policy_build(output=base_policy_dir(), extra_args=["--pretrain-steps", "40", "--device", "cpu"])
+    output = tmp_path / "report"
+    stdout = io.StringIO()
+
+    call_command(
+        "loop", "--iterations", "1", "--annotators", "4", "--tasks-per-prompt", "1", "--samples-per-prompt", "2",
+        "--port", "18650", "--hyperparameters", json.dumps(TINY), "--output", str(output),
+        "--iteration-timeout", "900", stdout=stdout,
+    )
+
+    document = json.loads((output / "report.json").read_text())
+    assert document["config"]["iterations"] == 1 and document["config"]["annotators"] == 4
+    assert document["base"]["gold"]["n"] > 0
+    [entry] = document["iterations"]
+    assert entry["status"] == "succeeded", entry.get("error")
+    assert entry["judgements"] > 0 and entry["annotation_errors"] == []
+    assert 0.0 <= entry["agreement"] <= 1.0
+    assert 0.0 <= entry["reward_model"]["gold_accuracy"] <= 1.0 and entry["reward_model"]["n_eval_pairs"] > 50
+    assert entry["policy"]["gold"]["n"] > 0 and entry["policy"]["kl_to_reference"] is not None
+    assert entry["policy"]["proxy_mean"] is not None
+    assert entry["human_eval"]["vs_reference"]["n"] > 0
+    assert set(entry["overoptimization"]) >= {"flag", "reason"}
+    assert entry["ppo_steps"] and all("kl" in step for step in entry["ppo_steps"])
+    assert document["verdict"]["reason"]
+    for name in PLOT_FILES.values():
+        assert (output / name).read_bytes()[:4] == b"\x89PNG"
+    assert "| 1 | succeeded |" in (output / "summary.md").read_text()
+
+    # The platform really did the work: judgements over HTTP, every step of the iteration, new tasks.
+    project = Project.objects.get(pk=document["config"]["project_id"])
+    iteration = Iteration.objects.get(project=project)
+    assert Judgement.objects.filter(project=project).count() == document["judgements_total"]
+    assert set(TrainingJob.objects.filter(iteration=iteration).values_list("status", flat=True)) == {"succeeded"}
+    assert ComparisonTask.objects.filter(iteration=iteration, purpose="training").exists()
+    assert ComparisonTask.objects.filter(iteration=iteration, purpose="evaluation").exists()
+    assert PolicyVersion.objects.filter(project=project, is_reference=True).count() == 1
+    assert "Report:" in stdout.getvalue()
+
+
+@pytest.mark.django_db
+def test_loop_refuses_bad_options_with_one_line_errors():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--iterations"):
+        call_command("loop", "--iterations", "0", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="--hyperparameters"):
+        call_command("loop", "--hyperparameters", "{nope", stdout=io.StringIO())
