@@ -1,0 +1,56 @@
+"""Steps and the subprocess runner outside Celery: the DPO path, command lines, CLI options."""
+import sys
+from pathlib import Path
+
+import pytest
+
+from annotation.models import PolicyVersion, RewardModelVersion, TrainingJob
+from annotation.services.iterations import iteration_start
+from tests.workers.conftest import judged_project
+from workers.execution import execute_step
+from workers.runner import training_argv
+from workers.steps import cli_options
+
+
+def test_cli_options_spell_flags_the_way_the_training_cli_reads_them():
+    assert cli_options({"max_steps": 5, "lr": 1e-3, "whiten_rewards": True, "bf16": False, "train_prompts": 4},
+                       exclude=frozenset({"train_prompts"})) == [
+        "--max-steps", "5", "--lr", "0.001", "--whiten-rewards", "--no-bf16"]
+
+
+def test_training_commands_run_under_accelerate_when_configured(settings):
+    settings.ACCELERATE_CONFIG_FILE = "/etc/prefloop/accelerate.yaml"
+    assert training_argv("ppo", ["--steps", "3"]) == [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", "/etc/prefloop/accelerate.yaml",
+        "-m", "training", "ppo", "--steps", "3", "--progress-json"]
+    # sampling and scoring stay single-process
+    assert training_argv("generate", [])[:4] == [sys.executable, "-m", "training", "generate"]
+    settings.ACCELERATE_CONFIG_FILE = ""
+    assert training_argv("ppo", [])[:3] == [sys.executable, "-m", "training"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_the_dpo_step_trains_a_policy_from_the_snapshot_pairs(tiny_policy):
+    # Given a judged project and a DPO iteration (run here step by step, without a worker)
+    project = judged_project(base_policy=tiny_policy, n_tasks=6,
+                             hyperparameters={"dpo": {"max_steps": 2, "batch_size": 2, "max_length": 64}})
+    iteration = iteration_start(project=project, algorithm="dpo").iteration
+    jobs = {job.step: job for job in iteration.jobs.all()}
+    assert list(jobs) == ["snapshot", "sft", "reward", "dpo", "generate", "evaluate"]
+
+    # When the snapshot, SFT (nothing to learn from) and DPO steps run
+    assert execute_step(job_id=jobs["snapshot"].pk).succeeded
+    assert execute_step(job_id=jobs["sft"].pk).succeeded
+    outcome = execute_step(job_id=jobs["dpo"].pk)
+
+    # Then DPO trained on the pairs alone (no reward model needed) and the policy is registered
+    jobs["dpo"].refresh_from_db()
+    assert outcome.succeeded, jobs["dpo"].error
+    assert TrainingJob.objects.get(pk=jobs["sft"].pk).metrics == {"skipped": True, "reason": "no demonstrations"}
+    assert jobs["dpo"].metrics["algorithm"] == "dpo" and jobs["dpo"].metrics_history
+    policy = PolicyVersion.objects.get(project=project, iteration=iteration)
+    assert Path(policy.path).is_dir() and jobs["dpo"].artifact_path == policy.path
+    assert not RewardModelVersion.objects.filter(project=project).exists()
+    # and a job that is not queued any more is not run twice
+    assert execute_step(job_id=jobs["dpo"].pk).status == "not_claimed"
