@@ -16,21 +16,25 @@ class DPOResult:
     metrics: dict
 
 
-def _as_trl_row(pair: PreferencePair) -> dict:
-    """TRL wants prompt and completions in the same format: wrap text replies as assistant messages
-    after a conversational prompt, flatten conversational replies after a text prompt."""
-    from training.data import response_text
+def _as_trl_row(pair: PreferencePair, conversational: bool, tokenizer) -> dict:
+    """TRL wants prompt and completions in one format across the dataset: wrap text replies as
+    assistant messages after a conversational prompt; in a file that mixes formats, render every
+    prompt to text with the policy's chat template."""
+    from training.data import prompt_text, response_text
 
-    if isinstance(pair.prompt, list):
+    if conversational:
         wrap = lambda reply: reply if isinstance(reply, list) else [{"role": "assistant", "content": reply}]
         return {"prompt": pair.prompt, "chosen": wrap(pair.chosen), "rejected": wrap(pair.rejected)}
-    return {"prompt": pair.prompt, "chosen": response_text(pair.chosen), "rejected": response_text(pair.rejected)}
+    return {"prompt": prompt_text(pair.prompt, tokenizer), "chosen": response_text(pair.chosen),
+            "rejected": response_text(pair.rejected)}
 
 
-def preference_dataset(pairs: list[PreferencePair]):
+def preference_dataset(pairs: list[PreferencePair], tokenizer):
+    """A TRL preference dataset (prompt, chosen, rejected) of one consistent format."""
     from datasets import Dataset
 
-    return Dataset.from_list([_as_trl_row(p) for p in pairs])
+    conversational = all(isinstance(p.prompt, list) for p in pairs)
+    return Dataset.from_list([_as_trl_row(p, conversational, tokenizer) for p in pairs])
 
 
 def trl_dpo_config(config: DPOConfig, device, output_dir, **overrides):
@@ -72,7 +76,7 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
     trainer = DPOTrainer(
         model=policy,
         args=trl_dpo_config(config, device, output_dir / "trainer-state"),
-        train_dataset=preference_dataset(train_pairs),
+        train_dataset=preference_dataset(train_pairs, tokenizer),
         processing_class=tokenizer,
         callbacks=[trainer_progress_callback(on_progress)],
     )

@@ -77,11 +77,12 @@ def encode_texts(tokenizer, texts: list[str], max_length: int) -> tuple[list[lis
     previous_side = tokenizer.truncation_side
     tokenizer.truncation_side = "left"
     try:
-        full = tokenizer(texts, truncation=False)["input_ids"]
+        # one token of slack tells which texts were cut, without tokenizing them untruncated
+        probe = tokenizer(texts, truncation=True, max_length=max_length + 1)["input_ids"]
         kept = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
     finally:
         tokenizer.truncation_side = previous_side
-    truncated = sum(len(a) > len(b) for a, b in zip(full, kept))
+    truncated = sum(len(a) > len(b) for a, b in zip(probe, kept))
     return kept, truncated
 
 

@@ -17,13 +17,15 @@ class RLOOResult:
     metrics: dict
 
 
-def reward_function_from(reward_fn):
+def reward_function_from(reward_fn, original_prompts: dict):
     """Adapt `reward_fn(prompts, responses) -> tensor` to TRL's `(prompts, completions, **kw) -> list[float]`.
 
-    TRL hands conversational completions as message lists; the scorer renders them as text.
+    The policy sees prompts rendered with its own chat template; the reward model gets the
+    original prompt (text or messages) back through `original_prompts` and renders it itself.
     """
     def rewards(prompts, completions, **kwargs):
-        return [float(x) for x in reward_fn(list(prompts), list(completions))]
+        originals = [original_prompts.get(p, p) for p in prompts]
+        return [float(x) for x in reward_fn(originals, list(completions))]
 
     rewards.__name__ = "reward_model"  # TRL names the logged metric after the function
     return rewards
@@ -44,16 +46,20 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     tokenizer = load_tokenizer(config.policy)
     policy = load_causal_lm(config.policy, device)
     output_dir = Path(config.output)
+    from training.data import prompt_text
+
+    # rendered text prompts keep one dataset format even when the file mixes text and conversations
+    rendered = {prompt_text(p, tokenizer): p for p in prompts}
     trainer = RLOOTrainer(
         model=policy,
-        reward_funcs=[reward_function_from(reward_fn)],
+        reward_funcs=[reward_function_from(reward_fn, rendered)],
         args=TRLRLOOConfig(
             output_dir=str(output_dir / "trainer-state"), learning_rate=config.lr, max_steps=config.steps,
             per_device_train_batch_size=config.batch_size, num_generations=config.num_generations,
             max_completion_length=config.max_new_tokens, temperature=config.temperature, beta=config.beta,
             logging_steps=1, seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device),
         ),
-        train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
+        train_dataset=Dataset.from_list([{"prompt": text} for text in rendered]),
         processing_class=tokenizer,
         callbacks=[trainer_progress_callback(on_progress)],
     )

@@ -17,15 +17,17 @@ class SFTResult:
     metrics: dict
 
 
-def _as_trl_row(demo: Demonstration) -> dict:
-    from training.data import response_text
+def _as_trl_row(demo: Demonstration, conversational: bool, tokenizer) -> dict:
+    """One format per dataset: conversations stay conversations; a file that mixes text and
+    conversational prompts is rendered to text with the policy's chat template."""
+    from training.data import prompt_text, response_text
 
     if demo.messages is not None:
         return {"messages": demo.messages}
-    if isinstance(demo.prompt, list):
+    if conversational:
         completion = demo.completion if isinstance(demo.completion, list) else [{"role": "assistant", "content": demo.completion}]
         return {"prompt": demo.prompt, "completion": completion}
-    return {"prompt": demo.prompt, "completion": response_text(demo.completion)}
+    return {"prompt": prompt_text(demo.prompt, tokenizer), "completion": response_text(demo.completion)}
 
 
 def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progress: ProgressCallback | None = None) -> SFTResult:
@@ -43,7 +45,8 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     device = resolve_device(config.device)
     tokenizer = load_tokenizer(config.base_model)
     policy = load_causal_lm(config.base_model, device)
-    rows = [_as_trl_row(d) for d in demonstrations]
+    conversational = all(isinstance(d.prompt, list) for d in demonstrations if d.messages is None)
+    rows = [_as_trl_row(d, conversational, tokenizer) for d in demonstrations]
     # a dataset mixes one format only: split conversations from prompt/completion rows
     kinds = {("messages" in row) for row in rows}
     if len(kinds) > 1:
