@@ -54,3 +54,30 @@ def test_the_dpo_step_trains_a_policy_from_the_snapshot_pairs(tiny_policy):
     assert not RewardModelVersion.objects.filter(project=project).exists()
     # and a job that is not queued any more is not run twice
     assert execute_step(job_id=jobs["dpo"].pk).status == "not_claimed"
+
+
+@pytest.mark.django_db
+def test_sft_runs_only_when_the_demonstrations_changed(tmp_path):
+    # Given an earlier iteration that fine-tuned on exactly these demonstrations
+    from annotation.models import Iteration, Prompt, Response
+    from annotation.services.tasks import response_content_hash
+
+    project = judged_project(base_policy=str(tmp_path), n_tasks=4)
+    prompt = Prompt.objects.filter(project=project).first()
+    Response.objects.create(prompt=prompt, text="An ideal answer.", source="human",
+                            content_hash=response_content_hash("An ideal answer."))
+    first = iteration_start(project=project).iteration
+    first_jobs = {job.step: job for job in first.jobs.all()}
+    assert execute_step(job_id=first_jobs["snapshot"].pk).succeeded
+    demonstrations_hash = TrainingJob.objects.get(pk=first_jobs["snapshot"].pk).metrics["demonstrations_hash"]
+    TrainingJob.objects.filter(pk=first_jobs["sft"].pk).update(
+        status="succeeded", metrics={"skipped": False, "demonstrations_hash": demonstrations_hash})
+    Iteration.objects.filter(pk=first.pk).update(status="succeeded")
+
+    # When the next iteration finds the same demonstrations, its SFT step is skipped (no training)
+    second = iteration_start(project=project).iteration
+    second_jobs = {job.step: job for job in second.jobs.all()}
+    assert execute_step(job_id=second_jobs["snapshot"].pk).succeeded
+    assert execute_step(job_id=second_jobs["sft"].pk).succeeded
+    metrics = TrainingJob.objects.get(pk=second_jobs["sft"].pk).metrics
+    assert metrics["skipped"] is True and metrics["reason"] == "demonstrations unchanged since iteration 1"
