@@ -14,6 +14,7 @@ from annotation.services.iterations import (
     iteration_evaluation_record,
     iteration_next_job,
     iteration_start,
+    iterations_nudge_stalled,
 )
 from annotation.services.training_jobs import training_jobs_fail_stale
 from workers.execution import execute_step
@@ -66,10 +67,14 @@ def check_projects() -> list[int]:
 
 @shared_task(name="workers.fail_stale_training_jobs")
 def fail_stale_training_jobs() -> list[int]:
-    """Beat, every minute: the watchdog for jobs whose worker died (no heartbeat for a while)."""
+    """Beat, every minute: the watchdog for jobs whose worker died (no heartbeat for a while) and
+    for iterations whose next step was never dispatched."""
     failed = training_jobs_fail_stale(heartbeat_timeout_seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
     for stale in failed:
         logger.warning("Training job %s (%s) failed by the watchdog: no heartbeat", stale.job_id, stale.step)
+    # The other way an iteration gets stuck: its next message was lost (a broker outage).
+    for iteration_id in iterations_nudge_stalled(stalled_seconds=settings.TRAINING_STALL_SECONDS):
+        logger.warning("Iteration %s had not moved for a while; queued it again", iteration_id)
     return [stale.job_id for stale in failed]
 
 

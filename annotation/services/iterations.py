@@ -4,7 +4,9 @@
 The web process only writes rows here and asks, once the transaction commits, for the Celery task
 `workers.advance_iteration` by name: `annotation` never imports `workers` (nor torch).
 """
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,6 +23,8 @@ from annotation.models import (
     TrainingJob,
 )
 from annotation.selectors.iteration_evaluation import iteration_evaluation
+
+logger = logging.getLogger(__name__)
 
 ALGORITHMS = tuple(Project.Algorithm.values)
 # Steps that run `python -m training ...` and so belong on the `gpu` queue.
@@ -83,11 +87,16 @@ def _merge_hyperparameters(base: dict, override: dict) -> dict:
     return merged
 
 
+def _send_advance(iteration_id: int) -> None:
+    try:
+        current_app.send_task("workers.advance_iteration", args=[iteration_id], queue="default")
+    except Exception:  # the broker is down: the rows are committed, the beat nudges it later
+        logger.exception("Could not queue iteration %s; the beat will retry.", iteration_id)
+
+
 def _enqueue_advance(iteration_id: int) -> None:
     """Asks a worker to run the iteration's next step, once the current transaction commits."""
-    transaction.on_commit(
-        lambda: current_app.send_task("workers.advance_iteration", args=[iteration_id], queue="default")
-    )
+    transaction.on_commit(lambda: _send_advance(iteration_id))
 
 
 @dataclass(frozen=True)
@@ -218,9 +227,30 @@ def iteration_resume(*, iteration: Iteration) -> Iteration:
     return iteration
 
 
-def iteration_nudge(*, iteration: Iteration) -> None:
-    """Asks a worker to look at the iteration again (after a lost message, for instance)."""
-    _enqueue_advance(iteration.pk)
+@transaction.atomic
+def iterations_nudge_stalled(*, stalled_seconds: float) -> list[int]:
+    """Re-queues live iterations that nothing has moved for `stalled_seconds` (no step running):
+    a message lost with a broker outage must not leave an iteration queued forever. A duplicate
+    message is harmless (only one claim of a step succeeds); each iteration is nudged at most
+    once per `stalled_seconds`. Returns the ids nudged."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=stalled_seconds)
+    nudged = []
+    for iteration in Iteration.objects.select_for_update(skip_locked=True).filter(status__in=LIVE):
+        jobs = list(iteration.jobs.all())
+        if any(job.status == TrainingJob.Status.RUNNING for job in jobs):
+            continue
+        moments = [iteration.created_at, iteration.started_at, *(job.finished_at for job in jobs)]
+        last_nudge = iteration.summary.get("nudged_at")
+        if last_nudge:
+            moments.append(datetime.fromisoformat(last_nudge))
+        if max(m for m in moments if m is not None) > cutoff:
+            continue
+        iteration.summary = {**iteration.summary, "nudged_at": now.isoformat()}
+        iteration.save(update_fields=["summary"])
+        _enqueue_advance(iteration.pk)
+        nudged.append(iteration.pk)
+    return nudged
 
 
 @transaction.atomic

@@ -170,6 +170,9 @@ CELERY_BEAT_SCHEDULE = {
 # A running step whose heartbeat is older than this is marked failed by the watchdog (the worker
 # died). The runner beats every few seconds while its subprocess lives, so minutes are plenty.
 TRAINING_HEARTBEAT_TIMEOUT = int(os.environ.get("TRAINING_HEARTBEAT_TIMEOUT", 600))
+# A live iteration with no running step and no change for this long is queued again (a lost
+# message); a duplicate is harmless, so this only bounds how long a lost one can delay it.
+TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", 900))
 TRAINING_DEVICE = os.environ.get("TRAINING_DEVICE", "auto")
 # When set, GPU training commands run under `accelerate launch --config_file <this>`.
 ACCELERATE_CONFIG_FILE = os.environ.get("ACCELERATE_CONFIG_FILE", "")

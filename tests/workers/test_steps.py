@@ -81,3 +81,28 @@ def test_sft_runs_only_when_the_demonstrations_changed(tmp_path):
     assert execute_step(job_id=second_jobs["sft"].pk).succeeded
     metrics = TrainingJob.objects.get(pk=second_jobs["sft"].pk).metrics
     assert metrics["skipped"] is True and metrics["reason"] == "demonstrations unchanged since iteration 1"
+
+
+@pytest.mark.django_db
+def test_a_stalled_iteration_is_queued_again_once_per_stall_period(tmp_path, django_capture_on_commit_callbacks):
+    # Given an iteration whose first message was lost 20 minutes ago (nothing running)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.models import Iteration, Project
+    from annotation.services.iterations import iterations_nudge_stalled
+
+    project = Project.objects.create(name="stalled", base_policy_path=str(tmp_path))
+    iteration = iteration_start(project=project).iteration
+    Iteration.objects.filter(pk=iteration.pk).update(created_at=timezone.now() - timedelta(minutes=20))
+    busy = iteration_start(project=Project.objects.create(name="busy", base_policy_path=str(tmp_path))).iteration
+    Iteration.objects.filter(pk=busy.pk).update(created_at=timezone.now() - timedelta(minutes=20))
+    TrainingJob.objects.filter(iteration=busy, step="snapshot").update(status="running")
+
+    # When the beat looks for stalled iterations, only the idle one is queued again...
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert iterations_nudge_stalled(stalled_seconds=900) == [iteration.pk]
+    assert len(callbacks) == 1
+    # ...and not again within the next stall period
+    assert iterations_nudge_stalled(stalled_seconds=900) == []
