@@ -3,6 +3,7 @@ from django.urls import path
 
 from annotation.api import annotate, auth, exports, imports, projects, tasks
 from annotation.api import dashboard as dashboard_api
+from annotation.api import prefetch as prefetch_api
 from annotation.api import agreement as agreement_api
 from annotation.api import iterations as iterations_api
 
@@ -25,6 +26,7 @@ urlpatterns: list = [
     path("judgements/<int:judgement_id>/replace/", annotate.ReplaceView.as_view(), name="judgement-replace"),
     path("me/workload/", dashboard_api.my_workload, name="me-workload"),
     path("projects/<int:project_id>/dashboard/", dashboard_api.dashboard, name="project-dashboard"),
+    path("projects/<int:project_id>/prefetch/", prefetch_api.PrefetchView.as_view(), name="project-prefetch"),
     path("projects/<int:project_id>/agreement/", agreement_api.AgreementView.as_view(), name="project-agreement"),
     path("projects/<int:project_id>/iterations/", iterations_api.IterationListView.as_view(), name="project-iterations"),
     path("projects/<int:project_id>/leaderboard/", iterations_api.LeaderboardView.as_view(), name="project-leaderboard"),

@@ -1,6 +1,7 @@
 """A submit whose answer is lost on the network is sent again with the same client id and stored
 exactly once; one that never reached the server is stored once too."""
 import pytest
+from playwright.sync_api import expect
 
 from annotation.models import Judgement
 from tests.annotation.factories import add_member, make_project, make_task, make_user
@@ -9,6 +10,7 @@ from tests.browser.conftest import login
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "pw-123456"
+OUTBOX_EMPTY = "localStorage.getItem('prefloop.outbox') === '{}'"
 
 
 def test_submit_retried_after_network_failure_is_stored_once(page_factory, screenshot):
@@ -55,6 +57,8 @@ def test_submit_retried_after_network_failure_is_stored_once(page_factory, scree
     page.wait_for_function(
         "(old) => document.querySelector('form[data-assignment-id]')?.dataset.assignmentId !== String(old)", arg=first
     )
+    # The prefetched task shows at once; the lost submit is re-sent in the background.
+    page.wait_for_function(OUTBOX_EMPTY)
     # And: the second submit never reaches the server the first time.
     second = int(form.get_attribute("data-assignment-id"))
     failures["before_server"] = 1
@@ -63,6 +67,7 @@ def test_submit_retried_after_network_failure_is_stored_once(page_factory, scree
     page.wait_for_function(
         "(old) => document.querySelector('form[data-assignment-id]')?.dataset.assignmentId !== String(old)", arg=second
     )
+    page.wait_for_function(OUTBOX_EMPTY)
 
     # Then: each judgement exists once, sent twice with one client id.
     assert len(sent) == 4
@@ -77,6 +82,6 @@ def test_submit_retried_after_network_failure_is_stored_once(page_factory, scree
     assert stored.flags == ["unsafe"] and stored.rationale == "A is safer."
     assert stored.ranking == [[shown[0]], [shown[1]]] and stored.strength == 2
     assert Judgement.objects.filter(project=project).count() == 2
-    assert page.evaluate("localStorage.getItem('prefloop.outbox')") == "{}"
+    expect(page.get_by_test_id("session")).to_contain_text("2 judged")
     # The browser logs the aborted requests as console errors; nothing else may appear.
     watch.assert_clean(allow_console=("Failed to load resource",))

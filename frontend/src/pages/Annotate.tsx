@@ -67,6 +67,7 @@ export function AnnotatePage() {
   const [phase, setPhase] = useState<Phase>("loading");
   const [error, setError] = useState("");
   const [notice, setNotice] = useState("");
+  const [backgroundError, setBackgroundError] = useState("");
   const [pairwise, setPairwise] = useState<PairwiseState>(EMPTY_PAIRWISE);
   const [ranking, setRanking] = useState<RankingState>(EMPTY_RANKING);
   const [demoText, setDemoText] = useState("");
@@ -83,6 +84,10 @@ export function AnnotatePage() {
   const heldNext = useRef<NextTask | null>(null);
   const undoTimer = useRef<number | undefined>(undefined);
   const pendingLoad = useRef<Promise<void> | null>(null);
+  // The task after the current one, leased while the annotator works (see startPrefetch).
+  const prefetch = useRef<{ after: number; promise: Promise<NextTask | null> } | null>(null);
+  // Assignments submitted or skipped in this page: never shown again as "the next task".
+  const finished = useRef(new Set<number>());
 
   const taskType = project?.task_type ?? "pairwise";
   const responses = shown?.next.task.responses ?? [];
@@ -106,6 +111,24 @@ export function AnnotatePage() {
     window.scrollTo({ top: 0 });
   }, []);
 
+  /** Leases the next task while this one is worked on, so it shows the moment this one is done. */
+  const startPrefetch = useCallback(
+    (after: number, once: Promise<unknown> = Promise.resolve()) => {
+      // `once`: the previous task's submit. Until it is recorded that task is still a live lease,
+      // and the server would offer it as the one "ahead".
+      const promise = once
+        .catch(() => undefined)
+        .then(() => api.post<NextTask | null>(`/api/projects/${projectId}/prefetch/`, { after }))
+        .then((result) => {
+          const ahead = result.status === 200 ? result.data : null;
+          return ahead && ahead.assignment.id !== after && !finished.current.has(ahead.assignment.id) ? ahead : null;
+        })
+        .catch(() => null);
+      prefetch.current = { after, promise };
+    },
+    [projectId],
+  );
+
   const loadNext = useCallback(async () => {
     if (pendingLoad.current) return pendingLoad.current;
     const run = (async () => {
@@ -116,7 +139,10 @@ export function AnnotatePage() {
           setShown(null);
           setPhase("empty");
           setTasksLeft(0);
-        } else display(result.data);
+        } else {
+          display(result.data);
+          startPrefetch(result.data.assignment.id);
+        }
       } catch (caught) {
         setError((caught as Error).message);
         setPhase("error");
@@ -126,7 +152,32 @@ export function AnnotatePage() {
     })();
     pendingLoad.current = run;
     return run;
-  }, [projectId, display]);
+  }, [projectId, display, startPrefetch]);
+
+  /** Shows what comes after assignment `done` without asking the server: a task set aside by
+   * undo, or the prefetched one. Returns false when there is none (the caller asks for the next). */
+  const advanceFromAhead = useCallback(
+    async (done: number, doneRecorded: Promise<unknown> = Promise.resolve()): Promise<boolean> => {
+      finished.current.add(done);
+      const held = heldNext.current;
+      heldNext.current = null;
+      if (held) {
+        display(held);
+        startPrefetch(held.assignment.id, doneRecorded);
+        return true;
+      }
+      const ahead = prefetch.current?.after === done ? await prefetch.current.promise : null;
+      prefetch.current = null;
+      // A prefetched lease about to lapse is not worth starting; ask for a fresh one instead.
+      if (ahead && !finished.current.has(ahead.assignment.id) && Date.parse(ahead.assignment.expires_at) - Date.now() > 5000) {
+        display(ahead);
+        startPrefetch(ahead.assignment.id, doneRecorded);
+        return true;
+      }
+      return false;
+    },
+    [display, startPrefetch],
+  );
 
   useEffect(() => {
     api
@@ -206,10 +257,12 @@ export function AnnotatePage() {
       : `/api/assignments/${current.next.assignment.id}/judgement/`;
     setPhase("submitting");
     setError("");
-    try {
-      const { data } = await sendReliably<{ id: number }>(url, body as unknown as Record<string, unknown> & { client_id: string }, {
-        onRetry: (attempt) => setNotice(`Network problem: sending again (attempt ${attempt}); your answer is kept.`),
-      });
+    setBackgroundError("");
+    // The judgement travels through the outbox (retried with its client_id until the server
+    // answers) while the prefetched task is already on screen.
+    const recorded = sendReliably<{ id: number }>(url, body as unknown as Record<string, unknown> & { client_id: string }, {
+      onRetry: (attempt) => setNotice(`Network problem: sending your last answer again (attempt ${attempt}); it is kept until it arrives.`),
+    }).then(({ data }) => {
       setNotice("");
       if (!current.replaces) {
         setSession((s) => ({ ...s, judged: s.judged + 1, timeMs: s.timeMs + (body.time_spent_ms ?? 0) }));
@@ -218,14 +271,21 @@ export function AnnotatePage() {
       window.clearTimeout(undoTimer.current);
       setUndoable({ judgementId: data.id, next: current.next, body });
       undoTimer.current = window.setTimeout(() => setUndoable(null), UNDO_MS);
-      const held = heldNext.current;
-      heldNext.current = null;
-      if (held) display(held);
-      else await loadNext();
+    });
+    const movedOn = await advanceFromAhead(current.next.assignment.id, recorded);
+    try {
+      await recorded;
+      // Without a prefetched task, the next one is asked for only once this one is recorded
+      // (before that, the server would hand back this same lease).
+      if (!movedOn) await loadNext();
     } catch (caught) {
       setNotice("");
-      setPhase("ready");
-      setError(caught instanceof ApiError ? caught.message : `Not sent: ${(caught as Error).message}`);
+      const message = caught instanceof ApiError ? caught.message : `Not sent: ${(caught as Error).message}`;
+      if (movedOn) setBackgroundError(`Your answer to the previous task was not recorded: ${message}`);
+      else {
+        setPhase("ready");
+        setError(message);
+      }
     }
   }
 
@@ -245,10 +305,7 @@ export function AnnotatePage() {
       await api.post(`/api/assignments/${shown.next.assignment.id}/skip/`, { reason });
       setSession((s) => ({ ...s, skipped: s.skipped + 1 }));
       setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
-      const held = heldNext.current;
-      heldNext.current = null;
-      if (held) display(held);
-      else await loadNext();
+      if (!(await advanceFromAhead(shown.next.assignment.id))) await loadNext();
     } catch (caught) {
       setError((caught as Error).message);
     }
@@ -333,6 +390,11 @@ export function AnnotatePage() {
         {notice && (
           <p className="notice" role="status" data-testid="notice">
             {notice}
+          </p>
+        )}
+        {backgroundError && (
+          <p className="error" role="alert" data-testid="background-error">
+            {backgroundError}
           </p>
         )}
         {undoable && (
