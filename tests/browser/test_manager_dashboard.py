@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 
+from annotation.models import Membership
 from annotation.services.assignments import assignment_next
 from annotation.services.judgements import judgement_submit
 from tests.annotation.factories import add_member, make_project, make_task, make_user
@@ -48,13 +49,17 @@ def test_manager_sees_agreement_change_after_new_judgements(page_factory, screen
         task = _judge(project, ann1, lower_id_wins=first_says_lower)
         assert _judge(project, ann2, lower_id_wins=not first_says_lower) == task
 
-    # Then: after a refresh the dashboard shows the lower agreement.
+    # (and the gold rule paused one of them)
+    Membership.objects.filter(project=project, user=ann2).update(paused=True, paused_reason="Gold accuracy 20% over 5 gold items.")
+
+    # Then: after a refresh the dashboard shows the lower agreement and the pause.
     page.get_by_role("button", name="Refresh").click()
     page.wait_for_function("document.querySelector('[data-testid=stat-percent]').textContent === '50.0%'")
     alpha = float(page.get_by_test_id("stat-alpha").inner_text())
     assert alpha < 0.5
     assert page.get_by_test_id("stat-items").inner_text() == "4"
     assert page.get_by_test_id("stat-complete").inner_text() == "4 / 4"
+    assert "ann2 (Gold accuracy 20%" in page.get_by_test_id("paused-annotators").inner_text()
     screenshot(page, "07-dashboard")
     watch.assert_clean()
 

@@ -107,6 +107,7 @@ export interface AnnotatorAgreement {
   reliability?: number | null;
   flagged_reasons?: string[];
   paused?: boolean;
+  paused_reason?: string;
 }
 
 export interface Agreement {

@@ -183,11 +183,18 @@ const COLUMNS: { key: keyof AnnotatorAgreement; label: string; format: (v: Annot
 ];
 
 function AnnotatorTable({ annotators }: { annotators: AnnotatorAgreement[] }) {
+  const paused = annotators.filter((a) => a.paused);
   const outliers = Object.fromEntries(
     COLUMNS.map((column) => [column.key, outlierIndexes(annotators.map((a) => a[column.key] as number | null))]),
   ) as Record<string, Set<number>>;
   return (
     <div className="table-scroll">
+      {paused.length > 0 && (
+        <p className="warning" role="status" data-testid="paused-annotators">
+          Paused: {paused.map((a) => `${a.username}${a.paused_reason ? ` (${a.paused_reason})` : ""}`).join("; ")}. Unpause them under
+          Manage → Members once reviewed.
+        </p>
+      )}
       <table className="table" aria-label="Annotators">
         <caption>Per annotator (highlighted: flagged, or far from the others)</caption>
         <thead>
