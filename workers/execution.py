@@ -38,15 +38,17 @@ def execute_step(*, job_id: int, celery_task_id: str = "") -> StepExecution:
     except StepCancelled:
         return StepExecution("cancelled", iteration_id)
     except (StepFailed, DomainError) as error:
-        training_job_fail(job_id=job_id, error=str(error))
+        training_job_fail(job_id=job_id, error=str(error), claimed_at=job.started_at)
         return StepExecution("failed", iteration_id)
     except SoftTimeLimitExceeded:
-        training_job_fail(job_id=job_id, error="The step exceeded the Celery time limit (CELERY_TASK_SOFT_TIME_LIMIT).")
+        training_job_fail(job_id=job_id, claimed_at=job.started_at,
+                          error="The step exceeded the Celery time limit (CELERY_TASK_SOFT_TIME_LIMIT).")
         return StepExecution("failed", iteration_id)
     except Exception as error:  # a bug: keep the traceback in the worker log, the gist in the job
         logger.exception("Step %s of job %s crashed", job.step, job_id)
-        training_job_fail(job_id=job_id, error=f"{type(error).__name__}: {error}")
+        training_job_fail(job_id=job_id, error=f"{type(error).__name__}: {error}", claimed_at=job.started_at)
         return StepExecution("failed", iteration_id)
-    if training_job_succeed(job_id=job_id, metrics=outcome.metrics, artifact_path=outcome.artifact_path):
+    if training_job_succeed(job_id=job_id, metrics=outcome.metrics, artifact_path=outcome.artifact_path,
+                            claimed_at=job.started_at):
         return StepExecution("succeeded", iteration_id)
     return StepExecution("cancelled", iteration_id)

@@ -129,8 +129,9 @@ def _terminate(process: subprocess.Popen) -> None:
 class _JobReporter:
     """Buffers what the child says and writes it to the job at most once per poll."""
 
-    def __init__(self, job_id: int, command: str, progress_span: tuple[float, float]):
+    def __init__(self, job_id: int, claimed_at, command: str, progress_span: tuple[float, float]):
         self.job_id = job_id
+        self.claimed_at = claimed_at
         self.command = command
         self.low, self.high = progress_span
         self.progress: float | None = None
@@ -167,7 +168,8 @@ class _JobReporter:
         """Writes what was buffered (or just a heartbeat); False if the job stopped running."""
         log_text = "".join(f"{line}\n" for line in self.log_lines)
         still_running = training_job_report_progress(
-            job_id=self.job_id, progress=self.progress, metrics_entries=self.metrics_entries, log_text=log_text
+            job_id=self.job_id, claimed_at=self.claimed_at, progress=self.progress,
+            metrics_entries=self.metrics_entries, log_text=log_text,
         )
         self.metrics_entries, self.log_lines = [], []
         return still_running
@@ -179,9 +181,9 @@ class _JobReporter:
         return " | ".join(self.last_stderr_lines[-3:]) or "no output"
 
 
-def run_training_command(*, job_id: int, command: str, options: list[str],
+def run_training_command(*, job, command: str, options: list[str],
                          progress_span: tuple[float, float] = (0.0, 1.0)) -> CommandResult:
-    """Runs one training command for job `job_id` and returns its final metrics.
+    """Runs one training command for the claimed TrainingJob `job` and returns its final metrics.
 
     `progress_span` maps the command's 0..1 progress into the job's (a step may run several
     commands). Raises StepCancelled when the job stops running meanwhile (the child is
@@ -193,7 +195,8 @@ def run_training_command(*, job_id: int, command: str, options: list[str],
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_environment(),
         cwd=str(Path(settings.BASE_DIR)), start_new_session=True, preexec_fn=_die_with_parent,
     )
-    reporter = _JobReporter(job_id, command, progress_span)
+    job_id, claimed_at = job.pk, job.started_at
+    reporter = _JobReporter(job_id, claimed_at, command, progress_span)
     lines: queue.Queue = queue.Queue()
     pumps = [
         threading.Thread(target=_pump_lines, args=(process.stdout, "stdout", lines), daemon=True),
@@ -204,7 +207,7 @@ def run_training_command(*, job_id: int, command: str, options: list[str],
     open_streams = 2
     cancelled = False
     try:
-        if not training_job_beat(job_id=job_id, subprocess_pid=process.pid):
+        if not training_job_beat(job_id=job_id, claimed_at=claimed_at, subprocess_pid=process.pid):
             cancelled = True
         next_flush = time.monotonic() + POLL_SECONDS
         while open_streams and not cancelled:

@@ -113,7 +113,7 @@ def run_sft(job: TrainingJob) -> StepOutcome:
                             "demonstrations_hash": demonstrations_hash})
     output = iteration_directory(iteration) / "sft"
     result = run_training_command(
-        job_id=job.pk, command="sft",
+        job=job, command="sft",
         options=[*cli_options(_section(iteration, "sft")),
                  "--base-model", iteration.policy_before.path,
                  "--train", str(_snapshot_path(iteration, "demos.jsonl")), *_common(iteration, output)],
@@ -132,7 +132,7 @@ def run_reward(job: TrainingJob) -> StepOutcome:
                "--train", str(_snapshot_path(iteration, "pairs_train.jsonl")), *_common(iteration, output)]
     if snapshot["n_pairs_eval"]:
         options += ["--eval", str(_snapshot_path(iteration, "pairs_eval.jsonl"))]
-    result = run_training_command(job_id=job.pk, command="reward", options=options)
+    result = run_training_command(job=job, command="reward", options=options)
     metrics = {**result.metrics, "seconds": round(result.elapsed_seconds, 2)}
     reward_model = reward_model_register(
         iteration=iteration, path=str(output), n_pairs=snapshot["n_pairs_train"] + snapshot["n_pairs_eval"],
@@ -156,7 +156,7 @@ def run_policy_optimization(job: TrainingJob) -> StepOutcome:
             raise StepFailed("no reward model: the reward step has not succeeded.")
         options += ["--reward-model", iteration.reward_model.path,
                     "--prompts", str(_snapshot_path(iteration, "prompts.jsonl"))]
-    result = run_training_command(job_id=job.pk, command=algorithm, options=[*options, *_common(iteration, output)])
+    result = run_training_command(job=job, command=algorithm, options=[*options, *_common(iteration, output)])
     metrics = {**result.metrics, "algorithm": algorithm, "seconds": round(result.elapsed_seconds, 2)}
     policy = policy_version_register(iteration=iteration, path=str(output), metrics=metrics)
     return StepOutcome({**metrics, "policy": policy.name}, str(output))
@@ -221,7 +221,7 @@ def run_generate(job: TrainingJob) -> StepOutcome:
         # Independent samples per policy: with one shared seed, two nearly equal policies would
         # write the same texts, and identical responses make no comparison.
         run_training_command(
-            job_id=job.pk, command="generate", progress_span=(index * span, (index + 1) * span),
+            job=job, command="generate", progress_span=(index * span, (index + 1) * span),
             options=[*options, "--policy", policy.path, "--prompts", str(prompts_file), *extra,
                      "--model-name", policy.name, *_common(iteration, output),
                      "--seed", str(_seed(iteration) + policy.pk)],
@@ -253,7 +253,7 @@ def _score_samples(job, iteration: Iteration, policies: list[PolicyVersion], pro
     ])
     output = directory / "scores.jsonl"
     run_training_command(
-        job_id=job.pk, command="score", progress_span=(0.8, 1.0),
+        job=job, command="score", progress_span=(0.8, 1.0),
         options=["--reward-model", reward_model.path, "--data", str(data), *_common(iteration, output)],
     )
     scores = {row["response_id"]: row["reward"] for row in _read_jsonl(output)
@@ -298,7 +298,7 @@ def run_rlaif(job: TrainingJob) -> StepOutcome:
         ])
         output = directory / "scores.jsonl"
         run_training_command(
-            job_id=job.pk, command="score",
+            job=job, command="score",
             options=["--reward-model", judge_model, "--data", str(data), *_common(iteration, output)],
         )
         scores.update({row["response_id"]: float(row["reward"]) for row in _read_jsonl(output)

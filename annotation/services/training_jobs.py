@@ -59,21 +59,26 @@ def training_job_claim(*, job_id: int, celery_task_id: str = "", worker_pid: int
     return job
 
 
-def training_job_is_running(*, job_id: int) -> bool:
-    """True while nobody has cancelled or failed the job (the runner polls this)."""
-    return TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING).exists()
+def _running(job_id: int, claimed_at):
+    """The job while it is running under the claim that started at `claimed_at` (any claim if None).
+
+    A runner that was cancelled, then outlived a resume and a new claim of the same job, must not
+    take the new claim's place: the claim time tells them apart.
+    """
+    query = TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING)
+    return query.filter(started_at=claimed_at) if claimed_at is not None else query
 
 
-def training_job_beat(*, job_id: int, subprocess_pid: int | None = None) -> bool:
+def training_job_beat(*, job_id: int, claimed_at=None, subprocess_pid: int | None = None) -> bool:
     """Refreshes the heartbeat (and records the subprocess pid); False if the job stopped running."""
     changes = {"heartbeat_at": timezone.now()}
     if subprocess_pid is not None:
         changes["subprocess_pid"] = subprocess_pid
-    return TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING).update(**changes) == 1
+    return _running(job_id, claimed_at).update(**changes) == 1
 
 
 @transaction.atomic
-def training_job_report_progress(*, job_id: int, progress: float | None = None,
+def training_job_report_progress(*, job_id: int, claimed_at=None, progress: float | None = None,
                                  metrics_entries: list[dict] | None = None,
                                  log_text: str = "") -> bool:
     """Records progress, per-step metrics and log output of a running job, and beats its heart.
@@ -81,7 +86,7 @@ def training_job_report_progress(*, job_id: int, progress: float | None = None,
     Returns False when the job is no longer running (cancelled or failed meanwhile): the caller
     should stop its work.
     """
-    job = TrainingJob.objects.select_for_update().filter(pk=job_id, status=Status.RUNNING).first()
+    job = _running(job_id, claimed_at).select_for_update().first()
     if job is None:
         return False
     if progress is not None:
@@ -99,9 +104,9 @@ def training_job_report_progress(*, job_id: int, progress: float | None = None,
 
 
 @transaction.atomic
-def training_job_succeed(*, job_id: int, metrics: dict, artifact_path: str = "") -> bool:
+def training_job_succeed(*, job_id: int, metrics: dict, artifact_path: str = "", claimed_at=None) -> bool:
     """Marks a running job succeeded with its final metrics; False if it was stopped meanwhile."""
-    return TrainingJob.objects.filter(pk=job_id, status=Status.RUNNING).update(
+    return _running(job_id, claimed_at).update(
         status=Status.SUCCEEDED,
         progress=1.0,
         metrics=_without_nul(metrics),
@@ -113,14 +118,16 @@ def training_job_succeed(*, job_id: int, metrics: dict, artifact_path: str = "")
 
 
 @transaction.atomic
-def training_job_fail(*, job_id: int, error: str) -> bool:
+def training_job_fail(*, job_id: int, error: str, claimed_at=None) -> bool:
     """Marks a running (or queued) job failed and stops its iteration as failed.
 
-    Returns False if the job had already finished or been cancelled.
+    Returns False if the job had already finished or been cancelled (or, with `claimed_at`, if
+    it runs under another claim now).
     """
-    job = TrainingJob.objects.select_for_update().filter(
-        pk=job_id, status__in=[Status.RUNNING, Status.QUEUED]
-    ).first()
+    query = TrainingJob.objects.select_for_update().filter(pk=job_id, status__in=[Status.RUNNING, Status.QUEUED])
+    if claimed_at is not None:
+        query = query.filter(started_at=claimed_at)
+    job = query.first()
     if job is None:
         return False
     now = timezone.now()

@@ -106,3 +106,34 @@ def test_a_stalled_iteration_is_queued_again_once_per_stall_period(tmp_path, dja
     assert len(callbacks) == 1
     # ...and not again within the next stall period
     assert iterations_nudge_stalled(stalled_seconds=900) == []
+
+
+@pytest.mark.django_db
+def test_a_runner_outlived_by_a_resume_cannot_act_for_the_new_claim(tmp_path):
+    # Given a step claimed, cancelled, resumed and claimed again (by another worker)
+    from annotation.models import Project
+    from annotation.services.iterations import iteration_cancel, iteration_resume
+    from annotation.services.training_jobs import (
+        training_job_claim,
+        training_job_fail,
+        training_job_report_progress,
+        training_job_succeed,
+    )
+
+    project = Project.objects.create(name="two claims", base_policy_path=str(tmp_path))
+    iteration = iteration_start(project=project).iteration
+    job = iteration.jobs.get(step="snapshot")
+    old_claim = training_job_claim(job_id=job.pk).started_at
+    iteration_cancel(iteration=iteration)
+    iteration_resume(iteration=iteration)
+    new_claim = training_job_claim(job_id=job.pk).started_at
+    assert new_claim != old_claim
+
+    # Then the old runner is told to stop and cannot finish or fail the new run...
+    assert not training_job_report_progress(job_id=job.pk, claimed_at=old_claim, progress=0.5)
+    assert not training_job_succeed(job_id=job.pk, claimed_at=old_claim, metrics={"stale": True})
+    assert not training_job_fail(job_id=job.pk, claimed_at=old_claim, error="stale")
+    # ...while the new one reports normally
+    assert training_job_report_progress(job_id=job.pk, claimed_at=new_claim, progress=0.5)
+    job.refresh_from_db()
+    assert job.status == "running" and job.progress == 0.5 and job.metrics == {}
