@@ -9,6 +9,7 @@ import ctypes
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,8 @@ TERMINATE_GRACE_SECONDS = 10.0
 # Commands that train (and so may run under `accelerate launch` on several GPUs).
 TRAINING_COMMANDS = frozenset({"sft", "reward", "ppo", "dpo", "rloo"})
 PR_SET_PDEATHSIG = 1
+# A tqdm redraw, e.g. "reward:  40%|████      | 4/10 [00:02<00:03,  1.9it/s, loss=0.6]".
+TQDM_LINE = re.compile(r"\d+%\|.*\| *\d+/\d+")
 
 
 class StepFailed(Exception):
@@ -143,6 +146,8 @@ class _JobReporter:
 
     def take(self, kind: str, line: str) -> None:
         if kind == "stderr":
+            if TQDM_LINE.search(line):
+                return  # progress-bar redraws: the job's progress and metrics already say it
             self.log_lines.append(line)
             self.last_stderr_lines = (self.last_stderr_lines + [line])[-20:]
             return

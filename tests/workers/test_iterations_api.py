@@ -112,3 +112,29 @@ def test_the_web_process_never_imports_torch():
     completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip() == "[]"
+
+
+def test_the_leaderboard_is_for_engineers(project, engineer):
+    from annotation.models import PolicyVersion
+
+    PolicyVersion.objects.create(project=project, name="reference", path="/base", is_reference=True)
+    board = client_for(engineer).get(f"/api/projects/{project.pk}/leaderboard/")
+    assert board.status_code == 200
+    assert board.json() == [{"policy": "reference", "policy_id": board.json()[0]["policy_id"], "is_reference": True,
+                             "iteration": None, "score": 1000.0, "ci_low": 1000.0, "ci_high": 1000.0,
+                             "n_judgements": 0.0}]
+    annotator = add_member(project, role=Membership.Role.ANNOTATOR)
+    assert client_for(annotator).get(f"/api/projects/{project.pk}/leaderboard/").status_code == 403
+
+
+def test_the_runner_keeps_progress_bars_out_of_the_log_tail():
+    from workers.runner import _JobReporter
+
+    reporter = _JobReporter(1, None, "reward", (0.0, 1.0))
+    reporter.take("stderr", "reward:  40%|████      | 4/10 [00:02<00:03,  1.9it/s, loss=0.6]")
+    reporter.take("stderr", "WARNING trl: something worth reading")
+    reporter.take("stdout", '{"event": "progress", "progress": 0.5, "step": 5, "total": 10, "metrics": {"loss": 0.6}}')
+    reporter.take("stdout", '{"accuracy": 0.9}')
+    assert reporter.log_lines == ["WARNING trl: something worth reading"]
+    assert reporter.progress == 0.5 and reporter.final == {"accuracy": 0.9}
+    assert reporter.metrics_entries == [{"command": "reward", "step": 5, "total": 10, "loss": 0.6}]
