@@ -33,6 +33,11 @@ GPU_STEPS = frozenset({"sft", "reward", "generate", "rlaif", *ALGORITHMS})
 HYPERPARAMETER_SECTIONS = frozenset({"sft", "reward", "generate", "rlaif", *ALGORITHMS})
 LIVE = (Iteration.Status.QUEUED, Iteration.Status.RUNNING)
 MAX_HYPERPARAMETER_VALUE_LENGTH = 500
+# Options the platform sets itself (inputs, outputs, seed, device): not for hyperparameters.
+RESERVED_OPTIONS = frozenset({
+    "output", "policy", "base_model", "reward_model", "prompts", "train", "eval", "data", "reference",
+    "model_name", "seed", "device", "progress_json",
+})
 
 
 def iteration_steps(*, algorithm: str, rlaif: bool = False) -> list[str]:
@@ -66,6 +71,11 @@ def hyperparameters_validate(hyperparameters) -> dict:
         for option, option_value in value.items():
             if not isinstance(option, str) or not option.replace("_", "").replace("-", "").isalnum():
                 raise DomainError(f"hyperparameters.{key}: bad option name {option!r}.", field="hyperparameters")
+            if option.replace("-", "_") in RESERVED_OPTIONS:
+                raise DomainError(
+                    f"hyperparameters.{key}.{option} is set by the platform (seed goes at the top level).",
+                    field="hyperparameters",
+                )
             if not isinstance(option_value, (str, int, float, bool)) or (
                 isinstance(option_value, str) and len(option_value) > MAX_HYPERPARAMETER_VALUE_LENGTH
             ):

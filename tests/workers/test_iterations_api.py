@@ -84,6 +84,7 @@ def test_a_stranger_cannot_see_an_iteration(project, engineer):
     ({"hyperparameters": {"adam": {"lr": 1}}}, "hyperparameters"),
     ({"hyperparameters": {"ppo": {"steps": [1, 2]}}}, "hyperparameters"),
     ({"hyperparameters": {"seed": -1}}, "hyperparameters"),
+    ({"hyperparameters": {"reward": {"output": "/etc"}}}, "hyperparameters"),
     ({"hyperparameters": "fast"}, "hyperparameters"),
     ({"speed": "fast"}, "speed"),
 ])
