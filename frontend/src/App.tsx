@@ -1,7 +1,6 @@
-import { useEffect, type ReactNode } from "react";
+import type { ReactNode } from "react";
 import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth";
-import { flushOutbox } from "./lib/outbox";
 import { AnnotatePage } from "./pages/Annotate";
 import { DashboardPage } from "./pages/Dashboard";
 import { HomePage } from "./pages/Home";
@@ -41,10 +40,6 @@ function Header() {
 }
 
 export function App() {
-  useEffect(() => {
-    // Judgements a closed or crashed page could not send go out now, with their original client ids.
-    void flushOutbox();
-  }, []);
   return (
     <AuthProvider>
       <BrowserRouter>

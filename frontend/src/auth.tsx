@@ -1,6 +1,14 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { api, getToken, setToken } from "./api/client";
 import type { Me } from "./api/types";
+import { flushOutbox, setOutboxOwner } from "./lib/outbox";
+
+/** Judgements an earlier page of this user could not send go out now, with their client ids. */
+function signedIn(me: Me): Me {
+  setOutboxOwner(me.username);
+  void flushOutbox();
+  return me;
+}
 
 interface AuthState {
   me: Me | null;
@@ -19,7 +27,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     if (!getToken()) return;
     api
       .get<Me>("/api/me/")
-      .then(({ data }) => setMe(data))
+      .then(({ data }) => setMe(signedIn(data)))
       .catch(() => setToken(null))
       .finally(() => setLoading(false));
   }, []);
@@ -28,11 +36,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     const { data } = await api.post<{ token: string }>("/api/auth/token/", { username, password });
     setToken(data.token);
     const profile = await api.get<Me>("/api/me/");
-    setMe(profile.data);
+    setMe(signedIn(profile.data));
   }, []);
 
   const logout = useCallback(() => {
     setToken(null);
+    setOutboxOwner(null);
     setMe(null);
   }, []);
 

@@ -82,6 +82,23 @@ def test_submit_retried_after_network_failure_is_stored_once(page_factory, scree
     assert stored.flags == ["unsafe"] and stored.rationale == "A is safer."
     assert stored.ranking == [[shown[0]], [shown[1]]] and stored.strength == 2
     assert Judgement.objects.filter(project=project).count() == 2
+
     expect(page.get_by_test_id("session")).to_contain_text("2 judged")
+
+    # And: a submit made offline survives a reload; the page sends it when it comes back.
+    third = int(form.get_attribute("data-assignment-id"))
+    page.unroute("**/api/assignments/*/judgement/")
+    page.route("**/api/assignments/*/judgement/", lambda route: route.abort("internetdisconnected"))
+    page.keyboard.press("2")
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("notice").wait_for()
+    assert "sending your last answer again" in page.get_by_test_id("notice").inner_text()
+    page.unroute("**/api/assignments/*/judgement/")
+    page.reload()
+    page.get_by_role("heading", name="Nothing left for you here").wait_for()
+    page.wait_for_function(OUTBOX_EMPTY)
+    offline = Judgement.objects.get(assignment_id=third)
+    assert offline.strength == 4 and Judgement.objects.filter(project=project).count() == 3
     # The browser logs the aborted requests as console errors; nothing else may appear.
     watch.assert_clean(allow_console=("Failed to load resource",))

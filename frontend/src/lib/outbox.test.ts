@@ -1,4 +1,4 @@
-import { pendingSubmits, sendReliably } from "./outbox";
+import { flushOutbox, pendingSubmits, sendReliably, setOutboxOwner } from "./outbox";
 
 function jsonResponse(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -34,5 +34,31 @@ describe("sendReliably", () => {
     vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("offline"); }));
     await expect(sendReliably("/api/x/", { client_id: "c-3" }, { delaysMs: [1], maxAttempts: 2 })).rejects.toThrow(/Network error/);
     expect(pendingSubmits().map((p) => p.clientId)).toEqual(["c-3"]);
+  });
+});
+
+describe("flushOutbox", () => {
+  beforeEach(() => localStorage.clear());
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    setOutboxOwner(null);
+  });
+
+  it("re-sends only the logged-in user's pending submits", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("offline"); }));
+    setOutboxOwner("ann");
+    await expect(sendReliably("/api/a/", { client_id: "mine" }, { delaysMs: [1], maxAttempts: 1 })).rejects.toThrow();
+    setOutboxOwner("bob");
+    await expect(sendReliably("/api/b/", { client_id: "theirs" }, { delaysMs: [1], maxAttempts: 1 })).rejects.toThrow();
+
+    const sent: string[] = [];
+    vi.stubGlobal("fetch", vi.fn(async (url: string) => {
+      sent.push(url);
+      return jsonResponse(200, { id: 1 });
+    }));
+    setOutboxOwner("ann");
+    expect(await flushOutbox()).toBe(1);
+    expect(sent).toEqual(["/api/a/"]);
+    expect(pendingSubmits().map((p) => p.clientId)).toEqual(["theirs"]);
   });
 });

@@ -9,9 +9,18 @@ const OUTBOX_KEY = "prefloop.outbox";
 
 export interface PendingSubmit {
   clientId: string;
+  /** Who submitted it: only their session re-sends it (another user's token would be refused). */
+  owner: string | null;
   url: string;
   body: Record<string, unknown>;
   createdAt: number;
+}
+
+let owner: string | null = null;
+
+/** The logged-in user, whose pending submits this page may send. */
+export function setOutboxOwner(username: string | null): void {
+  owner = username;
 }
 
 function load(): Record<string, PendingSubmit> {
@@ -66,7 +75,7 @@ export async function sendReliably<T>(
   body: Record<string, unknown> & { client_id: string },
   { onRetry, delaysMs = [250, 750, 1500, 3000, 5000], maxAttempts = Infinity }: SendOptions = {},
 ): Promise<{ status: number; data: T }> {
-  remember({ clientId: body.client_id, url, body, createdAt: Date.now() });
+  remember({ clientId: body.client_id, owner, url, body, createdAt: Date.now() });
   for (let attempt = 1; ; attempt++) {
     try {
       const result = await request<T>("POST", url, body);
@@ -100,7 +109,7 @@ export function flushOutbox(): Promise<number> {
 
 async function sendPending(): Promise<number> {
   let sent = 0;
-  for (const entry of pendingSubmits()) {
+  for (const entry of pendingSubmits().filter((e) => (e.owner ?? null) === owner)) {
     try {
       await sendReliably(entry.url, entry.body as Record<string, unknown> & { client_id: string }, { maxAttempts: 2 });
       sent += 1;

@@ -68,6 +68,7 @@ export function AnnotatePage() {
   const [error, setError] = useState("");
   const [notice, setNotice] = useState("");
   const [backgroundError, setBackgroundError] = useState("");
+  const [announcement, setAnnouncement] = useState("");
   const [pairwise, setPairwise] = useState<PairwiseState>(EMPTY_PAIRWISE);
   const [ranking, setRanking] = useState<RankingState>(EMPTY_RANKING);
   const [demoText, setDemoText] = useState("");
@@ -95,6 +96,7 @@ export function AnnotatePage() {
 
   const display = useCallback((next: NextTask, prefill?: { body: JudgementBody; replaces: number }) => {
     setShown({ next, shownAt: performance.now(), clientId: newClientId(), replaces: prefill?.replaces });
+    setAnnouncement(prefill ? `Changing your answer to task ${next.task.id}.` : `Task ${next.task.id} is shown.`);
     setError("");
     setPhase("ready");
     const body = prefill?.body;
@@ -387,6 +389,9 @@ export function AnnotatePage() {
       )}
 
       <div className="workspace">
+        <p className="sr-only" aria-live="polite">
+          {announcement}
+        </p>
         {notice && (
           <p className="notice" role="status" data-testid="notice">
             {notice}
