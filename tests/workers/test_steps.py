@@ -137,3 +137,26 @@ def test_a_runner_outlived_by_a_resume_cannot_act_for_the_new_claim(tmp_path):
     assert training_job_report_progress(job_id=job.pk, claimed_at=new_claim, progress=0.5)
     job.refresh_from_db()
     assert job.status == "running" and job.progress == 0.5 and job.metrics == {}
+
+
+@pytest.mark.django_db
+def test_the_threshold_counts_human_judgements_since_the_last_reward_model(tmp_path):
+    from django.db.models import Max
+
+    from annotation.models import Iteration, Judgement
+    from annotation.selectors.iterations import new_usable_judgement_count, projects_due_for_iteration
+
+    project = judged_project(base_policy=str(tmp_path), n_tasks=4, retrain_threshold=4)
+    assert new_usable_judgement_count(project=project) == 4
+    assert projects_due_for_iteration() == [project]
+
+    # A project whose latest iteration failed waits for an engineer instead of retrying every minute
+    failed = Iteration.objects.create(project=project, number=1, algorithm="ppo", status="failed")
+    assert projects_due_for_iteration() == []
+
+    # Once a reward model learned from them, those judgements no longer count
+    Iteration.objects.filter(pk=failed.pk).update(status="succeeded")
+    RewardModelVersion.objects.create(project=project, path="/r", judgement_watermark=Judgement.objects.filter(
+        project=project).aggregate(m=Max("pk"))["m"])
+    assert new_usable_judgement_count(project=project) == 0
+    assert projects_due_for_iteration() == []
