@@ -79,7 +79,18 @@ def test_annotator_judges_ranks_writes_and_skips(page_factory, screenshot):
     screenshot(page, "02-projects")
 
     # When: the annotator starts the pairwise project from the keyboard ...
-    page.get_by_role("link", name="Start annotating Pairwise project").focus()
+    for _ in range(15):  # Tab to the project's Start link; focus must be visible on the way
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement; const style = getComputedStyle(e);"
+            " return {label: e.getAttribute('aria-label') || e.textContent, outline: style.outlineStyle,"
+            " width: parseFloat(style.outlineWidth)}; }"
+        )
+        assert focused["outline"] != "none" and focused["width"] >= 2, f"no visible focus on {focused['label']}"
+        if focused["label"] == "Start annotating Pairwise project":
+            break
+    else:
+        raise AssertionError("the Start link is not reachable with Tab")
     page.keyboard.press("Enter")
     first = _shown_task(page)
     assert page.locator(".chat .turn").count() == 3
