@@ -8,7 +8,7 @@ across machines.
 
     .venv/bin/python bench/bench_annotate.py [--annotators 1,8,32,64] [--seconds 15]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_annotate] [--port 18100]
-        [--workers 3 --threads 4] [--tasks 5000] [--json var/bench/annotate.json]
+        [--workers 4 --threads 16] [--tasks 5000] [--json var/bench/annotate.json]
 """
 import argparse
 import http.client
@@ -35,8 +35,9 @@ def parse_args():
     parser.add_argument("--seconds", type=float, default=15.0, help="Measured time per level.")
     parser.add_argument("--warmup", type=float, default=2.0, help="Unmeasured time per level.")
     parser.add_argument("--port", type=int, default=18100)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes.")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread).")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes.")
+    parser.add_argument("--threads", type=int, default=16,
+                        help="gunicorn threads per worker (gthread); workers x threads >= annotators avoids queueing.")
     parser.add_argument("--tasks", type=int, default=5000, help="Tasks per level's fresh project.")
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--pgbench-clients", type=int, default=32)
