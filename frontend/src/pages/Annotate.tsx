@@ -6,10 +6,11 @@ import { ChatPrompt } from "../components/ChatPrompt";
 import { CheatSheet } from "../components/CheatSheet";
 import { ProgressBar } from "../components/Charts";
 import { DemonstrationForm } from "../components/DemonstrationForm";
-import { Dialog } from "../components/Dialog";
+import { ExtrasForm } from "../components/ExtrasForm";
 import { Markdown } from "../components/Markdown";
 import { CriteriaForm, PairwiseForm } from "../components/PairwiseForm";
 import { RankingForm } from "../components/RankingForm";
+import { SkipDialog } from "../components/SkipDialog";
 import { formatDuration, leaseStatus } from "../lib/lease";
 import { newClientId, outboxFlushed, sendReliably } from "../lib/outbox";
 import {
@@ -28,14 +29,7 @@ import { EMPTY_RANKING, rankingComplete, rankingKey, type RankingState } from ".
 /** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
 const UNDO_MS = 10_000;
 
-const FLAGS: [string, string][] = [
-  ["unsafe", "Unsafe"],
-  ["factually_wrong", "Factually wrong"],
-  ["pii", "Contains personal data"],
-  ["other", "Other problem"],
-];
 
-const SKIP_REASONS = ["I lack the expertise", "The prompt is unclear or broken", "The content is upsetting", "Other"];
 
 interface Shown {
   next: NextTask;
@@ -462,24 +456,13 @@ export function AnnotatePage() {
             ) : (
               <RankingForm responses={responses} state={ranking} onChange={setRanking} />
             )}
-            <details className="extras" open={Boolean(project?.rationale_required) || rationale.length > 0 || flags.length > 0}>
-              <summary>Rationale and flags{project?.rationale_required ? " (rationale required)" : ""}</summary>
-              <label htmlFor="rationale">Rationale{project?.rationale_required ? " (required)" : " (optional)"}</label>
-              <textarea id="rationale" rows={3} value={rationale} onChange={(event) => setRationale(event.target.value)} />
-              <fieldset className="flags">
-                <legend>Flags</legend>
-                {FLAGS.map(([value, label]) => (
-                  <label key={value} className="inline">
-                    <input
-                      type="checkbox"
-                      checked={flags.includes(value)}
-                      onChange={(event) => setFlags((current) => (event.target.checked ? [...current, value] : current.filter((f) => f !== value)))}
-                    />
-                    {label}
-                  </label>
-                ))}
-              </fieldset>
-            </details>
+            <ExtrasForm
+              rationaleRequired={Boolean(project?.rationale_required)}
+              rationale={rationale}
+              onRationale={setRationale}
+              flags={flags}
+              onFlags={setFlags}
+            />
             {error && (
               <p className="error" role="alert" data-testid="task-error">
                 {error}
@@ -502,45 +485,5 @@ export function AnnotatePage() {
       {cheatSheetOpen && <CheatSheet taskType={taskType} onClose={() => setCheatSheetOpen(false)} />}
       {skipOpen && <SkipDialog onSkip={(reason) => void skip(reason)} onClose={() => setSkipOpen(false)} />}
     </div>
-  );
-}
-
-function SkipDialog({ onSkip, onClose }: { onSkip: (reason: string) => void; onClose: () => void }) {
-  const [choice, setChoice] = useState(SKIP_REASONS[0]);
-  const [other, setOther] = useState("");
-  const reason = choice === "Other" ? other.trim() : choice;
-  return (
-    <Dialog title="Skip this task" onClose={onClose}>
-      <form
-        className="stack"
-        onSubmit={(event) => {
-          event.preventDefault();
-          if (reason) onSkip(reason);
-        }}
-      >
-        <label>
-          Why are you skipping it?
-          <select name="reason" value={choice} onChange={(event) => setChoice(event.target.value)}>
-            {SKIP_REASONS.map((r) => (
-              <option key={r}>{r}</option>
-            ))}
-          </select>
-        </label>
-        {choice === "Other" && (
-          <label>
-            Your reason
-            <input name="other-reason" value={other} onChange={(event) => setOther(event.target.value)} required />
-          </label>
-        )}
-        <div className="button-row">
-          <button type="submit" className="primary" disabled={!reason}>
-            Skip task
-          </button>
-          <button type="button" className="secondary" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
-      </form>
-    </Dialog>
   );
 }
