@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from annotation.errors import DomainError
 from annotation.selectors.iterations import iterations_to_evaluate, projects_due_for_iteration
 from annotation.services.iterations import (
     GPU_STEPS,
@@ -58,7 +59,11 @@ def check_projects() -> list[int]:
     its last reward model reached its retrain threshold. Returns the ids of iterations started."""
     started = []
     for project in projects_due_for_iteration():
-        result = iteration_start(project=project, trigger="threshold")
+        try:
+            result = iteration_start(project=project, trigger="threshold")
+        except DomainError as error:  # e.g. no base policy yet: the other projects still go on
+            logger.warning("Project %s reached its retrain threshold but cannot iterate: %s", project, error.message)
+            continue
         if result.created:
             logger.info("Started iteration %s of project %s (threshold reached)", result.iteration.number, project)
             started.append(result.iteration.pk)

@@ -160,3 +160,17 @@ def test_the_threshold_counts_human_judgements_since_the_last_reward_model(tmp_p
         project=project).aggregate(m=Max("pk"))["m"])
     assert new_usable_judgement_count(project=project) == 0
     assert projects_due_for_iteration() == []
+
+
+@pytest.mark.django_db
+def test_the_beat_skips_a_project_that_cannot_iterate_and_starts_the_others(tmp_path, django_capture_on_commit_callbacks):
+    from annotation.models import Iteration, Project
+    from workers.tasks import check_projects
+
+    broken = judged_project(base_policy="", n_tasks=2, retrain_threshold=1)
+    healthy = judged_project(base_policy=str(tmp_path), n_tasks=2, retrain_threshold=1)
+    with django_capture_on_commit_callbacks():
+        started = check_projects()
+    assert started == [Iteration.objects.get(project=healthy).pk]
+    assert not Iteration.objects.filter(project=broken).exists()
+    assert Project.objects.count() == 2
