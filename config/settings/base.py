@@ -102,6 +102,8 @@ STORAGES = {
 
 # Where datasets, checkpoints and reports of the training loop are written.
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts"))
+# How long after submitting an annotator may undo (replace) a judgement.
+JUDGEMENT_UNDO_SECONDS = int(os.environ.get("JUDGEMENT_UNDO_SECONDS", 30))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
