@@ -41,7 +41,7 @@ class ImportResult:
         return body
 
 
-def _check_fits_project(project: Project, record) -> None:
+def _check_fits_project(project: Project, record: PromptRecord | TaskRecord) -> None:
     demonstration = project.task_type == Project.TaskType.DEMONSTRATION
     if isinstance(record, PromptRecord):
         return
@@ -53,7 +53,7 @@ def _check_fits_project(project: Project, record) -> None:
         raise RecordError(f"this project compares {project.responses_per_task} responses per task, the line has {n}.")
 
 
-def _import_record(project: Project, record, purpose: str | None) -> bool:
+def _import_record(project: Project, record: PromptRecord | TaskRecord, purpose: str | None) -> bool:
     """Writes one record; True if something new was created, False if it was all there already."""
     prompt, prompt_created = prompt_get_or_create(
         project=project, text=record.text if isinstance(record, PromptRecord) else record.prompt.text,
