@@ -85,6 +85,9 @@ def test_engineer_starts_an_iteration_and_watches_it(tiny_policy, worker, page_f
     hyperparameters = page.get_by_label("Hyperparameters (JSON)")
     expect(hyperparameters).to_have_value(re.compile('"reward"'))  # the project's settings, once loaded
     assert json.loads(hyperparameters.input_value())["reward"]["epochs"] == 2
+    page.get_by_label("PPO: iterations").fill("30")  # a main hyperparameter, edited in its field
+    assert json.loads(hyperparameters.input_value())["ppo"]["steps"] == 30
+    screenshot(page, "12-start-iteration")
     page.get_by_role("button", name="Start iteration").click()
 
     # The detail page polls: the first steps finish, the reward model's curves appear.
@@ -115,5 +118,6 @@ def test_engineer_starts_an_iteration_and_watches_it(tiny_policy, worker, page_f
     iteration = Iteration.objects.get(project=project)
     assert iteration.status == Iteration.Status.CANCELLED
     assert iteration.created_by == engineer
+    assert iteration.hyperparameters["ppo"]["steps"] == 30 and iteration.hyperparameters["reward"]["epochs"] == 2
     assert TrainingJob.objects.get(iteration=iteration, step="reward").status == TrainingJob.Status.SUCCEEDED
     watch.assert_clean()

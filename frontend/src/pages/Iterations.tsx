@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import type { Iteration, LeaderboardRow, Project } from "../api/types";
+import { mainFields, readField, writeField } from "../lib/hyperparameters";
 import { isLive } from "../lib/metrics";
 
 const POLL_MS = 3000;
@@ -89,6 +90,7 @@ export function IterationsPage() {
               <option value="rloo">RLOO</option>
             </select>
           </label>
+          <MainHyperparameters algorithm={algorithm} json={hyperparameters} onChange={setHyperparameters} />
           <label className="span-2">
             Hyperparameters (JSON)
             <textarea rows={4} className="mono" value={hyperparameters} onChange={(e) => setHyperparameters(e.target.value)} />
@@ -169,5 +171,53 @@ export function IterationsPage() {
         </section>
       )}
     </div>
+  );
+}
+
+/** Form fields for the main hyperparameters, kept in step with the JSON editor below them. */
+function MainHyperparameters({ algorithm, json, onChange }: { algorithm: string; json: string; onChange: (json: string) => void }) {
+  // What is being typed (e.g. "1e-" on the way to "1e-4") stays as typed until the field is left.
+  const [drafts, setDrafts] = useState<Record<string, string>>({});
+  let values: Record<string, unknown> | null = null;
+  try {
+    const parsed = JSON.parse(json || "{}");
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) values = parsed;
+  } catch {
+    values = null;
+  }
+  return (
+    <fieldset className="span-2 hyperparameters">
+      <legend>Main hyperparameters (empty: the default)</legend>
+      {values === null && <p className="muted">Fix the JSON below to edit these fields.</p>}
+      <div className="form-grid">
+        {mainFields(algorithm).map((field) => {
+          const key = `${field.section}.${field.option}`;
+          return (
+            <label key={key}>
+              {field.label}
+              <input
+                inputMode="decimal"
+                disabled={values === null}
+                value={drafts[key] ?? (values ? readField(values, field) : "")}
+                onChange={(event) => {
+                  const text = event.target.value;
+                  setDrafts((current) => ({ ...current, [key]: text }));
+                  if (values && (text.trim() === "" || Number.isFinite(Number(text)))) {
+                    onChange(JSON.stringify(writeField(values, field, text), null, 2));
+                  }
+                }}
+                onBlur={() =>
+                  setDrafts((current) => {
+                    const rest = { ...current };
+                    delete rest[key];
+                    return rest;
+                  })
+                }
+              />
+            </label>
+          );
+        })}
+      </div>
+    </fieldset>
   );
 }
