@@ -56,9 +56,9 @@ class LoopConfig:
     seed: int = 0
     algorithm: str = "ppo"
     kl_budget: float = 8.0  # nats per response, to the reference policy, at the end of the run
-    tasks_per_prompt: int = 3  # first candidate tasks per train prompt
+    tasks_per_prompt: int = 4  # first candidate tasks per train prompt
     labels_per_iteration: int = 0  # cap on judgements per annotation phase (0: every open task)
-    samples_per_prompt: int = 8  # gold measurement: samples per held-out prompt
+    samples_per_prompt: int = 12  # gold measurement: samples per held-out prompt
     hyperparameters: dict = field(default_factory=dict)  # overrides of the project's training settings
     base_url: str = ""  # an already running server; empty: start gunicorn
     port_range: tuple[int, int] = (0, 0)  # where to start it ((0, 0): any free port)
@@ -84,7 +84,7 @@ def default_hyperparameters(config: LoopConfig) -> dict:
     return {
         "seed": config.seed,
         "reward": {"lr": 1e-3, "epochs": 4, "batch_size": 16, "max_length": 192},
-        "ppo": {"steps": 30, "batch_size": 16, "minibatch_size": 8, "lr": 3e-4,
+        "ppo": {"steps": 20, "batch_size": 16, "minibatch_size": 8, "lr": 2e-4, "kl_horizon": 1000,
                 "target_kl": round(config.kl_budget / config.iterations, 3), "max_new_tokens": 48},
         "dpo": {"lr": 1e-3, "epochs": 2, "beta": 0.1},
         "rloo": {"lr": 1e-4, "steps": 30},

@@ -273,7 +273,9 @@ class SimulatedAnnotator:
         ranked_ids = [shown[index]["id"] for index in order]
         body = {
             "ranking": [[response_id] for response_id in ranked_ids],
-            "client_id": f"sim-{uuid.UUID(int=self.rng.getrandbits(128))}",
+            # Unique per judgement across runs (not from the seeded generator, which repeats);
+            # the retries inside `request` resend this same body, so a retry stays idempotent.
+            "client_id": f"sim-{uuid.uuid4()}",
             "time_spent_ms": reported_time_ms(self.profile, self.rng),
         }
         if len(shown) == 2:

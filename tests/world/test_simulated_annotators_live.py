@@ -60,6 +60,12 @@ def test_simulated_annotators_judge_over_http_and_their_judgements_are_stored(wo
     ]
     assert sum(agree) / len(agree) > 0.55
 
+    # A second crowd with the same seed (a re-run) judges on: idempotency keys never repeat.
+    again = SimulatedCrowd(profiles, base_url=world_server.url, project_id=project.pk, seed=1,
+                           max_judgements_each=2).run(timeout=120)
+    assert [s.errors for s in again] == [[]] * len(profiles)
+    assert judgements.count() == (JUDGEMENTS_EACH + 2) * len(profiles)
+
 
 @pytest.mark.django_db(transaction=True)
 def test_gold_reward_reads_the_prompt_shape_the_api_serves(world_server):

@@ -18,7 +18,7 @@ from annotation.world.measurement import MeasurementError
 # A deliberately over-optimized run (Gao et al.): no KL penalty, many optimizer steps, a reward
 # model trained on few labels. The report should show proxy reward up and gold reward down.
 OVEROPTIMIZE = {
-    "ppo": {"kl_control": "fixed", "init_kl_coef": 0.0, "steps": 120, "lr": 1e-3},
+    "ppo": {"kl_control": "fixed", "init_kl_coef": 0.0, "steps": 60, "lr": 1e-3},
     "reward": {"max_train_pairs": 24, "epochs": 2},
 }
 
@@ -33,10 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--algorithm", choices=[c for c, _ in Project.Algorithm.choices], default="ppo")
         parser.add_argument("--kl-budget", type=float, default=8.0,
                             help="KL to the reference allowed at the end (nats per response)")
-        parser.add_argument("--tasks-per-prompt", type=int, default=3, help="first candidate tasks per train prompt")
+        parser.add_argument("--tasks-per-prompt", type=int, default=4, help="first candidate tasks per train prompt")
         parser.add_argument("--labels-per-iteration", type=int, default=0,
                             help="cap on judgements per annotation phase (0: every open task)")
-        parser.add_argument("--samples-per-prompt", type=int, default=8,
+        parser.add_argument("--samples-per-prompt", type=int, default=12,
                             help="samples per held-out prompt when measuring gold reward")
         parser.add_argument("--hyperparameters", default="{}",
                             help='JSON overrides of the training settings, e.g. \'{"ppo": {"steps": 10}}\'')
