@@ -1,13 +1,14 @@
-import type { ReactNode } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth";
 import { AnnotatePage } from "./pages/Annotate";
-import { DashboardPage } from "./pages/Dashboard";
 import { HomePage } from "./pages/Home";
-import { IterationDetailPage } from "./pages/IterationDetail";
-import { IterationsPage } from "./pages/Iterations";
 import { LoginPage } from "./pages/Login";
-import { ManagePage } from "./pages/Manage";
+
+const ManagePage = lazy(() => import("./pages/Manage").then((m) => ({ default: m.ManagePage })));
+const IterationsPage = lazy(() => import("./pages/Iterations").then((m) => ({ default: m.IterationsPage })));
+const IterationDetailPage = lazy(() => import("./pages/IterationDetail").then((m) => ({ default: m.IterationDetailPage })));
+const DashboardPage = lazy(() => import("./pages/Dashboard").then((m) => ({ default: m.DashboardPage })));
 
 function RequireLogin({ children }: { children: ReactNode }) {
   const { me, loading } = useAuth();
@@ -45,16 +46,19 @@ export function App() {
       <BrowserRouter>
         <Header />
         <main id="main">
-          <Routes>
-            <Route path="/login" element={<LoginPage />} />
-            <Route path="/" element={<RequireLogin><HomePage /></RequireLogin>} />
-            <Route path="/projects/:projectId/annotate" element={<RequireLogin><AnnotatePage /></RequireLogin>} />
-            <Route path="/projects/:projectId/dashboard" element={<RequireLogin><DashboardPage /></RequireLogin>} />
-            <Route path="/projects/:projectId/manage" element={<RequireLogin><ManagePage /></RequireLogin>} />
-            <Route path="/projects/:projectId/iterations" element={<RequireLogin><IterationsPage /></RequireLogin>} />
-            <Route path="/iterations/:iterationId" element={<RequireLogin><IterationDetailPage /></RequireLogin>} />
-            <Route path="*" element={<p className="page">Page not found. <Link to="/">Home</Link></p>} />
-          </Routes>
+          {/* Manager and engineer pages load on demand: annotators never download them. */}
+          <Suspense fallback={<p className="page muted">Loading…</p>}>
+            <Routes>
+              <Route path="/login" element={<LoginPage />} />
+              <Route path="/" element={<RequireLogin><HomePage /></RequireLogin>} />
+              <Route path="/projects/:projectId/annotate" element={<RequireLogin><AnnotatePage /></RequireLogin>} />
+              <Route path="/projects/:projectId/dashboard" element={<RequireLogin><DashboardPage /></RequireLogin>} />
+              <Route path="/projects/:projectId/manage" element={<RequireLogin><ManagePage /></RequireLogin>} />
+              <Route path="/projects/:projectId/iterations" element={<RequireLogin><IterationsPage /></RequireLogin>} />
+              <Route path="/iterations/:iterationId" element={<RequireLogin><IterationDetailPage /></RequireLogin>} />
+              <Route path="*" element={<p className="page">Page not found. <Link to="/">Home</Link></p>} />
+            </Routes>
+          </Suspense>
         </main>
       </BrowserRouter>
     </AuthProvider>
