@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from .conftest import synthetic_pairs, write_jsonl
-from .helpers import assert_hf_model_dir
+from .helpers import assert_hf_model_dir, changed_tensors
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*arguments, timeout=600):
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                   "OMP_NUM_THREADS": "1"}  # see one_torch_thread in conftest.py
     return subprocess.run([sys.executable, "-m", "training", *map(str, arguments)], cwd=REPOSITORY, env=environment,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -81,6 +82,8 @@ def test_reward_then_ppo_then_score_through_the_cli(tiny_policy_dir, tmp_path):
     saved = json.loads((tmp_path / "ppo" / "metrics.json").read_text())
     assert len(saved["history"]["reward_mean"]) == 2 and len(saved["history"]["kl"]) == 2
     assert (tmp_path / "ppo" / "value_head.safetensors").is_file()
+    assert_hf_model_dir(tmp_path / "ppo")
+    assert changed_tensors(tiny_policy_dir, tmp_path / "ppo")  # PPO moved the policy
 
     responses = write_jsonl(tmp_path / "responses.jsonl", [{"prompt": "Hi", "response": "Anna saw a cat.", "id": 9}])
     score = run_cli("score", "--reward-model", tmp_path / "rm", "--data", responses, "--output", tmp_path / "scored.jsonl")

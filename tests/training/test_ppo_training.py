@@ -1,0 +1,48 @@
+"""End-to-end PPO on the tiny policy against a known reward: the reward rises while the adaptive
+controller keeps the KL under its target; with the penalty off the KL runs far past it."""
+import pytest
+import torch
+
+from training.configs import PPOConfig
+from training.ppo import train_ppo
+
+ANIMALS = set("cat dog bird fish horse rabbit fox owl bear mouse goat duck frog whale tiger lion deer wolf".split())
+PROMPTS = [[{"role": "user", "content": question}] for question in (
+    "Tell me about music.", "Who is Anna?", "Describe the park.", "What should I eat at noon?",
+    "Write a short story about Ben.", "Give me an idea for later.")]
+TARGET_KL = 3.0
+
+
+def animal_reward(prompts, responses):
+    """A known reward model: 5 x the fraction of words that name an animal."""
+    scores = []
+    for response in responses:
+        words = [word.strip(".,!?").lower() for word in response.split()]
+        scores.append(5.0 * sum(word in ANIMALS for word in words) / max(1, len(words)))
+    return torch.tensor(scores)
+
+
+def run_ppo(policy_dir, output, kl_control: str, init_kl_coef: float) -> dict:
+    # Tuned on this policy: lr 3e-4 moves it within 12 steps; horizon 64 lets beta adapt visibly.
+    config = PPOConfig(policy=str(policy_dir), reward_model=str(policy_dir), prompts=__file__, output=str(output),
+                       steps=12, batch_size=16, minibatch_size=8, ppo_epochs=2, lr=3e-4, max_new_tokens=16,
+                       target_kl=TARGET_KL, init_kl_coef=init_kl_coef, kl_horizon=64, kl_control=kl_control,
+                       device="cpu", seed=0)
+    return train_ppo(config, PROMPTS, animal_reward).metrics["history"]
+
+
+def mean(values):
+    return sum(values) / len(values)
+
+
+@pytest.mark.slow
+def test_ppo_raises_reward_with_kl_under_target_and_kl_grows_without_control(tiny_policy_dir, tmp_path):
+    controlled = run_ppo(tiny_policy_dir, tmp_path / "adaptive", "adaptive", init_kl_coef=0.3)
+    uncontrolled = run_ppo(tiny_policy_dir, tmp_path / "off", "fixed", init_kl_coef=0.0)
+
+    assert mean(controlled["reward_mean"][-3:]) > mean(controlled["reward_mean"][:3]) + 0.05, controlled
+    assert mean(controlled["kl"][-3:]) < TARGET_KL, controlled
+    assert controlled["kl_coef"][-1] != controlled["kl_coef"][0]  # the controller moved beta
+    assert mean(uncontrolled["kl"][-3:]) > TARGET_KL, uncontrolled
+    assert mean(uncontrolled["kl"][-3:]) > mean(controlled["kl"][-3:])
+    assert set(uncontrolled["kl_coef"]) == {0.0}
