@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils import timezone
 
 from annotation.models import Iteration, Membership, TrainingJob
 from annotation.services.iterations import iteration_cancel, iteration_start
@@ -107,7 +108,10 @@ def test_cancel_stops_a_running_step(tiny_policy, celery_worker):
     job = _reward_job_training(iteration)
     pid = job.subprocess_pid
     assert _process_alive(pid)
-    # (a live worker keeps its heartbeat fresh: the watchdog leaves it alone)
+    # (a live worker keeps its heartbeat fresh: after running longer than the timeout, the job is
+    # still left alone by the watchdog)
+    while (timezone.now() - job.started_at).total_seconds() < 7:
+        time.sleep(0.5)
     assert training_jobs_fail_stale(heartbeat_timeout_seconds=5) == []
 
     # When the engineer cancels
