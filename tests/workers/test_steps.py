@@ -174,3 +174,15 @@ def test_the_beat_skips_a_project_that_cannot_iterate_and_starts_the_others(tmp_
     assert started == [Iteration.objects.get(project=healthy).pk]
     assert not Iteration.objects.filter(project=broken).exists()
     assert Project.objects.count() == 2
+
+
+def test_celery_routes_training_to_the_gpu_queue_with_limits_in_hours():
+    from config.celery import app
+
+    assert app.amqp.router.route({}, "workers.run_gpu_step")["queue"].name == "gpu"
+    assert app.amqp.router.route({}, "workers.run_db_step")["queue"].name == "default"
+    assert app.conf.task_acks_late and app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_time_limit >= 3600 and app.conf.task_serializer == "json"
+    assert {entry["task"] for entry in app.conf.beat_schedule.values()} >= {
+        "workers.check_projects", "workers.fail_stale_training_jobs", "workers.record_evaluations"}
+    assert app.conf.beat_schedule["check-projects"]["schedule"] == 60.0
