@@ -1,7 +1,7 @@
 """Who may do what in a project.
 
 Roles live on `Membership` (annotator, manager, engineer); superusers act as every role in every
-project without a membership. Project creation is open to staff users and superusers.
+project, with or without a membership. Project creation is open to staff users and superusers.
 Anyone with a membership (any role) may annotate; managers and engineers who want to label data
 simply ask for work like annotators do.
 """
@@ -11,7 +11,7 @@ from annotation.errors import DomainError
 from annotation.models import Membership, Project
 
 Role = Membership.Role
-# The pseudo-role reported for a superuser without a membership.
+# The role reported for a superuser, who acts as every role.
 ADMIN = "admin"
 
 MANAGE_ROLES = frozenset({Role.MANAGER})
@@ -30,7 +30,9 @@ def membership_of(*, user: AbstractBaseUser, project: Project) -> Membership | N
 
 
 def role_of(*, user: AbstractBaseUser, project: Project) -> str | None:
-    """The user's role in `project` ("admin" for a superuser who is not a member), or None."""
+    """The user's role in `project` ("admin" for every superuser, member or not), or None."""
+    if user.is_superuser:
+        return ADMIN
     membership = membership_of(user=user, project=project)
     if membership is not None:
         return membership.role

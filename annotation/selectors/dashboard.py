@@ -52,7 +52,7 @@ def workload_for(*, user: AbstractBaseUser) -> list[dict]:
                     "name": project.name,
                     "task_type": project.task_type,
                 },
-                "role": membership.role if membership else ADMIN,
+                "role": ADMIN if user.is_superuser or not membership else membership.role,
                 "tasks_left": tasks_left_for(user=user, project=project),
                 "judged_by_me": judged.get(project.pk, 0),
                 "judged_today": judged_today.get(project.pk, 0),
