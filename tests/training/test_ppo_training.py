@@ -46,3 +46,17 @@ def test_ppo_raises_reward_with_kl_under_target_and_kl_grows_without_control(tin
     assert mean(uncontrolled["kl"][-3:]) > TARGET_KL, uncontrolled
     assert mean(uncontrolled["kl"][-3:]) > mean(controlled["kl"][-3:])
     assert set(uncontrolled["kl_coef"]) == {0.0}
+
+
+def test_ppo_changes_parameters_after_one_step(tiny_policy_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from .helpers import changed_tensors
+
+    config = PPOConfig(policy=str(tiny_policy_dir), reward_model=str(tiny_policy_dir), prompts=__file__,
+                       output=str(tmp_path / "ppo"), steps=1, batch_size=4, minibatch_size=4, ppo_epochs=1, lr=1e-3,
+                       max_new_tokens=8, device="cpu")
+    metrics = train_ppo(config, PROMPTS, animal_reward).metrics
+    assert metrics["steps"] == 1 and metrics["kl"] == 0.0  # the first rollout comes from the reference itself
+    assert any(name.startswith("model.layers") for name in changed_tensors(tiny_policy_dir, tmp_path / "ppo"))
+    assert set(load_file(str(tmp_path / "ppo" / "value_head.safetensors"))) == {"weight", "bias"}

@@ -23,6 +23,14 @@ def test_sft_changes_parameters_and_lowers_the_loss(tiny_policy_dir, tmp_path):
     assert changed_tensors(tiny_policy_dir, tmp_path / "sft")
 
 
+def test_sft_changes_parameters_after_one_step(tiny_policy_dir, tmp_path):
+    demos = [Demonstration(prompt=p, completion="Anna saw a fox near the river.") for p in PROMPTS]
+    config = SFTConfig(base_model=str(tiny_policy_dir), train=__file__, output=str(tmp_path / "sft1"),
+                       lr=1e-3, max_steps=1, batch_size=2, device="cpu")
+    assert train_sft(config, demos).metrics["steps"] == 1
+    assert any(name.startswith("model.layers") for name in changed_tensors(tiny_policy_dir, tmp_path / "sft1"))
+
+
 def test_rloo_changes_parameters_after_one_step(tiny_policy_dir, tmp_path):
     def reward(prompts, responses):  # a known reward that varies between samples: length
         return torch.tensor([len(str(r)) / 10.0 for r in responses])
