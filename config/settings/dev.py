@@ -7,5 +7,5 @@ DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-never-used-in-production"
 ALLOWED_HOSTS = ALLOWED_HOSTS + ["testserver", "[::1]"]
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-for folder in ("broker", "broker-processed", "celery-results"):
+for folder in ("broker", "broker-processed", "broker-control", "celery-results"):
     (VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
