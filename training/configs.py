@@ -169,7 +169,7 @@ class PPOConfig(CommonConfig):
     cliprange_value: float = option(0.2, "value clip")
     vf_coef: float = option(0.1, "value loss weight")
     max_new_tokens: int = option(32, "tokens generated per response")
-    max_prompt_length: int = option(256, "prompt tokens kept (from the left end's side: the end is kept)")
+    max_prompt_length: int = option(256, "prompt tokens kept (longer prompts lose their beginning)")
     temperature: float = option(1.0, "sampling temperature of rollouts")
     top_p: float = option(1.0, "nucleus sampling of rollouts (1.0: off, keeps the KL estimate honest)")
     missing_eos_penalty: float = option(1.0, "subtracted from the score of a response that does not end with EOS")

@@ -16,7 +16,6 @@ V = vocabulary. `mask` is (B, T) with 1 on response tokens up to and including E
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -260,11 +259,6 @@ class PPOTrainer:
     # ---------------------------------------------------------------- rollout
     def _sample_prompt_batch(self) -> list[int]:
         return torch.randint(0, len(self.prompts), (self.config.batch_size,), generator=self.generator).tolist()
-
-    def _forward_sequences(self, model, prompt_ids, prompt_mask, response_ids, mask):
-        sequence = torch.cat([prompt_ids, response_ids], dim=1)
-        attention = torch.cat([prompt_mask, mask.long()], dim=1)
-        return sequence, attention
 
     @torch.no_grad()
     def rollout(self) -> Rollout:

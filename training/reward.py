@@ -8,10 +8,9 @@ answer is. A reward model directory is either one Hugging Face sequence-classifi
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from training.configs import EvaluateRewardConfig, RewardConfig, ScoreConfig
@@ -107,7 +106,7 @@ class RewardScorer:
         """Load a reward model directory written by `reward` (or any seq-cls model with one label)."""
         from transformers import AutoModelForSequenceClassification
 
-        from training.runtime import _load, load_tokenizer, read_run_config
+        from training.runtime import load_pretrained, load_tokenizer, read_run_config
 
         root = Path(model_dir)
         member_dirs = [root]
@@ -117,7 +116,7 @@ class RewardScorer:
         members, tokenizers = [], []
         for directory in member_dirs:
             reference = str(directory)
-            model = _load(AutoModelForSequenceClassification.from_pretrained, reference, "reward model", dtype="float32")
+            model = load_pretrained(AutoModelForSequenceClassification.from_pretrained, reference, "reward model", dtype="float32")
             if model.config.num_labels != 1:
                 raise TrainingUserError(f"{reference}: a reward model needs num_labels=1, found {model.config.num_labels}")
             tokenizer = load_tokenizer(reference)
@@ -269,7 +268,7 @@ def train_reward_model(
     from transformers import AutoModelForSequenceClassification
     from trl import RewardTrainer
 
-    from training.runtime import _load, load_tokenizer, resolve_device, save_run_metadata
+    from training.runtime import load_pretrained, load_tokenizer, resolve_device, save_run_metadata
     from training.seeding import seed_everything
 
     started = time.monotonic()
@@ -287,7 +286,7 @@ def train_reward_model(
     for member in range(config.ensemble):
         member_seed = config.seed + member
         seed_everything(member_seed)
-        model = _load(AutoModelForSequenceClassification.from_pretrained, config.base_model, "base model",
+        model = load_pretrained(AutoModelForSequenceClassification.from_pretrained, config.base_model, "base model",
                       num_labels=1, dtype="float32")
         model.config.pad_token_id = tokenizer.pad_token_id
         trainable_parameters = freeze_lower_layers(model, config.trainable_layers)

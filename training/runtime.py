@@ -37,7 +37,7 @@ def trainer_precision_kwargs(device) -> dict:
     }
 
 
-def _load(loader, reference: str, what: str, **kwargs):
+def load_pretrained(loader, reference: str, what: str, **kwargs):
     """Load from a local directory or a hub id, turning "not found" into a one-line user error."""
     try:
         return loader(reference, **kwargs)
@@ -50,7 +50,7 @@ def _load(loader, reference: str, what: str, **kwargs):
 def load_tokenizer(reference: str, **kwargs):
     from transformers import AutoTokenizer
 
-    tokenizer = _load(AutoTokenizer.from_pretrained, reference, "tokenizer", **kwargs)
+    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, reference, "tokenizer", **kwargs)
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise TrainingUserError(f"tokenizer of {reference!r} has neither a pad nor an eos token")
@@ -61,7 +61,7 @@ def load_tokenizer(reference: str, **kwargs):
 def load_causal_lm(reference: str, device):
     from transformers import AutoModelForCausalLM
 
-    model = _load(AutoModelForCausalLM.from_pretrained, reference, "policy", dtype="float32")
+    model = load_pretrained(AutoModelForCausalLM.from_pretrained, reference, "policy", dtype="float32")
     return model.to(device)
 
 
