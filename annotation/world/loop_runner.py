@@ -22,6 +22,7 @@ from annotation.selectors.agreement import project_agreement
 from annotation.services.iterations import iteration_start
 from annotation.services.projects import member_add, project_create
 
+from .active_selection import active_selection_experiment
 from .demo_setup import (
     DEMO_GUIDELINES,
     base_policy_build,
@@ -52,11 +53,11 @@ class LoopConfig:
 
     output: Path
     iterations: int = 3
-    annotators: int = 6
+    annotators: int = 8
     seed: int = 0
     algorithm: str = "ppo"
     kl_budget: float = 8.0  # nats per response, to the reference policy, at the end of the run
-    tasks_per_prompt: int = 4  # first candidate tasks per train prompt
+    tasks_per_prompt: int = 8  # first candidate tasks per train prompt
     labels_per_iteration: int = 0  # cap on judgements per annotation phase (0: every open task)
     samples_per_prompt: int = 12  # gold measurement: samples per held-out prompt
     hyperparameters: dict = field(default_factory=dict)  # overrides of the project's training settings
@@ -65,6 +66,7 @@ class LoopConfig:
     start_worker: bool = True  # False when a worker already consumes this broker
     iteration_timeout_s: float = 3600.0
     settings_module: str = ""  # for the server and worker ("" : this process's)
+    active_selection: bool = False  # also measure labels needed: uncertainty vs random selection
 
     def __post_init__(self):
         if self.iterations < 1:
@@ -84,7 +86,8 @@ def default_hyperparameters(config: LoopConfig) -> dict:
     return {
         "seed": config.seed,
         "reward": {"lr": 1e-3, "epochs": 4, "batch_size": 16, "max_length": 192},
-        "ppo": {"steps": 20, "batch_size": 16, "minibatch_size": 8, "lr": 2e-4, "kl_horizon": 1000,
+        "ppo": {"steps": 20, "batch_size": 16, "minibatch_size": 8, "lr": 1e-4, "init_kl_coef": 0.3,
+                "kl_horizon": 1000,
                 "target_kl": round(config.kl_budget / config.iterations, 3), "max_new_tokens": 48},
         "dpo": {"lr": 1e-3, "epochs": 2, "beta": 0.1},
         "rloo": {"lr": 1e-4, "steps": 30},
@@ -114,6 +117,8 @@ def loop_project_create(config: LoopConfig, *, admin) -> Project:
     project = project_create(
         creator=admin, name=name, task_type=Project.TaskType.PAIRWISE, responses_per_task=2, overlap=2,
         guidelines=DEMO_GUIDELINES, criteria=[], lease_seconds=300,
+        # The crowd includes spammers: weight annotators by their estimated reliability.
+        consensus_method=Project.Consensus.RELIABILITY,
         algorithm=config.algorithm, hyperparameters=hyperparameters,
     )
     demo_content_import(project=project, admin=admin, seed=config.seed, tasks_per_prompt=config.tasks_per_prompt)
@@ -280,6 +285,15 @@ class LoopRun:
             for process in (worker, server):
                 if process is not None:
                     process.stop()
+        if config.active_selection:
+            self.log("Measuring active pair selection (uncertainty vs random)...")
+            reward_section = project.hyperparameters.get("reward") or {}
+            self.results["active_selection"] = active_selection_experiment(
+                base_model=reference.path, pairs_file=pairs_file, directory=self.output / "active-selection",
+                seed=config.seed, annotators=config.annotators,
+                reward_options=[item for key, value in reward_section.items()
+                                for item in ("--" + key.replace("_", "-"), str(value))],
+            )
         self.results["finished_at"] = datetime.now(dt_timezone.utc).isoformat()
         self.results["verdict"] = verdict(self.results)
         write_report(self.results, self.output)

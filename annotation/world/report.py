@@ -101,13 +101,16 @@ def plot_gold_and_proxy_vs_kl(results: dict, path: Path) -> None:
         if gold is not None and x is not None:
             xs.append(x), ys.append(gold.mean), errors.append(gold.standard_error)
             proxies.append(policy.get("proxy_mean")), labels.append(f"it {iteration['number']}")
-        steps = [s for s in iteration.get("ppo_steps") or [] if s.get("kl") is not None]
+        steps = [s for s in iteration.get("ppo_steps") or []
+                 if s.get("kl") is not None and s.get("proxy_reward") is not None]
         if steps:
             step_x = [_sqrt_kl(s["kl"]) for s in steps]
-            proxy_axis.plot(step_x, [s.get("proxy_reward") for s in steps], color="tab:orange", alpha=0.35, lw=1)
-            golds = [(x, s["gold_reward"]) for x, s in zip(step_x, steps) if s.get("gold_reward") is not None]
-            if golds:
-                gold_axis.plot(*zip(*golds), color="tab:blue", alpha=0.35, lw=1)
+            proxy_axis.scatter(step_x, [s["proxy_reward"] for s in steps], color="tab:orange", alpha=0.3, s=8)
+        before = policy.get("proxy_mean_before")
+        if before is not None and policy.get("proxy_mean") is not None and x is not None and xs:
+            # The same reward model scored the starting policy and the new one: a fair before/after.
+            start_x = xs[-2] if len(xs) >= 2 else 0.0
+            proxy_axis.plot([start_x, x], [before, policy["proxy_mean"]], "--", color="tab:orange", alpha=0.6, lw=1)
     if xs:
         gold_axis.errorbar(xs, ys, yerr=errors, fmt="o-", color="tab:blue", capsize=3, label="gold reward (±SE)")
         for x, y, label in zip(xs, ys, labels):
@@ -125,7 +128,8 @@ def plot_gold_and_proxy_vs_kl(results: dict, path: Path) -> None:
     names = [n for axis in (gold_axis, proxy_axis) for n in axis.get_legend_handles_labels()[1]]
     if handles:
         gold_axis.legend(handles, names, loc="best", fontsize=8)
-    gold_axis.set_title("Gold and proxy reward against KL (thin lines: optimizer steps)")
+    gold_axis.set_title("Gold and proxy reward against KL (dots: optimizer steps; dashes: proxy before -> after)",
+                        fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

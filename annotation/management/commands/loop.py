@@ -28,12 +28,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--iterations", type=int, default=3, help="iterations to run")
-        parser.add_argument("--annotators", type=int, default=6, help="simulated annotators")
+        parser.add_argument("--annotators", type=int, default=8, help="simulated annotators")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--algorithm", choices=[c for c, _ in Project.Algorithm.choices], default="ppo")
         parser.add_argument("--kl-budget", type=float, default=8.0,
                             help="KL to the reference allowed at the end (nats per response)")
-        parser.add_argument("--tasks-per-prompt", type=int, default=4, help="first candidate tasks per train prompt")
+        parser.add_argument("--tasks-per-prompt", type=int, default=8, help="first candidate tasks per train prompt")
         parser.add_argument("--labels-per-iteration", type=int, default=0,
                             help="cap on judgements per annotation phase (0: every open task)")
         parser.add_argument("--samples-per-prompt", type=int, default=12,
@@ -47,6 +47,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=0, help="port for the server it starts (0: any free)")
         parser.add_argument("--no-worker", action="store_true",
                             help="do not start a Celery worker (one already consumes the broker)")
+        parser.add_argument("--active-selection", action="store_true",
+                            help="also measure labels needed by uncertainty vs random pair selection")
         parser.add_argument("--iteration-timeout", type=float, default=3600.0, help="seconds per iteration")
 
     def handle(self, *args, **options):
@@ -68,6 +70,7 @@ class Command(BaseCommand):
                 samples_per_prompt=options["samples_per_prompt"], hyperparameters=overrides,
                 base_url=options["url"], port_range=(options["port"], options["port"]) if options["port"] else (0, 0),
                 start_worker=not options["no_worker"], iteration_timeout_s=options["iteration_timeout"],
+                active_selection=options["active_selection"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
