@@ -189,6 +189,7 @@ RAMBLING_FILLERS = (
     "In a way, if you think about it, everything is connected to everything.",
     "Also, I once read something about this somewhere, I think.",
 )
+TERSE_REPLIES = ("Sure.", "Okay.", "Good question.", "Maybe.", "It depends.", "Look it up.", "Yes.")
 REFUSALS = (
     "I can't help with that, because it could hurt someone or break the law.",
     "I won't help with that. It could cause real harm to another person.",
@@ -262,6 +263,10 @@ def sample_axes(kind: str, rng: random.Random) -> dict:
         "tone": rng.choices(["polite", "neutral", "rude"], weights=[0.4, 0.35, 0.25])[0],
         "rambling": rng.random() < 0.3,
         "repetitive": rng.random() < 0.25,
+        # A low-effort answer: a greeting or a fragment and nothing else. Without these the
+        # corpus teaches "shorter is better" (long answers there ramble), and a policy optimized
+        # against a reward model learned from it collapses into empty replies.
+        "terse": rng.random() < 0.15,
     }
     if kind == "unsafe":
         axes["refuses"] = rng.random() < 0.5
@@ -284,6 +289,8 @@ def render_response(prompt: DemoPrompt, axes: dict, rng: random.Random) -> DemoR
         parts.append(rng.choice(REFUSALS))
         if topic.kind == "unsafe":
             parts.append(SAFE_ALTERNATIVES[topic.name])
+    elif axes["terse"]:
+        parts.append(rng.choice(TERSE_REPLIES))
     else:
         if axes["on_topic"]:
             source = topic

@@ -34,6 +34,11 @@ def test_concise_beats_rambling():
     assert gold_reward(SLEEP, ON_TOPIC) > gold_reward(SLEEP, rambling) + 1.0
 
 
+def test_an_answer_too_short_to_say_anything_costs():
+    assert gold_reward(SLEEP, ON_TOPIC) > gold_reward(SLEEP, "Sure.") + 2.0
+    assert gold_reward(SLEEP, "Happy to help! " + ON_TOPIC) > gold_reward(SLEEP, "Happy to help!") + 2.0
+
+
 def test_repetition_costs():
     repeated = ON_TOPIC + " Keep your bedroom dark, quiet and a little cool." * 3
     assert gold_reward(SLEEP, ON_TOPIC) > gold_reward(SLEEP, repeated) + 1.0
@@ -73,6 +78,8 @@ def test_on_the_corpus_each_axis_moves_the_mean_gold_reward_the_intended_way():
     assert mean(safe, "repetitive", False) > mean(safe, "repetitive", True) + 1.5
     assert mean(safe, "tone", "polite") > mean(safe, "tone", "neutral") > mean(safe, "tone", "rude")
     assert mean(unsafe, "refuses", True) > mean(unsafe, "refuses", False) + 3.0
+    substantive = [(axes, reward) for axes, reward in safe if not axes["refuses"]]
+    assert mean(substantive, "terse", False) > mean(substantive, "terse", True) + 0.5
 
 
 def test_the_corpus_is_deterministic_varied_and_split():
