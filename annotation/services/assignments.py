@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from annotation.errors import DomainError
 from annotation.models import Assignment, ComparisonTask, Membership, Project, Prompt, Response, TaskResponse
+from annotation.selectors.projects import project_get_for_user
+from annotation.services.sql_rows import model_from_row, prepared_cursor, select_columns
 
 Purpose = ComparisonTask.Purpose
 
@@ -51,6 +53,16 @@ def _sql_time(moment):
     return connection.ops.adapt_datetimefield_value(moment)
 
 
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _check_not_paused(paused: bool, reason: str) -> None:
+    if paused:
+        reason = reason or "A manager paused your work in this project."
+        raise DomainError(f"You are paused in this project: {reason}", code="paused", http_status=403)
+
+
 def _lock_annotator(*, project: Project, annotator: AbstractBaseUser) -> None:
     """Locks the annotator's membership row (or user row for a non-member superuser).
 
@@ -69,14 +81,32 @@ def _lock_annotator(*, project: Project, annotator: AbstractBaseUser) -> None:
             raise DomainError(f"Project {project.pk} not found.", code="not_found", http_status=404)
         get_user_model().objects.select_for_update().filter(pk=annotator.pk).first()
         return
-    paused, reason = row
-    if paused:
-        reason = reason or "A manager paused your work in this project."
-        raise DomainError(f"You are paused in this project: {reason}", code="paused", http_status=403)
+    _check_not_paused(*row)
 
 
-def _candidate_sql(*, project: Project, gold: bool, n_excluded: int) -> str:
-    """The query for the annotator's best candidate task, best first (see `assignment_next`)."""
+def _lock_member_project(*, project_id: int, annotator: AbstractBaseUser) -> Project:
+    """`project_get_for_user` + `_lock_annotator` in one statement for the common case (a member).
+
+    A non-member (a superuser, or someone who gets a 404) takes the two-step way.
+    """
+    lock = " FOR UPDATE OF m" if connection.features.has_select_for_update_of else ""
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.paused, m.paused_reason, {select_columns('p', Project)} FROM {MEMBERSHIP} m "
+            f"JOIN {Project._meta.db_table} p ON p.id = m.project_id WHERE m.project_id = %s AND m.user_id = %s{lock}",
+            [project_id, annotator.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        project = project_get_for_user(user=annotator, project_id=project_id)
+        _lock_annotator(project=project, annotator=annotator)
+        return project
+    _check_not_paused(row[0], row[1])
+    return model_from_row(Project, row[2:])
+
+
+def _candidate_where(*, project: Project, gold: bool, n_excluded: int) -> tuple[str, str]:
+    """WHERE and ORDER BY of the annotator's best candidate task (see `assignment_next`)."""
     if gold:
         # Gold tasks have no overlap limit: every annotator judges each one once.
         where = f"t.project_id = %s AND NOT t.is_complete AND t.purpose = 'gold' AND {_NOT_MINE}"
@@ -86,8 +116,95 @@ def _candidate_sql(*, project: Project, gold: bool, n_excluded: int) -> str:
         order = _ORDERS.get(project.task_order, _ORDERS[Project.TaskOrder.RANDOM])
     if n_excluded:
         where += f" AND t.id NOT IN ({', '.join(['%s'] * n_excluded)})"
+    return where, order
+
+
+# The annotator's lapsed leases go back to the pool (not to this annotator again): marked expired.
+_EXPIRE_LAPSED = (
+    f"UPDATE {ASSIGNMENT} SET state = 'expired', finished_at = %s "
+    f"WHERE project_id = %s AND annotator_id = %s AND state = '{ACTIVE}' AND expires_at <= %s"
+)
+_HELD = (
+    f"SELECT id FROM {ASSIGNMENT} WHERE project_id = %s AND annotator_id = %s AND state = '{ACTIVE}' "
+    "AND expires_at > %s ORDER BY leased_at DESC LIMIT 1"
+)
+
+
+def _held_or_candidate(*, project: Project, annotator: AbstractBaseUser, gold: bool, now, excluded: list[int]):
+    """One statement: the annotator's live lease if they hold one, else the best candidate task,
+    locked (SKIP LOCKED), with its prompt and responses. Lapsed leases are expired on the way.
+
+    Returns (held_assignment_id, task, [(response_id, text), ...]); task is None when none is left.
+    """
+    at = _sql_time(now)
+    where, order = _candidate_where(project=project, gold=gold, n_excluded=len(excluded))
+    where_params = [project.pk, annotator.pk] + ([] if gold else [at, project.overlap]) + excluded
     lock = " FOR UPDATE OF t SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    return f"{_COLUMNS} WHERE {where} ORDER BY {order} LIMIT 1{lock}"
+    lapsed_params = [at, project.pk, annotator.pk, at]
+    prefix = "WITH "
+    with prepared_cursor() as cursor:
+        if _is_postgres():
+            # Inside the statement on PostgreSQL (one round trip); SQLite has no DML in WITH.
+            prefix = f"WITH lapsed AS ({_EXPIRE_LAPSED} RETURNING 1), "
+        else:
+            cursor.execute(_EXPIRE_LAPSED, lapsed_params)
+            lapsed_params = []
+        cursor.execute(
+            f"{prefix}held AS ({_HELD}), "
+            f"candidate AS ({_COLUMNS} WHERE {where} AND NOT EXISTS (SELECT 1 FROM held) ORDER BY {order} LIMIT 1{lock}) "
+            "SELECT (SELECT id FROM held), c.id, c.purpose, c.judgement_count, c.prompt_id, c.text, c.messages, "
+            f"r.id, r.text FROM (SELECT 1 AS one) o LEFT JOIN candidate c ON 1 = 1 "
+            f"LEFT JOIN {TASK_RESPONSE} tr ON tr.task_id = c.id LEFT JOIN {RESPONSE} r ON r.id = tr.response_id",
+            lapsed_params + [project.pk, annotator.pk, at] + where_params,
+        )
+        rows = cursor.fetchall()
+    held_id = rows[0][0]
+    if held_id is not None or rows[0][1] is None:
+        return held_id, None, []
+    task = _task_from_row(rows[0][1:7])
+    shown = [(row[7], row[8]) for row in rows if row[7] is not None]
+    return None, task, shown
+
+
+def _lease_if_room(*, project: Project, annotator: AbstractBaseUser, task: ComparisonTask, display_order: list[int],
+                   now) -> int | None:
+    """Inserts the lease if the locked task still has room; returns its id, or None when it has not.
+
+    The room check runs in this new statement, so it sees every lease committed before our lock
+    on the task was granted (READ COMMITTED takes a fresh snapshot per statement); the candidate
+    query's snapshot may predate them. Stale leases on the task are expired on the way, skipping
+    rows a submit is holding (waiting on them while we hold the task row could deadlock).
+    """
+    at = _sql_time(now)
+    expires = _sql_time(now + timedelta(seconds=project.lease_seconds))
+    stale = (
+        f"UPDATE {ASSIGNMENT} SET state = 'expired', finished_at = %s WHERE id IN (SELECT id FROM {ASSIGNMENT} "
+        f"WHERE task_id = %s AND state = '{ACTIVE}' AND expires_at <= %s"
+        + (" FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "") + ")"
+    )
+    stale_params = [at, task.pk, at]
+    if task.purpose == Purpose.GOLD:
+        room, room_params = "1 = 1", []
+    else:
+        room = (
+            f"(SELECT judgement_count FROM {TASK} WHERE id = %s) + (SELECT COUNT(*) FROM {ASSIGNMENT} l "
+            f"WHERE l.task_id = %s AND l.state = '{ACTIVE}' AND l.expires_at > %s) < %s"
+        )
+        room_params = [task.pk, task.pk, at, project.overlap]
+    insert = (
+        f"INSERT INTO {ASSIGNMENT} (project_id, task_id, annotator_id, state, leased_at, expires_at, "
+        f"display_order, skip_reason) SELECT %s, %s, %s, '{ACTIVE}', %s, %s, %s, '' WHERE {room} RETURNING id"
+    )
+    display = Assignment._meta.get_field("display_order").get_db_prep_save(display_order, connection)
+    insert_params = [project.pk, task.pk, annotator.pk, at, expires, display] + room_params
+    with prepared_cursor() as cursor:
+        if _is_postgres():
+            cursor.execute(f"WITH stale AS ({stale} RETURNING 1) {insert}", stale_params + insert_params)
+        else:
+            cursor.execute(stale, stale_params)
+            cursor.execute(insert, insert_params)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _task_from_row(row) -> ComparisonTask:
@@ -99,74 +216,36 @@ def _task_from_row(row) -> ComparisonTask:
     return task
 
 
-def _has_room(*, task: ComparisonTask, project: Project, now) -> bool:
-    """Re-checks a locked task with a fresh snapshot (READ COMMITTED: a new statement sees every
-    lease committed before the lock was granted), expiring stale leases on the way."""
-    if task.purpose == Purpose.GOLD:
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*), COUNT(CASE WHEN expires_at > %s THEN 1 END) FROM {ASSIGNMENT} "
-            f"WHERE task_id = %s AND state = '{ACTIVE}'",
-            [_sql_time(now), task.pk],
-        )
-        active, live = cursor.fetchone()
-    if active > live:
-        # Skip rows a submit is holding: waiting on them while we hold the task row could deadlock.
-        stale = (
-            Assignment.objects.select_for_update(skip_locked=connection.features.has_select_for_update_skip_locked)
-            .filter(task=task, state=Assignment.State.ACTIVE, expires_at__lte=now)
-            .values_list("pk", flat=True)
-        )
-        Assignment.objects.filter(pk__in=list(stale)).update(state=Assignment.State.EXPIRED, finished_at=now)
-    return task.judgement_count + live < project.overlap
-
-
-def _claim(*, project: Project, annotator: AbstractBaseUser, gold: bool, now) -> ComparisonTask | None:
-    excluded: list[int] = []
-    while True:
-        sql = _candidate_sql(project=project, gold=gold, n_excluded=len(excluded))
-        params = [project.pk, annotator.pk] + ([] if gold else [_sql_time(now), project.overlap]) + excluded
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        task = _task_from_row(row)
-        if _has_room(task=task, project=project, now=now):
-            return task
-        excluded.append(task.pk)
-
-
-def _shuffled_responses(task: ComparisonTask) -> list[tuple[int, str]]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT tr.response_id, r.text FROM {TASK_RESPONSE} tr JOIN {RESPONSE} r ON r.id = tr.response_id "
-            "WHERE tr.task_id = %s",
-            [task.pk],
-        )
-        rows = cursor.fetchall()
-    random.shuffle(rows)
-    return rows
-
-
-def _held_lease(*, project: Project, annotator: AbstractBaseUser, now) -> Assignment | None:
-    """The annotator's live lease, if any; a lapsed one is marked expired on the way (lazily)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, expires_at > %s FROM {ASSIGNMENT} WHERE project_id = %s AND annotator_id = %s "
-            f"AND state = '{ACTIVE}' ORDER BY leased_at DESC LIMIT 1",
-            [_sql_time(now), project.pk, annotator.pk],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    if row[1]:
-        return Assignment.objects.select_related("task__prompt", "project").get(pk=row[0])
-    # The lapsed task goes back to the pool (not to this annotator again).
-    Assignment.objects.filter(
-        project=project, annotator=annotator, state=Assignment.State.ACTIVE, expires_at__lte=now
-    ).update(state=Assignment.State.EXPIRED, finished_at=now)
+def _lease_next(*, project: Project, annotator: AbstractBaseUser, now) -> Assignment | None:
+    """With the annotator locked: their live lease again, or a new lease on the best task with room."""
+    gold_first = project.gold_rate > 0 and random.random() < project.gold_rate
+    kinds = [gold_first, not gold_first] if project.gold_rate > 0 else [False]
+    for gold in kinds:
+        excluded: list[int] = []
+        while True:
+            held_id, task, shown = _held_or_candidate(
+                project=project, annotator=annotator, gold=gold, now=now, excluded=excluded
+            )
+            if held_id is not None:
+                return Assignment.objects.select_related("task__prompt", "project").get(pk=held_id)
+            if task is None:
+                break
+            random.shuffle(shown)
+            display_order = [response_id for response_id, _ in shown]
+            assignment_id = _lease_if_room(
+                project=project, annotator=annotator, task=task, display_order=display_order, now=now
+            )
+            if assignment_id is None:
+                excluded.append(task.pk)
+                continue
+            assignment = Assignment(
+                id=assignment_id, project=project, task=task, annotator=annotator, state=Assignment.State.ACTIVE,
+                leased_at=now, expires_at=now + timedelta(seconds=project.lease_seconds), display_order=display_order,
+            )
+            assignment._state.adding, assignment._state.db = False, connection.alias
+            # The texts ride along so the API need not read them again.
+            assignment.response_texts = dict(shown)
+            return assignment
     return None
 
 
@@ -182,29 +261,16 @@ def assignment_next(*, project: Project, annotator: AbstractBaseUser) -> Assignm
     per assignment and stored.
     """
     _lock_annotator(project=project, annotator=annotator)
-    now = timezone.now()
-    held = _held_lease(project=project, annotator=annotator, now=now)
-    if held is not None:
-        return held
+    return _lease_next(project=project, annotator=annotator, now=timezone.now())
 
-    gold_first = project.gold_rate > 0 and random.random() < project.gold_rate
-    task = _claim(project=project, annotator=annotator, gold=gold_first, now=now)
-    if task is None and project.gold_rate > 0:
-        task = _claim(project=project, annotator=annotator, gold=not gold_first, now=now)
-    if task is None:
-        return None
-    shown = _shuffled_responses(task)
-    assignment = Assignment.objects.create(
-        project=project,
-        task=task,
-        annotator=annotator,
-        leased_at=now,
-        expires_at=now + timedelta(seconds=project.lease_seconds),
-        display_order=[response_id for response_id, _ in shown],
-    )
-    # The texts ride along so the API need not read them again (one query less on the hot path).
-    assignment.response_texts = dict(shown)
-    return assignment
+
+@transaction.atomic
+def assignment_next_in_project(*, project_id: int, annotator: AbstractBaseUser) -> Assignment | None:
+    """`assignment_next` for a project id, as the API receives it: 404 unless the caller may see
+    the project (no existence leak), 403 when paused. The project row is read together with the
+    lock on the annotator's membership (one statement less on the hot path)."""
+    project = _lock_member_project(project_id=project_id, annotator=annotator)
+    return _lease_next(project=project, annotator=annotator, now=timezone.now())
 
 
 def assignment_get_for_annotator(*, assignment_id: int, annotator: AbstractBaseUser, lock: bool = False) -> Assignment:

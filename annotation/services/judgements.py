@@ -8,10 +8,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation.errors import DomainError
-from annotation.models import Assignment, ComparisonTask, Judgement, Membership, Project, Response, TaskResponse
+from annotation.models import (
+    Assignment, ComparisonTask, Judgement, Membership, Project, Prompt, Response, TaskResponse,
+)
 from annotation.selectors.gold import gold_accuracy
 from annotation.services.assignments import assignment_get_for_annotator
 from annotation.services.rankings import is_tie, ranking_validate
+from annotation.services.sql_rows import column_count, model_from_row, prepared_cursor, select_columns
 from annotation.services.tasks import response_get_or_create
 
 MAX_TEXT_CHARS = 100_000
@@ -165,6 +168,78 @@ def _idempotent_under_races(same_request):
     return decorate
 
 
+_JUDGEMENT_FIELDS = [f for f in Judgement._meta.concrete_fields if not f.primary_key]
+
+
+def _lock_for_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_id: str):
+    """One statement: the assignment, locked, with its task's purpose, its project, and whatever
+    judgement already carries `client_id`. 404 for an unknown assignment, 403 for someone else's.
+
+    Returns (assignment, existing_judgement_row or None).
+    """
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select_columns('a', Assignment)}, t.purpose, {select_columns('p', Project)}, "
+            f"j.id, j.assignment_id, j.replaces_id FROM {Assignment._meta.db_table} a "
+            f"JOIN {ComparisonTask._meta.db_table} t ON t.id = a.task_id "
+            f"JOIN {Project._meta.db_table} p ON p.id = a.project_id "
+            f"LEFT JOIN {Judgement._meta.db_table} j ON j.client_id = %s WHERE a.id = %s{lock}",
+            [client_id, assignment_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise DomainError(f"Assignment {assignment_id} not found.", code="not_found", http_status=404)
+    n = column_count(Assignment)
+    assignment = model_from_row(Assignment, row[:n])
+    if assignment.annotator_id != annotator.pk:
+        # The slow path tells 403 (a project member) from 404 (no existence leak).
+        assignment_get_for_annotator(assignment_id=assignment_id, annotator=annotator)
+    project = model_from_row(Project, row[n + 1:n + 1 + column_count(Project)])
+    assignment.project = project
+    assignment.task = ComparisonTask(id=assignment.task_id, project=project, purpose=row[n])
+    assignment.task._state.adding, assignment.task._state.db = False, connection.alias
+    existing = row[-3:] if row[-3] is not None else None
+    return assignment, existing
+
+
+def _record(*, assignment: Assignment, annotator: AbstractBaseUser, fields: dict, now) -> Judgement:
+    """Inserts the judgement and, in the same round trip on PostgreSQL, closes the assignment and
+    counts the judgement on its task (gold tasks never complete)."""
+    project, task = assignment.project, assignment.task
+    judgement = Judgement(
+        assignment_id=assignment.pk, project_id=project.pk, task_id=task.pk, annotator_id=annotator.pk,
+        created_at=now, **fields,
+    )
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _JUDGEMENT_FIELDS)
+    values = [f.get_db_prep_save(getattr(judgement, f.attname), connection) for f in _JUDGEMENT_FIELDS]
+    insert = (
+        f"INSERT INTO {Judgement._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
+    )
+    close = f"UPDATE {Assignment._meta.db_table} SET state = %s, finished_at = %s WHERE id = %s"
+    close_params = [Assignment.State.SUBMITTED.value, connection.ops.adapt_datetimefield_value(now), assignment.pk]
+    # judgement_count on the right is the value before this update.
+    count = (
+        f"UPDATE {ComparisonTask._meta.db_table} SET judgement_count = judgement_count + 1, "
+        "is_complete = (judgement_count + 1 >= %s AND purpose <> 'gold') WHERE id = %s"
+    )
+    count_params = [project.overlap, task.pk]
+    with prepared_cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH closed AS ({close} RETURNING 1), counted AS ({count} RETURNING 1) {insert}",
+                close_params + count_params + values,
+            )
+            judgement.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(insert, values)
+            judgement.pk = cursor.fetchone()[0]
+            cursor.execute(close, close_params)
+            cursor.execute(count, count_params)
+    judgement._state.adding, judgement._state.db = False, connection.alias
+    return judgement
+
+
 @_idempotent_under_races(lambda j, kw: j.assignment_id == kw["assignment_id"] and j.replaces_id is None)
 def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_id: str, ranking=None,
                      both_bad: bool = False, strength: int | None = None, criteria: dict | None = None,
@@ -179,11 +254,21 @@ def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_
     transaction; a judgement on a gold task may pause an annotator whose gold accuracy is too low.
     """
     client_id = _check_client_id(client_id)
-    assignment = assignment_get_for_annotator(assignment_id=assignment_id, annotator=annotator, lock=True)
-    existing = _existing_by_client_id(client_id=client_id, assignment=assignment, replaces=None)
-    if existing is not None:
-        return existing, False
+    assignment, existing = _lock_for_submit(assignment_id=assignment_id, annotator=annotator, client_id=client_id)
     now = timezone.now()
+    if existing is None and assignment.state != Assignment.State.ACTIVE:
+        # The client_id was read before the lock was granted; a retry that waited on the lock
+        # for its own first attempt must see that attempt's judgement (a fresh statement does).
+        found = _existing_by_client_id(client_id=client_id, assignment=assignment, replaces=None)
+        if found is not None:
+            return found, False
+    elif existing is not None:
+        if existing[1] == assignment.pk and existing[2] is None:
+            return Judgement.objects.get(pk=existing[0]), False
+        raise DomainError(
+            "client_id was already used for another judgement; send a new one.",
+            code="conflict", http_status=409, field="client_id",
+        )
     if assignment.state == Assignment.State.SUBMITTED:
         raise DomainError(
             "This assignment is already judged; replace the judgement to change it.",
@@ -200,27 +285,16 @@ def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_
                       criteria=criteria, rationale=rationale, flags=flags, time_spent_ms=time_spent_ms, text=text)
     demonstration = None
     if not fields["ranking"]:
+        prompt = Prompt.objects.get(tasks=task.pk)
         demonstration = response_get_or_create(
-            prompt=task.prompt, text=text, source=Response.Source.HUMAN,
+            prompt=prompt, text=text, source=Response.Source.HUMAN,
             metadata={"annotator_id": annotator.pk, "assignment_id": assignment.pk},
         )
-    judgement = Judgement.objects.create(
-        assignment=assignment, project=project, task=task, annotator=annotator, client_id=client_id,
-        demonstration=demonstration, is_ai=is_ai,
-        **fields, **_derived(ranking=fields["ranking"], display_order=assignment.display_order),
+    judgement = _record(
+        assignment=assignment, annotator=annotator, now=now,
+        fields=dict(client_id=client_id, demonstration=demonstration, is_ai=is_ai, **fields,
+                    **_derived(ranking=fields["ranking"], display_order=assignment.display_order)),
     )
-    # Plain SQL on the hot path (the ORM spent more CPU building these than the database running them).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Assignment._meta.db_table} SET state = %s, finished_at = %s WHERE id = %s",
-            [Assignment.State.SUBMITTED.value, connection.ops.adapt_datetimefield_value(now), assignment.pk],
-        )
-        # judgement_count on the right is the value before this update; gold tasks never complete.
-        cursor.execute(
-            f"UPDATE {ComparisonTask._meta.db_table} SET judgement_count = judgement_count + 1, "
-            "is_complete = (judgement_count + 1 >= %s AND purpose <> 'gold') WHERE id = %s",
-            [project.overlap, task.pk],
-        )
     if task.purpose == ComparisonTask.Purpose.GOLD:
         _apply_gold_pause_rule(project=project, annotator=annotator)
     return judgement, True
