@@ -80,9 +80,10 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
         processing_class=tokenizer,
         callbacks=[trainer_progress_callback(on_progress)],
     )
-    train_started = time.monotonic()
+    train_started, train_cpu_started = time.monotonic(), time.process_time()
     outcome = trainer.train()
     train_seconds = time.monotonic() - train_started
+    train_cpu_seconds = time.process_time() - train_cpu_started
     policy = trainer.model.eval()
     margins_after = preference_margins(policy, tokenizer, measured, device)
     shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
@@ -98,6 +99,8 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
         f"{prefix}_n": len(measured),
         "train_pairs": len(train_pairs),
         "pairs_per_second": round(trainer.state.global_step * config.batch_size / train_seconds, 2),
+        "train_seconds": round(train_seconds, 2),
+        "train_cpu_seconds": round(train_cpu_seconds, 2),
         "seconds": round(time.monotonic() - started, 1),
     }
     save_run_metadata(output_dir, "dpo", config, metrics)

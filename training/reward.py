@@ -282,7 +282,7 @@ def train_reward_model(
 
     tokenizer = load_tokenizer(config.base_model)
     dataset, truncated = _preference_dataset(train_pairs, tokenizer, config.max_length)
-    member_names, member_losses, train_seconds = [], [], 0.0
+    member_names, member_losses, train_seconds, train_cpu_seconds = [], [], 0.0, 0.0
     for member in range(config.ensemble):
         member_seed = config.seed + member
         seed_everything(member_seed)
@@ -298,9 +298,10 @@ def train_reward_model(
             processing_class=tokenizer,
             callbacks=[trainer_progress_callback(on_progress, offset_runs=member, runs=config.ensemble, extra={"member": member})],
         )
-        member_started = time.monotonic()
+        member_started, member_cpu_started = time.monotonic(), time.process_time()
         outcome = trainer.train()
         train_seconds += time.monotonic() - member_started
+        train_cpu_seconds += time.process_time() - member_cpu_started
         member_losses.append(outcome.training_loss)
         trainer.model.eval()
         shutil.rmtree(member_dir / "trainer-state", ignore_errors=True)  # nothing worth keeping: no mid-run saves
@@ -328,6 +329,8 @@ def train_reward_model(
         "trainable_parameters": trainable_parameters,
         "ensemble": config.ensemble,
         "pairs_per_second": round(steps_pairs / train_seconds, 2) if config.max_steps < 0 and train_seconds else None,
+        "train_seconds": round(train_seconds, 2),
+        "train_cpu_seconds": round(train_cpu_seconds, 2),
         "seconds": round(time.monotonic() - started, 1),
     }
     if config.ensemble > 1:
