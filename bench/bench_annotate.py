@@ -1,14 +1,19 @@
 """Benchmark: the annotate loop over HTTP against gunicorn + PostgreSQL, with pgbench as the ceiling.
 
-N concurrent simulated annotators (threads with keep-alive connections) each repeat
+N concurrent simulated annotators, each on its own keep-alive connection, repeat
 `POST /api/projects/{id}/next/` + `POST /api/assignments/{id}/judgement/` as fast as they can (no
 think time: the worst case). Reported per N: cycles/s, p50/p95/p99 latency of single requests, and
 the same run's `pgbench -N` (simple-update) TPS on the same database, so the ratio is comparable
-across machines.
+across machines. Optionally (`--paced N:THINK_MS`) N annotators who pause THINK_MS on average
+(exponential) before each next task: latency under a load below saturation, reported apart.
+
+The load generator is `wrk` (Debian package `wrk`) with bench/annotate_loop.lua: one wrk thread
+per annotator, in C, so it takes little of the CPU it measures (its CPU is reported too).
+`--client threads` uses Python threads instead (no wrk needed; costs more CPU).
 
     .venv/bin/python bench/bench_annotate.py [--annotators 1,8,32,64] [--seconds 15]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_annotate] [--port 18100]
-        [--workers 4 --threads 16] [--tasks 5000] [--json var/bench/annotate.json]
+        [--workers 2 --threads 8] [--tasks 5000] [--paced 32:1000] [--json var/bench/annotate.json]
 """
 import argparse
 import http.client
@@ -16,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,9 +41,12 @@ def parse_args():
     parser.add_argument("--seconds", type=float, default=15.0, help="Measured time per level.")
     parser.add_argument("--warmup", type=float, default=2.0, help="Unmeasured time per level.")
     parser.add_argument("--port", type=int, default=18100)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes.")
-    parser.add_argument("--threads", type=int, default=16,
-                        help="gunicorn threads per worker (gthread); workers x threads >= annotators avoids queueing.")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (gthread).")
+    parser.add_argument("--client", choices=["wrk", "threads"], default="wrk",
+                        help="Load generator: wrk + bench/annotate_loop.lua, or Python threads.")
+    parser.add_argument("--paced", default="",
+                        help="N:THINK_MS -- also measure N annotators pausing THINK_MS on average before each task.")
     parser.add_argument("--tasks", type=int, default=5000, help="Tasks per level's fresh project.")
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--pgbench-clients", type=int, default=32)
@@ -283,6 +292,62 @@ def run_level(port: int, project_id: int, tokens: list[str], seconds: float, war
     }
 
 
+LUA_SCRIPT = ROOT / "bench" / "annotate_loop.lua"
+
+
+def run_wrk(port: int, project_id: int, tokens: list[str], seconds: float, think_ms: float) -> tuple[dict, float]:
+    """One wrk run (one thread and connection per annotator); returns its result and its CPU seconds."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        ["wrk", "-t", str(len(tokens)), "-c", str(len(tokens)), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+         "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}", "--", str(project_id), str(think_ms),
+         secrets.token_hex(4), *tokens],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    match = re.search(r"^RESULT (.*)$", out, re.M)
+    if not match:
+        raise SystemExit(f"could not read wrk's result from:\n{out}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(match.group(1)), cpu
+
+
+def run_level_wrk(port: int, project_id: int, tokens: list[str], seconds: float, warmup: float,
+                  server_pid: int, database: str, think_ms: float = 0.0) -> dict:
+    """Like `run_level`, with wrk as the load generator (a warm-up run, then the measured run)."""
+    if warmup > 0:
+        run_wrk(port, project_id, tokens, warmup, think_ms)
+        # wrk drops its connections mid-request when its time is up; let the server finish those
+        # requests, so that none of them lands inside the measured run (a late submit would make
+        # the measured run's submit of the same assignment a 409).
+        time.sleep(1.0)
+    before = cpu_snapshot(server_pid, database)
+    load = os.getloadavg()[0]
+    result, client_cpu = run_wrk(port, project_id, tokens, seconds, think_ms)
+    cpu = cpu_used(before, cpu_snapshot(server_pid, database))
+    cycles = result["cycles"]
+    duration = result["duration_us"] / 1e6
+    errors = []
+    if result["errors"] or result["socket_errors"]:
+        errors.append(f"{result['errors']} bad answers, {result['socket_errors']} socket errors; first: "
+                      f"{result['first_error']}")
+    return {
+        "annotators": len(tokens),
+        "think_ms": think_ms,
+        "cycles": cycles,
+        "cycles_per_s": cycles / duration,
+        "p50_ms": result["p50_us"] / 1000, "p95_ms": result["p95_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+        "mean_ms": result["mean_us"] / 1000,
+        "server_cpu_ms_per_cycle": 1000 * cpu["server"] / max(cycles, 1),
+        "database_cpu_ms_per_cycle": 1000 * cpu["database"] / max(cycles, 1),
+        "client_cpu_ms_per_cycle": 1000 * client_cpu / max(cycles, 1),
+        "load_average": load,
+        "errors": errors,
+    }
+
+
 def pgbench_tps(url: str, clients: int, seconds: int) -> float:
     """`pgbench -N` (simple-update) TPS on the benchmark database, initialised at scale 10."""
     from urllib.parse import urlparse
@@ -302,27 +367,44 @@ def pgbench_tps(url: str, clients: int, seconds: int) -> float:
     return float(match.group(1))
 
 
+def _print_level(label: str, r: dict) -> None:
+    print(f"{label}  {r['cycles_per_s']:8.1f} cycles/s  p50 {r['p50_ms']:6.1f} ms  "
+          f"p95 {r['p95_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  CPU/cycle server "
+          f"{r['server_cpu_ms_per_cycle']:.2f} ms + db {r['database_cpu_ms_per_cycle']:.2f} ms "
+          f"(client {r['client_cpu_ms_per_cycle']:.2f} ms)  load {r['load_average']:.1f}  "
+          f"errors {r['errors']}", flush=True)
+
+
 def main():
     args = parse_args()
     levels = [int(n) for n in args.annotators.split(",")]
+    paced = [float(x) for x in args.paced.split(":")] if args.paced else None
+    if args.client == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk); or pass --client threads")
     env = bench_env(args.database_url)
     ensure_database(args.database_url)
     setup_django(env)
-    print(f"seeding {len(levels)} projects of {args.tasks} tasks ...", flush=True)
+    database = args.database_url.rsplit("/", 1)[1]
+    print(f"seeding {len(levels) + bool(paced)} projects of {args.tasks} tasks ...", flush=True)
     seeded = {n: seed_level(n, args.tasks, args.overlap) for n in levels}
+    if paced:
+        paced_project = seed_level(int(paced[0]), args.tasks, args.overlap)
     server = start_gunicorn(env, args.port, args.workers, args.threads)
-    results = []
+    results, paced_result = [], None
     try:
         for n in levels:
             project_id, tokens = seeded[n]
-            result = run_level(args.port, project_id, tokens, args.seconds, args.warmup, server.pid,
-                               args.database_url.rsplit("/", 1)[1])
+            if args.client == "wrk":
+                result = run_level_wrk(args.port, project_id, tokens, args.seconds, args.warmup, server.pid, database)
+            else:
+                result = run_level(args.port, project_id, tokens, args.seconds, args.warmup, server.pid, database)
             results.append(result)
-            print(f"N={n:3d}  {result['cycles_per_s']:8.1f} cycles/s  p50 {result['p50_ms']:6.1f} ms  "
-                  f"p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  CPU/cycle server "
-                  f"{result['server_cpu_ms_per_cycle']:.1f} ms + db {result['database_cpu_ms_per_cycle']:.1f} ms "
-                  f"(client {result['client_cpu_ms_per_cycle']:.1f} ms)  load {result['load_average']:.1f}  "
-                  f"errors {result['errors']}", flush=True)
+            _print_level(f"N={n:3d}", result)
+        if paced:
+            project_id, tokens = paced_project
+            paced_result = run_level_wrk(args.port, project_id, tokens, args.seconds, args.warmup, server.pid,
+                                         database, think_ms=paced[1])
+            _print_level(f"paced N={len(tokens)} think {paced[1]:.0f} ms", paced_result)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -330,18 +412,21 @@ def main():
     print(f"pgbench -N -c {args.pgbench_clients}: {tps:.0f} TPS")
     print()
     print("| annotators | cycles/s | p50 ms | p95 ms | p99 ms | cycles/s ÷ pgbench TPS "
-          "| CPU ms/cycle (gunicorn + PostgreSQL) | load avg |")
+          "| CPU ms/cycle: gunicorn + PostgreSQL (+ client) | load avg |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in results:
-        print(f"| {r['annotators']} | {r['cycles_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} | {r['cycles_per_s'] / tps:.3f} | {r['server_cpu_ms_per_cycle']:.1f} + "
-              f"{r['database_cpu_ms_per_cycle']:.1f} | {r['load_average']:.1f} |")
+    for r in results + ([paced_result] if paced_result else []):
+        label = f"{r['annotators']}" + (f", paced ({r['think_ms']:.0f} ms think)" if r.get("think_ms") else "")
+        print(f"| {label} | {r['cycles_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+              f"{r['p99_ms']:.1f} | {r['cycles_per_s'] / tps:.3f} | {r['server_cpu_ms_per_cycle']:.2f} + "
+              f"{r['database_cpu_ms_per_cycle']:.2f} (+ {r['client_cpu_ms_per_cycle']:.2f}) | "
+              f"{r['load_average']:.1f} |")
     print(f"\npgbench -N ({args.pgbench_clients} clients, {args.pgbench_seconds} s): {tps:.0f} TPS; "
-          f"gunicorn {args.workers} workers x {args.threads} threads; {os.cpu_count()} CPUs; "
-          f"load average before: {os.getloadavg()[0]:.1f}")
+          f"gunicorn {args.workers} workers x {args.threads} threads; client {args.client}; {os.cpu_count()} CPUs; "
+          f"load average now: {os.getloadavg()[0]:.1f}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"levels": results, "pgbench_tps": tps, "args": vars(args)}, indent=2))
-    if any(r["errors"] for r in results):
+    Path(args.json).write_text(json.dumps(
+        {"levels": results, "paced": paced_result, "pgbench_tps": tps, "args": vars(args)}, indent=2))
+    if any(r["errors"] for r in results + ([paced_result] if paced_result else [])):
         raise SystemExit("some annotators failed; see the errors above")
 
 

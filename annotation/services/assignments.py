@@ -5,6 +5,7 @@ The queue is the task table itself. On PostgreSQL a candidate is claimed with
 instead of queueing behind them; on SQLite (which `make run` uses) the same code runs in a plain
 transaction, which is correct there because SQLite serializes writers.
 """
+import functools
 import json
 import random
 from datetime import timedelta
@@ -84,18 +85,22 @@ def _lock_annotator(*, project: Project, annotator: AbstractBaseUser) -> None:
     _check_not_paused(*row)
 
 
+@functools.cache
+def _member_project_sql(vendor: str) -> str:
+    lock = " FOR UPDATE OF m" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT m.paused, m.paused_reason, {select_columns('p', Project)} FROM {MEMBERSHIP} m "
+        f"JOIN {Project._meta.db_table} p ON p.id = m.project_id WHERE m.project_id = %s AND m.user_id = %s{lock}"
+    )
+
+
 def _lock_member_project(*, project_id: int, annotator: AbstractBaseUser) -> Project:
     """`project_get_for_user` + `_lock_annotator` in one statement for the common case (a member).
 
     A non-member (a superuser, or someone who gets a 404) takes the two-step way.
     """
-    lock = " FOR UPDATE OF m" if connection.features.has_select_for_update_of else ""
     with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT m.paused, m.paused_reason, {select_columns('p', Project)} FROM {MEMBERSHIP} m "
-            f"JOIN {Project._meta.db_table} p ON p.id = m.project_id WHERE m.project_id = %s AND m.user_id = %s{lock}",
-            [project_id, annotator.pk],
-        )
+        cursor.execute(_member_project_sql(connection.vendor), [project_id, annotator.pk])
         row = cursor.fetchone()
     if row is None:
         project = project_get_for_user(user=annotator, project_id=project_id)
@@ -103,20 +108,6 @@ def _lock_member_project(*, project_id: int, annotator: AbstractBaseUser) -> Pro
         return project
     _check_not_paused(row[0], row[1])
     return model_from_row(Project, row[2:])
-
-
-def _candidate_where(*, project: Project, gold: bool, n_excluded: int) -> tuple[str, str]:
-    """WHERE and ORDER BY of the annotator's best candidate task (see `assignment_next`)."""
-    if gold:
-        # Gold tasks have no overlap limit: every annotator judges each one once.
-        where = f"t.project_id = %s AND NOT t.is_complete AND t.purpose = 'gold' AND {_NOT_MINE}"
-        order = "t.priority DESC, t.random_key ASC, t.id ASC"
-    else:
-        where = f"{_OPEN} AND {_NOT_MINE} AND {_HAS_ROOM}"
-        order = _ORDERS.get(project.task_order, _ORDERS[Project.TaskOrder.RANDOM])
-    if n_excluded:
-        where += f" AND t.id NOT IN ({', '.join(['%s'] * n_excluded)})"
-    return where, order
 
 
 # The annotator's lapsed leases go back to the pool (not to this annotator again): marked expired.
@@ -130,6 +121,34 @@ _HELD = (
 )
 
 
+@functools.cache
+def _held_or_candidate_sql(*, vendor: str, gold: bool, task_order: str, n_excluded: int) -> tuple[str, str]:
+    """(statement, lapsed-expiry statement to run first or "" when it is inside the statement)."""
+    if gold:
+        # Gold tasks have no overlap limit: every annotator judges each one once.
+        where = f"t.project_id = %s AND NOT t.is_complete AND t.purpose = 'gold' AND {_NOT_MINE}"
+        order = "t.priority DESC, t.random_key ASC, t.id ASC"
+    else:
+        where = f"{_OPEN} AND {_NOT_MINE} AND {_HAS_ROOM}"
+        order = _ORDERS.get(task_order, _ORDERS[Project.TaskOrder.RANDOM])
+    if n_excluded:
+        where += f" AND t.id NOT IN ({', '.join(['%s'] * n_excluded)})"
+    lock = " FOR UPDATE OF t SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    if vendor == "postgresql":
+        # Inside the statement on PostgreSQL (one round trip); SQLite has no DML in WITH.
+        prefix, first = f"WITH lapsed AS ({_EXPIRE_LAPSED} RETURNING 1), ", ""
+    else:
+        prefix, first = "WITH ", _EXPIRE_LAPSED
+    statement = (
+        f"{prefix}held AS ({_HELD}), "
+        f"candidate AS ({_COLUMNS} WHERE {where} AND NOT EXISTS (SELECT 1 FROM held) ORDER BY {order} LIMIT 1{lock}) "
+        "SELECT (SELECT id FROM held), c.id, c.purpose, c.judgement_count, c.prompt_id, c.text, c.messages, "
+        f"r.id, r.text FROM (SELECT 1 AS one) o LEFT JOIN candidate c ON 1 = 1 "
+        f"LEFT JOIN {TASK_RESPONSE} tr ON tr.task_id = c.id LEFT JOIN {RESPONSE} r ON r.id = tr.response_id"
+    )
+    return statement, first
+
+
 def _held_or_candidate(*, project: Project, annotator: AbstractBaseUser, gold: bool, now, excluded: list[int]):
     """One statement: the annotator's live lease if they hold one, else the best candidate task,
     locked (SKIP LOCKED), with its prompt and responses. Lapsed leases are expired on the way.
@@ -137,26 +156,16 @@ def _held_or_candidate(*, project: Project, annotator: AbstractBaseUser, gold: b
     Returns (held_assignment_id, task, [(response_id, text), ...]); task is None when none is left.
     """
     at = _sql_time(now)
-    where, order = _candidate_where(project=project, gold=gold, n_excluded=len(excluded))
-    where_params = [project.pk, annotator.pk] + ([] if gold else [at, project.overlap]) + excluded
-    lock = " FOR UPDATE OF t SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    statement, first = _held_or_candidate_sql(
+        vendor=connection.vendor, gold=gold, task_order=project.task_order, n_excluded=len(excluded)
+    )
     lapsed_params = [at, project.pk, annotator.pk, at]
-    prefix = "WITH "
+    where_params = [project.pk, annotator.pk] + ([] if gold else [at, project.overlap]) + excluded
     with prepared_cursor() as cursor:
-        if _is_postgres():
-            # Inside the statement on PostgreSQL (one round trip); SQLite has no DML in WITH.
-            prefix = f"WITH lapsed AS ({_EXPIRE_LAPSED} RETURNING 1), "
-        else:
-            cursor.execute(_EXPIRE_LAPSED, lapsed_params)
+        if first:
+            cursor.execute(first, lapsed_params)
             lapsed_params = []
-        cursor.execute(
-            f"{prefix}held AS ({_HELD}), "
-            f"candidate AS ({_COLUMNS} WHERE {where} AND NOT EXISTS (SELECT 1 FROM held) ORDER BY {order} LIMIT 1{lock}) "
-            "SELECT (SELECT id FROM held), c.id, c.purpose, c.judgement_count, c.prompt_id, c.text, c.messages, "
-            f"r.id, r.text FROM (SELECT 1 AS one) o LEFT JOIN candidate c ON 1 = 1 "
-            f"LEFT JOIN {TASK_RESPONSE} tr ON tr.task_id = c.id LEFT JOIN {RESPONSE} r ON r.id = tr.response_id",
-            lapsed_params + [project.pk, annotator.pk, at] + where_params,
-        )
+        cursor.execute(statement, lapsed_params + [project.pk, annotator.pk, at] + where_params)
         rows = cursor.fetchall()
     held_id = rows[0][0]
     if held_id is not None or rows[0][1] is None:
@@ -164,6 +173,33 @@ def _held_or_candidate(*, project: Project, annotator: AbstractBaseUser, gold: b
     task = _task_from_row(rows[0][1:7])
     shown = [(row[7], row[8]) for row in rows if row[7] is not None]
     return None, task, shown
+
+
+@functools.cache
+def _lease_sql(*, vendor: str, gold: bool) -> tuple[str, str]:
+    """(statement, stale-expiry statement to run first or "" when it is inside the statement)."""
+    stale = (
+        f"UPDATE {ASSIGNMENT} SET state = 'expired', finished_at = %s WHERE id IN (SELECT id FROM {ASSIGNMENT} "
+        f"WHERE task_id = %s AND state = '{ACTIVE}' AND expires_at <= %s"
+        + (" FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "") + ")"
+    )
+    if gold:
+        room = "1 = 1"
+    else:
+        room = (
+            f"(SELECT judgement_count FROM {TASK} WHERE id = %s) + (SELECT COUNT(*) FROM {ASSIGNMENT} l "
+            f"WHERE l.task_id = %s AND l.state = '{ACTIVE}' AND l.expires_at > %s) < %s"
+        )
+    insert = (
+        f"INSERT INTO {ASSIGNMENT} (project_id, task_id, annotator_id, state, leased_at, expires_at, "
+        f"display_order, skip_reason) SELECT %s, %s, %s, '{ACTIVE}', %s, %s, %s, '' WHERE {room} RETURNING id"
+    )
+    if vendor == "postgresql":
+        return f"WITH stale AS ({stale} RETURNING 1) {insert}", ""
+    return insert, stale
+
+
+_DISPLAY_ORDER = Assignment._meta.get_field("display_order")
 
 
 def _lease_if_room(*, project: Project, annotator: AbstractBaseUser, task: ComparisonTask, display_order: list[int],
@@ -177,32 +213,17 @@ def _lease_if_room(*, project: Project, annotator: AbstractBaseUser, task: Compa
     """
     at = _sql_time(now)
     expires = _sql_time(now + timedelta(seconds=project.lease_seconds))
-    stale = (
-        f"UPDATE {ASSIGNMENT} SET state = 'expired', finished_at = %s WHERE id IN (SELECT id FROM {ASSIGNMENT} "
-        f"WHERE task_id = %s AND state = '{ACTIVE}' AND expires_at <= %s"
-        + (" FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "") + ")"
-    )
+    gold = task.purpose == Purpose.GOLD
+    statement, first = _lease_sql(vendor=connection.vendor, gold=gold)
     stale_params = [at, task.pk, at]
-    if task.purpose == Purpose.GOLD:
-        room, room_params = "1 = 1", []
-    else:
-        room = (
-            f"(SELECT judgement_count FROM {TASK} WHERE id = %s) + (SELECT COUNT(*) FROM {ASSIGNMENT} l "
-            f"WHERE l.task_id = %s AND l.state = '{ACTIVE}' AND l.expires_at > %s) < %s"
-        )
-        room_params = [task.pk, task.pk, at, project.overlap]
-    insert = (
-        f"INSERT INTO {ASSIGNMENT} (project_id, task_id, annotator_id, state, leased_at, expires_at, "
-        f"display_order, skip_reason) SELECT %s, %s, %s, '{ACTIVE}', %s, %s, %s, '' WHERE {room} RETURNING id"
-    )
-    display = Assignment._meta.get_field("display_order").get_db_prep_save(display_order, connection)
+    room_params = [] if gold else [task.pk, task.pk, at, project.overlap]
+    display = _DISPLAY_ORDER.get_db_prep_save(display_order, connection)
     insert_params = [project.pk, task.pk, annotator.pk, at, expires, display] + room_params
     with prepared_cursor() as cursor:
-        if _is_postgres():
-            cursor.execute(f"WITH stale AS ({stale} RETURNING 1) {insert}", stale_params + insert_params)
-        else:
-            cursor.execute(stale, stale_params)
-            cursor.execute(insert, insert_params)
+        if first:
+            cursor.execute(first, stale_params)
+            stale_params = []
+        cursor.execute(statement, stale_params + insert_params)
         row = cursor.fetchone()
     return row[0] if row else None
 

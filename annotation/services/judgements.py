@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from annotation.errors import DomainError
@@ -171,22 +171,26 @@ def _idempotent_under_races(same_request):
 _JUDGEMENT_FIELDS = [f for f in Judgement._meta.concrete_fields if not f.primary_key]
 
 
+@functools.cache
+def _lock_for_submit_sql(vendor: str) -> str:
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {select_columns('a', Assignment)}, t.purpose, {select_columns('p', Project)}, "
+        f"j.id, j.assignment_id, j.replaces_id FROM {Assignment._meta.db_table} a "
+        f"JOIN {ComparisonTask._meta.db_table} t ON t.id = a.task_id "
+        f"JOIN {Project._meta.db_table} p ON p.id = a.project_id "
+        f"LEFT JOIN {Judgement._meta.db_table} j ON j.client_id = %s WHERE a.id = %s{lock}"
+    )
+
+
 def _lock_for_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_id: str):
     """One statement: the assignment, locked, with its task's purpose, its project, and whatever
     judgement already carries `client_id`. 404 for an unknown assignment, 403 for someone else's.
 
     Returns (assignment, existing_judgement_row or None).
     """
-    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
     with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT {select_columns('a', Assignment)}, t.purpose, {select_columns('p', Project)}, "
-            f"j.id, j.assignment_id, j.replaces_id FROM {Assignment._meta.db_table} a "
-            f"JOIN {ComparisonTask._meta.db_table} t ON t.id = a.task_id "
-            f"JOIN {Project._meta.db_table} p ON p.id = a.project_id "
-            f"LEFT JOIN {Judgement._meta.db_table} j ON j.client_id = %s WHERE a.id = %s{lock}",
-            [client_id, assignment_id],
-        )
+        cursor.execute(_lock_for_submit_sql(connection.vendor), [client_id, assignment_id])
         row = cursor.fetchone()
     if row is None:
         raise DomainError(f"Assignment {assignment_id} not found.", code="not_found", http_status=404)
@@ -203,6 +207,25 @@ def _lock_for_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_
     return assignment, existing
 
 
+@functools.cache
+def _record_sql(vendor: str) -> tuple[str, ...]:
+    """PostgreSQL: (one statement: close, count and insert). Elsewhere: (insert, close, count)."""
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _JUDGEMENT_FIELDS)
+    insert = (
+        f"INSERT INTO {Judgement._meta.db_table} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(_JUDGEMENT_FIELDS))}) RETURNING id"
+    )
+    close = f"UPDATE {Assignment._meta.db_table} SET state = %s, finished_at = %s WHERE id = %s"
+    # judgement_count on the right is the value before this update; gold tasks never complete.
+    count = (
+        f"UPDATE {ComparisonTask._meta.db_table} SET judgement_count = judgement_count + 1, "
+        "is_complete = (judgement_count + 1 >= %s AND purpose <> 'gold') WHERE id = %s"
+    )
+    if vendor == "postgresql":
+        return (f"WITH closed AS ({close} RETURNING 1), counted AS ({count} RETURNING 1) {insert}",)
+    return insert, close, count
+
+
 def _record(*, assignment: Assignment, annotator: AbstractBaseUser, fields: dict, now) -> Judgement:
     """Inserts the judgement and, in the same round trip on PostgreSQL, closes the assignment and
     counts the judgement on its task (gold tasks never complete)."""
@@ -211,27 +234,17 @@ def _record(*, assignment: Assignment, annotator: AbstractBaseUser, fields: dict
         assignment_id=assignment.pk, project_id=project.pk, task_id=task.pk, annotator_id=annotator.pk,
         created_at=now, **fields,
     )
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in _JUDGEMENT_FIELDS)
-    values = [f.get_db_prep_save(getattr(judgement, f.attname), connection) for f in _JUDGEMENT_FIELDS]
-    insert = (
-        f"INSERT INTO {Judgement._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
-    )
-    close = f"UPDATE {Assignment._meta.db_table} SET state = %s, finished_at = %s WHERE id = %s"
-    close_params = [Assignment.State.SUBMITTED.value, connection.ops.adapt_datetimefield_value(now), assignment.pk]
-    # judgement_count on the right is the value before this update.
-    count = (
-        f"UPDATE {ComparisonTask._meta.db_table} SET judgement_count = judgement_count + 1, "
-        "is_complete = (judgement_count + 1 >= %s AND purpose <> 'gold') WHERE id = %s"
-    )
+    db = connections[DEFAULT_DB_ALIAS]  # one lookup behind the `connection` proxy, not one per field
+    values = [f.get_db_prep_save(getattr(judgement, f.attname), db) for f in _JUDGEMENT_FIELDS]
+    close_params = [Assignment.State.SUBMITTED.value, db.ops.adapt_datetimefield_value(now), assignment.pk]
     count_params = [project.overlap, task.pk]
+    statements = _record_sql(connection.vendor)
     with prepared_cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH closed AS ({close} RETURNING 1), counted AS ({count} RETURNING 1) {insert}",
-                close_params + count_params + values,
-            )
+        if len(statements) == 1:
+            cursor.execute(statements[0], close_params + count_params + values)
             judgement.pk = cursor.fetchone()[0]
         else:
+            insert, close, count = statements
             cursor.execute(insert, values)
             judgement.pk = cursor.fetchone()[0]
             cursor.execute(close, close_params)

@@ -13,6 +13,11 @@ from django.db import connection
 
 def select_columns(alias: str, model) -> str:
     """`alias.col1, alias.col2, ...` for every concrete column of `model`, in field order."""
+    return _select_columns(alias, model, connection.vendor)
+
+
+@functools.cache
+def _select_columns(alias: str, model, vendor: str) -> str:
     quote = connection.ops.quote_name
     return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
 
