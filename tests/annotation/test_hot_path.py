@@ -1,0 +1,214 @@
+"""The annotate loop's fast paths answer exactly as the general machinery they stand in for:
+token authentication, the judgement body check, the combined lock of next, the retried submit
+that waited for its first attempt, and prepared statements."""
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+
+from annotation.api.annotate import judgement_input
+from annotation.api.authentication import FastTokenAuthentication
+from annotation.api.serializers import JudgementInputSerializer
+from annotation.errors import DomainError
+from annotation.models import Assignment, Judgement
+from annotation.services.assignments import assignment_next, assignment_next_in_project
+from annotation.services.judgements import judgement_submit
+from tests.annotation.factories import add_member, client_for, make_project, make_task
+
+BODIES = [
+    {"client_id": "a", "ranking": [[1], [2]]},
+    {"client_id": "a", "ranking": [[1, 2]], "both_bad": True, "strength": None, "criteria": {"x": [[1]]},
+     "rationale": "", "flags": ["unsafe", "pii"], "time_spent_ms": 0, "text": "t", "unknown": 5},
+    {"client_id": "a", "strength": 4, "time_spent_ms": 24 * 3600 * 1000, "rationale": "r" * 100_000},
+    # Coerced or refused by the serializer: the fast check must hand these over unchanged.
+    {"client_id": " padded "}, {"client_id": ""}, {"client_id": 7}, {"client_id": "c" * 101}, {"client_id": "a\x00"},
+    {"client_id": "a", "strength": "2"}, {"client_id": "a", "strength": True}, {"client_id": "a", "strength": 5},
+    {"client_id": "a", "strength": 2.0}, {"client_id": "a", "both_bad": "true"}, {"client_id": "a", "both_bad": 1},
+    {"client_id": "a", "rationale": None}, {"client_id": "a", "rationale": "r" * 100_001},
+    {"client_id": "a", "rationale": "\ud800"}, {"client_id": "a", "flags": "unsafe"},
+    {"client_id": "a", "flags": ["nope"]}, {"client_id": "a", "flags": None}, {"client_id": "a", "flags": [1]},
+    {"client_id": "a", "time_spent_ms": -1}, {"client_id": "a", "time_spent_ms": "5"},
+    {"client_id": "a", "ranking": None}, {"client_id": "a", "criteria": None}, {"client_id": "a", "text": 3},
+    {}, [], "text", None,
+]
+
+
+@pytest.mark.parametrize("body", BODIES, ids=[repr(b)[:40] for b in BODIES])
+def test_judgement_input_agrees_with_the_serializer(body):
+    serializer = JudgementInputSerializer(data=body)
+    if serializer.is_valid():
+        assert judgement_input(body) == dict(serializer.validated_data)
+    else:
+        with pytest.raises(exceptions.ValidationError) as refused:
+            judgement_input(body)
+        assert refused.value.detail == serializer.errors
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("header", ["Token {key}", "Token wrong", "Token", "Token a b", "token {key}", "Bearer {key}",
+                                    "Token {key}-inactive", ""])
+def test_fast_token_authentication_answers_as_drf_does(header):
+    user = add_member(make_project())
+    key = Token.objects.create(user=user).key
+    if "inactive" in header:
+        user.is_active = False
+        user.save()
+        header = header.replace("-inactive", "")
+    request = RequestFactory().post("/", HTTP_AUTHORIZATION=header.format(key=key))
+
+    def outcome(authentication):
+        try:
+            result = authentication.authenticate(request)
+        except exceptions.AuthenticationFailed as failed:
+            return "401", str(failed.detail)
+        if result is None:
+            return None
+        found, token = result
+        return found.pk, found.username, found.is_superuser, token.key, token.user.pk
+
+    assert outcome(FastTokenAuthentication()) == outcome(TokenAuthentication())
+
+
+@pytest.mark.django_db
+def test_bad_tokens_get_drfs_401_answers():
+    project = make_project()
+    make_task(project)
+    client = client_for(add_member(project))
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    answer = client.post(f"/api/projects/{project.pk}/next/")
+    assert answer.status_code == 401
+    assert answer.json()["detail"] == "Invalid token."
+    assert answer["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.django_db
+def test_next_by_project_id_refuses_strangers_and_paused_members_like_the_two_step_way():
+    project = make_project()
+    make_task(project)
+    member, stranger = add_member(project), add_member(make_project())
+    with pytest.raises(DomainError) as refused:
+        assignment_next_in_project(project_id=project.pk, annotator=stranger)
+    assert refused.value.http_status == 404
+    member.memberships.filter(project=project).update(paused=True, paused_reason="Gold accuracy low.")
+    with pytest.raises(DomainError) as refused:
+        assignment_next_in_project(project_id=project.pk, annotator=member)
+    assert refused.value.http_status == 403 and "Gold accuracy low." in refused.value.message
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_double_clicks_through_the_api_path_lease_one_task_at_a_time():
+    """Two threads per annotator call next (by project id) and submit at once, until nothing is left."""
+    project = make_project(overlap=2, lease_seconds=600)
+    for _ in range(12):
+        make_task(project)
+    annotators = [add_member(project) for _ in range(6)]
+    barrier = threading.Barrier(2 * len(annotators))
+    failures: list[BaseException] = []
+
+    def annotate(annotator, seed):
+        try:
+            barrier.wait()
+            for round_number in range(100):
+                lease = assignment_next_in_project(project_id=project.pk, annotator=annotator)
+                if lease is None:
+                    return
+                try:
+                    judgement_submit(assignment_id=lease.pk, annotator=annotator,
+                                     ranking=[[i] for i in lease.display_order], client_id=f"{seed}-{round_number}")
+                except DomainError as error:
+                    assert error.http_status == 409, error.message  # the other click judged it first
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=annotate, args=(a, f"{a.pk}-{k}")) for a in annotators for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    per_task = Counter(Judgement.objects.filter(project=project).values_list("task_id", flat=True))
+    assert sorted(per_task.values()) == [2] * 12
+    pairs = Counter(Judgement.objects.filter(project=project).values_list("task_id", "annotator_id"))
+    assert max(pairs.values()) == 1
+    # Both clicks of a double click got the same lease, so none was left behind.
+    assert not Assignment.objects.filter(project=project, state=Assignment.State.ACTIVE).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_that_waited_for_its_first_attempt_gets_the_same_judgement():
+    """The same POST twice at once: one records, the other waits on the lock and answers with it."""
+    project = make_project(overlap=1)
+    outcomes = []
+    for round_number in range(5):
+        make_task(project)
+        annotator = add_member(project)
+        lease = assignment_next(project=project, annotator=annotator)
+        barrier = threading.Barrier(2)
+
+        def submit():
+            try:
+                barrier.wait()
+                judgement, created = judgement_submit(
+                    assignment_id=lease.pk, annotator=annotator, ranking=[[i] for i in lease.display_order],
+                    client_id=f"same-{round_number}")
+                outcomes.append((round_number, judgement.pk, created))
+            except BaseException as error:
+                outcomes.append((round_number, repr(error), None))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=submit) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    for round_number in range(5):
+        answers = [o for o in outcomes if o[0] == round_number]
+        assert sorted(created for _, _, created in answers) == [False, True], answers
+        assert answers[0][1] == answers[1][1]
+    assert Judgement.objects.filter(project=project).count() == 5
+
+
+@pytest.mark.django_db
+def test_hot_statements_are_prepared_and_logged_with_their_text():
+    project = make_project()
+    for _ in range(3):
+        make_task(project)
+    client = client_for(add_member(project))
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            lease = client.post(f"/api/projects/{project.pk}/next/").json()
+            ids = [r["id"] for r in lease["task"]["responses"]]
+            answer = client.post(f"/api/assignments/{lease['assignment']['id']}/judgement/",
+                                 {"ranking": [[i] for i in ids], "client_id": f"p{lease['assignment']['id']}"},
+                                 format="json")
+            assert answer.status_code == 201
+    assert all(q["sql"] for q in queries.captured_queries)
+    assert any(str(project.pk) in q["sql"] for q in queries.captured_queries)  # parameters merged in
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("held AS" in s for s in prepared) and any("counted AS" in s for s in prepared), prepared
+
+
+@pytest.mark.django_db
+def test_prepared_statements_can_be_turned_off(settings):
+    settings.HOT_PATH_PREPARED_STATEMENTS = False
+    project = make_project()
+    make_task(project)
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert assignment_next_in_project(project_id=project.pk, annotator=add_member(project)) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
