@@ -6,12 +6,17 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from annotation.errors import DomainError
 
 
+def domain_error_body(exc: DomainError) -> dict:
+    """`{detail, code, field?}`: the answer's body for a domain error."""
+    body = {"detail": exc.message, "code": exc.code}
+    if exc.field:
+        body["field"] = exc.field
+    return body
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        body = {"detail": exc.message, "code": exc.code}
-        if exc.field:
-            body["field"] = exc.field
-        return Response(body, status=exc.http_status)
+        return Response(domain_error_body(exc), status=exc.http_status)
     if isinstance(exc, RecursionError):
         # The JSON parser gives up on absurdly nested bodies with RecursionError, not ValueError.
         return Response({"detail": "The request body is nested too deeply.", "code": "parse_error", "field": "body"},

@@ -1,6 +1,7 @@
 """The annotate loop's fast paths answer exactly as the general machinery they stand in for:
 token authentication, the judgement body check, the combined lock of next, the retried submit
 that waited for its first attempt, and prepared statements."""
+import json
 import threading
 from collections import Counter
 
@@ -16,7 +17,7 @@ from annotation.api.annotate import judgement_input
 from annotation.api.authentication import FastTokenAuthentication
 from annotation.api.serializers import JudgementInputSerializer
 from annotation.errors import DomainError
-from annotation.models import Assignment, Judgement
+from annotation.models import Assignment, Judgement, Membership
 from annotation.services.assignments import assignment_next, assignment_next_in_project
 from annotation.services.judgements import judgement_submit
 from tests.annotation.factories import add_member, client_for, make_project, make_task
@@ -212,3 +213,81 @@ def test_prepared_statements_can_be_turned_off(settings):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone()[0] == 0
+
+
+DRF_WAY = {"HTTP_ACCEPT": "application/json, text/plain"}  # an Accept the direct way leaves to DRF
+
+
+def both_ways(client, url, body=None):
+    """The answer by the direct way and by DRF's for the same request."""
+    kwargs = {"data": json.dumps(body), "content_type": "application/json"} if body is not None else {}
+    return client.post(url, **kwargs), client.post(url, **kwargs, **DRF_WAY)
+
+
+def same_answer(fast, drf):
+    assert fast.status_code == drf.status_code
+    assert fast.content == drf.content
+    assert dict(fast.headers) == dict(drf.headers)
+
+
+@pytest.mark.django_db
+def test_the_direct_way_answers_byte_for_byte_as_drf(monkeypatch):
+    from rest_framework.views import APIView
+
+    drf_requests = []
+    initial = APIView.initial
+    monkeypatch.setattr(APIView, "initial", lambda self, request, *a, **k: drf_requests.append(1) or initial(
+        self, request, *a, **k))
+    project, other = make_project(criteria=["honesty"]), make_project()
+    make_task(project)
+    annotator = add_member(project)
+    client = client_for(annotator)
+    next_url = f"/api/projects/{project.pk}/next/"
+
+    lease = client.post(next_url)  # direct
+    assert lease.status_code == 200 and drf_requests == []
+    same_answer(*both_ways(client, next_url))  # the held lease again, both ways
+    assert len(drf_requests) == 1
+    same_answer(*both_ways(client, f"/api/projects/{other.pk}/next/"))  # 404
+    same_answer(*both_ways(client, "/api/projects/999999/next/"))
+
+    assignment = lease.json()["assignment"]["id"]
+    ids = [r["id"] for r in lease.json()["task"]["responses"]]
+    url = f"/api/assignments/{assignment}/judgement/"
+    for bad in ({"client_id": "b", "ranking": [[ids[0]]]}, {"client_id": "b", "ranking": [[ids[0]], [ids[0]]]},
+                {"client_id": "b", "ranking": [[ids[0]], [ids[1]]], "criteria": {"nope": []}},
+                {"client_id": "b", "ranking": [[ids[0]], [ids[1]]], "strength": 2, "both_bad": False,
+                 "rationale": "", "flags": ["other"], "time_spent_ms": 5, "text": "x"}):
+        same_answer(*both_ways(client, url, bad))  # 400s naming the field
+    body = {"client_id": "good", "ranking": [[ids[1]], [ids[0]]], "strength": 3, "flags": ["pii"]}
+    fast, drf = both_ways(client, url, body)  # recorded by the direct way, retried through DRF
+    assert (fast.status_code, drf.status_code) == (201, 200)
+    assert fast.content == drf.content
+    assert {k: v for k, v in fast.headers.items()} == {k: v for k, v in drf.headers.items()}
+    same_answer(*both_ways(client, url, {**body, "client_id": "another"}))  # 409 already judged
+    same_answer(*both_ways(client, next_url))  # 204 nothing left
+    stranger = client_for(add_member(other))
+    same_answer(*both_ways(stranger, url, body))  # someone else's assignment: 404
+    Membership.objects.filter(user=annotator).update(paused=True)
+    same_answer(*both_ways(client, next_url))  # 403 paused
+    assert len(drf_requests) == 12  # each DRF_WAY request went through DRF, none other
+
+
+@pytest.mark.django_db
+def test_requests_the_direct_way_leaves_to_drf_get_drfs_answers():
+    project = make_project()
+    make_task(project)
+    client = client_for(add_member(project))
+    lease = client.post(f"/api/projects/{project.pk}/next/").json()
+    url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
+    ids = [r["id"] for r in lease["task"]["responses"]]
+    malformed = client.post(url, data="{nope", content_type="application/json")
+    assert malformed.status_code == 400 and "JSON parse error" in malformed.json()["detail"]
+    coerced = client.post(url, data=json.dumps({"client_id": " c ", "ranking": [[ids[0]], [ids[1]]],
+                                                "strength": "2"}), content_type="application/json")
+    assert coerced.status_code == 201 and coerced.json()["client_id"] == "c" and coerced.json()["strength"] == 2
+    html = client.post(f"/api/projects/{project.pk}/next/", HTTP_ACCEPT="text/html")
+    assert html.status_code == 200 and html["Content-Type"].startswith("text/html")  # the browsable API
+    make_task(project)
+    session = client_for(add_member(project), token=False)
+    assert session.post(f"/api/projects/{project.pk}/next/").status_code == 200
