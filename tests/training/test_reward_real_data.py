@@ -40,6 +40,8 @@ def test_minilm_reward_model_beats_the_length_heuristic_on_hh(tmp_path):
     metrics = train_reward_model(config, train_pairs, eval_pairs).metrics
 
     heuristic = shorter_answer_wins_accuracy(eval_pairs)
+    print(f"HH eval: reward model accuracy {metrics['eval_accuracy']}, ECE {metrics['eval_ece']}, "
+          f"shorter-answer heuristic {heuristic:.4f}, n {metrics['eval_n']}")
     assert metrics["eval_n"] == 300 and metrics["truncated_texts"] > 0  # long dialogues kept, cut on the left
     assert metrics["eval_accuracy"] > heuristic, (metrics, heuristic)
     assert metrics["eval_accuracy"] >= 0.56, metrics
