@@ -43,6 +43,7 @@ def parse_args():
     parser.add_argument("--port", type=int, default=18100)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (gthread).")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread or sync).")
     parser.add_argument("--client", choices=["wrk", "threads"], default="wrk",
                         help="Load generator: wrk + bench/annotate_loop.lua, or Python threads.")
     parser.add_argument("--paced", default="",
@@ -137,10 +138,10 @@ def seed_level(n_annotators: int, n_tasks: int, overlap: int) -> tuple[int, list
     return project.pk, tokens
 
 
-def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_gunicorn(env: dict, port: int, workers: int, threads: int, worker_class: str = "gthread") -> subprocess.Popen:
     process = subprocess.Popen(
         [str(Path(PYTHON).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+         "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
          "--keep-alive", "30", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
@@ -389,7 +390,7 @@ def main():
     seeded = {n: seed_level(n, args.tasks, args.overlap) for n in levels}
     if paced:
         paced_project = seed_level(int(paced[0]), args.tasks, args.overlap)
-    server = start_gunicorn(env, args.port, args.workers, args.threads)
+    server = start_gunicorn(env, args.port, args.workers, args.threads, args.worker_class)
     results, paced_result = [], None
     try:
         for n in levels:
@@ -421,7 +422,7 @@ def main():
               f"{r['database_cpu_ms_per_cycle']:.2f} (+ {r['client_cpu_ms_per_cycle']:.2f}) | "
               f"{r['load_average']:.1f} |")
     print(f"\npgbench -N ({args.pgbench_clients} clients, {args.pgbench_seconds} s): {tps:.0f} TPS; "
-          f"gunicorn {args.workers} workers x {args.threads} threads; client {args.client}; {os.cpu_count()} CPUs; "
+          f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads; client {args.client}; {os.cpu_count()} CPUs; "
           f"load average now: {os.getloadavg()[0]:.1f}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(

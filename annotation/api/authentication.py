@@ -40,8 +40,9 @@ def _token_user_sql() -> str:
     )
 
 
-def token_user(key: str):
-    """(user, token) for a token key, or (None, None) when no such token exists."""
+def token_user(key: str, *, with_token: bool = True):
+    """(user, token) for a token key, or (None, None) when no such token exists (token is None
+    when not asked for: building it is wasted work where only the user is needed)."""
     with prepared_cursor() as cursor:
         cursor.execute(_token_user_sql(), [key])
         row = cursor.fetchone()
@@ -50,6 +51,8 @@ def token_user(key: str):
     user_model = get_user_model()
     n = column_count(user_model)
     user = model_from_row(user_model, row[:n])
+    if not with_token:
+        return user, None
     token = model_from_row(Token, row[n:])
     token._state.fields_cache["user"] = user  # token.user without another query
     return user, token

@@ -33,7 +33,7 @@ def _token_holder(request):
     parts = request.META.get("HTTP_AUTHORIZATION", "").split()
     if len(parts) != 2 or parts[0].lower() != "token" or not parts[1].isascii():
         return None
-    user, _ = token_user(parts[1])
+    user, _ = token_user(parts[1], with_token=False)
     return user if user is not None and user.is_active else None
 
 

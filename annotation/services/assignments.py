@@ -54,10 +54,6 @@ def _sql_time(moment):
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _check_not_paused(paused: bool, reason: str) -> None:
     if paused:
         reason = reason or "A manager paused your work in this project."

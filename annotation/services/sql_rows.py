@@ -61,7 +61,7 @@ def prepared_cursor():
     Django itself leaves psycopg's automatic preparing off (it breaks transaction-mode
     poolers such as PgBouncer < 1.21): deployments behind one set `HOT_PATH_PREPARED_STATEMENTS=0`.
     """
-    if connection.vendor != "postgresql" or not getattr(settings, "HOT_PATH_PREPARED_STATEMENTS", True):
+    if connection.vendor != "postgresql" or _PreparingCursor is None or not settings.HOT_PATH_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             yield cursor
         return

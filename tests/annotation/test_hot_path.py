@@ -13,7 +13,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from annotation.api.annotate import judgement_input
+from annotation.api.judgement_input import judgement_input
 from annotation.api.authentication import FastTokenAuthentication
 from annotation.api.serializers import JudgementInputSerializer
 from annotation.errors import DomainError
