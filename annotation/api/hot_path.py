@@ -20,7 +20,7 @@ from annotation.api.authentication import token_user
 from annotation.api.errors import domain_error_body
 from annotation.errors import DomainError
 
-_JSON_ONLY_ACCEPT = {"", "*/*", "application/json"}
+_JSON_ONLY_ACCEPT = {"*/*", "application/json"}  # what DRF reads when Accept is absent: */*
 _RENDERER = JSONRenderer()
 
 
@@ -76,7 +76,7 @@ class HotPathMixin:
         cls.allowed_methods_header = ", ".join(cls().allowed_methods)
 
         def view(request, *args, **kwargs):
-            if request.method != "POST" or request.META.get("HTTP_ACCEPT", "") not in _JSON_ONLY_ACCEPT:
+            if request.method != "POST" or request.META.get("HTTP_ACCEPT", "*/*") not in _JSON_ONLY_ACCEPT:
                 return drf_view(request, *args, **kwargs)
             user = _token_holder(request)
             if user is None:

@@ -286,6 +286,8 @@ def test_requests_the_direct_way_leaves_to_drf_get_drfs_answers():
     coerced = client.post(url, data=json.dumps({"client_id": " c ", "ranking": [[ids[0]], [ids[1]]],
                                                 "strength": "2"}), content_type="application/json")
     assert coerced.status_code == 201 and coerced.json()["client_id"] == "c" and coerced.json()["strength"] == 2
+    empty_accept = client.post(f"/api/projects/{project.pk}/next/", HTTP_ACCEPT="")
+    assert empty_accept.status_code == 406  # DRF's answer to an Accept header naming nothing
     html = client.post(f"/api/projects/{project.pk}/next/", HTTP_ACCEPT="text/html")
     assert html.status_code == 200 and html["Content-Type"].startswith("text/html")  # the browsable API
     make_task(project)
