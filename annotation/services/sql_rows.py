@@ -28,7 +28,10 @@ def column_count(model) -> int:
 
 @functools.cache
 def _converters(model, vendor: str) -> list[tuple[int, list, object]]:
-    """Per column, the value converters the ORM's compiler would apply (backend's, then field's)."""
+    """Per column, the value converters the ORM's compiler would apply (backend's, then field's).
+
+    Cached per vendor, not per connection: PostgreSQL's backend has none, and SQLite's are pure
+    functions of the value (each thread's connection would build the same ones)."""
     found = []
     for index, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
