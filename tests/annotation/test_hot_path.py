@@ -293,3 +293,23 @@ def test_requests_the_direct_way_leaves_to_drf_get_drfs_answers():
     make_task(project)
     session = client_for(add_member(project), token=False)
     assert session.post(f"/api/projects/{project.pk}/next/").status_code == 200
+
+
+def test_views_with_more_checks_than_a_token_keep_drfs_way():
+    from rest_framework.permissions import IsAdminUser
+    from rest_framework.throttling import AnonRateThrottle
+
+    from annotation.api.annotate import NextView
+
+    class Throttled(NextView):
+        throttle_classes = [AnonRateThrottle]
+
+    class AdminsOnly(NextView):
+        permission_classes = [IsAdminUser]
+
+    def takes_the_direct_way(view) -> bool:
+        return view.__code__.co_filename.endswith("hot_path.py")  # else DRF's csrf_exempt view
+
+    assert takes_the_direct_way(NextView.as_view())
+    assert not takes_the_direct_way(Throttled.as_view())
+    assert not takes_the_direct_way(AdminsOnly.as_view())
