@@ -25,6 +25,7 @@ from annotation.services.iteration_tasks import (
     iteration_comparisons_create,
     policy_responses_store,
     response_rewards_store,
+    task_uncertainties_update,
 )
 from annotation.services.iterations import (
     iteration_set_policy_before,
@@ -236,6 +237,10 @@ def run_generate(job: TrainingJob) -> StepOutcome:
         iteration=iteration, prompt_ids=[row["id"] for row in train], new_policy=new_policy,
         opponents=policies[1:], purpose=ComparisonTask.Purpose.TRAINING,
     )
+    if iteration.reward_model_id is not None:
+        metrics["tasks_with_uncertainty"] = task_uncertainties_update(
+            project=iteration.project, reward_model_id=iteration.reward_model_id
+        )
     return StepOutcome(metrics, str(directory))
 
 

@@ -1,6 +1,8 @@
 """Sending a new policy's samples back to annotators: storing generated responses and creating the
 comparison tasks (training) and the blind evaluation tasks of an iteration."""
 import hashlib
+import itertools
+import math
 import random
 
 from django.db import transaction
@@ -98,3 +100,34 @@ def iteration_comparisons_create(*, iteration: Iteration, prompt_ids: list[int],
             )
             created += int(was_created)
     return created
+
+
+def pair_uncertainty(reward_a: float, reward_b: float) -> float:
+    """How unsure the reward model is which of two responses people prefer: 1 - |2P - 1|, where
+    P = sigmoid(reward_a - reward_b) is its Bradley-Terry preference (1 = a coin flip, 0 = certain)."""
+    preference = 1.0 / (1.0 + math.exp(-(reward_a - reward_b)))
+    return 1.0 - abs(2.0 * preference - 1.0)
+
+
+@transaction.atomic
+def task_uncertainties_update(*, project, reward_model_id: int) -> int:
+    """Stores on each open training task of `project` how unsure the reward model is about it,
+    from the scores it gave the task's responses (`Response.metadata["rewards"]`); a K-way task
+    counts as unsure as its least certain pair. With `task_order = "uncertainty"` those tasks are
+    served first (active pair selection). Tasks with an unscored response are left as they are.
+    Returns how many tasks were updated."""
+    key = str(reward_model_id)
+    tasks = list(
+        ComparisonTask.objects.select_for_update()
+        .filter(project=project, purpose=ComparisonTask.Purpose.TRAINING, is_complete=False)
+        .prefetch_related("responses")
+    )
+    updated = []
+    for task in tasks:
+        rewards = [response.metadata.get("rewards", {}).get(key) for response in task.responses.all()]
+        if len(rewards) < 2 or not all(isinstance(r, (int, float)) for r in rewards):
+            continue
+        task.uncertainty = max(pair_uncertainty(a, b) for a, b in itertools.combinations(rewards, 2))
+        updated.append(task)
+    ComparisonTask.objects.bulk_update(updated, ["uncertainty"])
+    return len(updated)
