@@ -241,12 +241,21 @@ def _backend_pids(database: str) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _machine_busy() -> float:
+    """CPU seconds every process on the machine has used so far (all cores, from /proc/stat)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 def cpu_snapshot(server_pid: int, database: str) -> dict:
-    """CPU seconds so far of gunicorn (master + workers), the PostgreSQL backends, and this client."""
+    """CPU seconds so far of gunicorn (master + workers), the PostgreSQL backends, this client,
+    and the whole machine (so that what other jobs took during the run can be reported)."""
     return {
         "server": {pid: _process_cpu(pid) for pid in [server_pid, *_children(server_pid)]},
         "database": {pid: _process_cpu(pid) for pid in _backend_pids(database)},
         "client": time.process_time(),
+        "machine": _machine_busy(),
+        "wall": time.time(),
     }
 
 
@@ -254,7 +263,14 @@ def cpu_used(before: dict, after: dict) -> dict:
     def spent(kind):
         return sum(cpu - before[kind].get(pid, 0.0) for pid, cpu in after[kind].items())
 
-    return {"server": spent("server"), "database": spent("database"), "client": after["client"] - before["client"]}
+    return {"server": spent("server"), "database": spent("database"), "client": after["client"] - before["client"],
+            "machine": after["machine"] - before["machine"], "wall": after["wall"] - before["wall"]}
+
+
+def other_jobs_cores(cpu: dict, client_cpu: float) -> float:
+    """Cores' worth of CPU that processes other than the benchmark's used during the measurement."""
+    ours = cpu["server"] + cpu["database"] + client_cpu
+    return max(0.0, cpu["machine"] - ours) / max(cpu["wall"], 1e-9)
 
 
 def run_level(port: int, project_id: int, tokens: list[str], seconds: float, warmup: float,
@@ -289,6 +305,7 @@ def run_level(port: int, project_id: int, tokens: list[str], seconds: float, war
         "server_cpu_ms_per_cycle": 1000 * cpu["server"] / max(cycles, 1),
         "database_cpu_ms_per_cycle": 1000 * cpu["database"] / max(cycles, 1),
         "client_cpu_ms_per_cycle": 1000 * cpu["client"] / max(cycles, 1),
+        "other_jobs_cores": other_jobs_cores(cpu, cpu["client"]),
         "load_average": load,
         "errors": errors[:5],
     }
@@ -345,6 +362,7 @@ def run_level_wrk(port: int, project_id: int, tokens: list[str], seconds: float,
         "server_cpu_ms_per_cycle": 1000 * cpu["server"] / max(cycles, 1),
         "database_cpu_ms_per_cycle": 1000 * cpu["database"] / max(cycles, 1),
         "client_cpu_ms_per_cycle": 1000 * client_cpu / max(cycles, 1),
+        "other_jobs_cores": other_jobs_cores(cpu, client_cpu),
         "load_average": load,
         "errors": errors,
     }
@@ -374,6 +392,7 @@ def _print_level(label: str, r: dict) -> None:
           f"p95 {r['p95_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  CPU/cycle server "
           f"{r['server_cpu_ms_per_cycle']:.2f} ms + db {r['database_cpu_ms_per_cycle']:.2f} ms "
           f"(client {r['client_cpu_ms_per_cycle']:.2f} ms)  load {r['load_average']:.1f}  "
+          f"other jobs {r['other_jobs_cores']:.2f} cores  "
           f"errors {r['errors']}", flush=True)
 
 
@@ -414,14 +433,14 @@ def main():
     print(f"pgbench -N -c {args.pgbench_clients}: {tps:.0f} TPS")
     print()
     print("| annotators | cycles/s | p50 ms | p95 ms | p99 ms | cycles/s ÷ pgbench TPS "
-          "| CPU ms/cycle: gunicorn + PostgreSQL (+ client) | load avg |")
+          "| CPU ms/cycle: gunicorn + PostgreSQL (+ client) | other jobs' CPU (cores) |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results + ([paced_result] if paced_result else []):
         label = f"{r['annotators']}" + (f", paced ({r['think_ms']:.0f} ms think)" if r.get("think_ms") else "")
         print(f"| {label} | {r['cycles_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['cycles_per_s'] / tps:.3f} | {r['server_cpu_ms_per_cycle']:.2f} + "
               f"{r['database_cpu_ms_per_cycle']:.2f} (+ {r['client_cpu_ms_per_cycle']:.2f}) | "
-              f"{r['load_average']:.1f} |")
+              f"{r['other_jobs_cores']:.2f} |")
     print(f"\npgbench -N ({args.pgbench_clients} clients, {args.pgbench_seconds} s): {tps:.0f} TPS; "
           f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads; client {args.client}; {os.cpu_count()} CPUs; "
           f"load average now: {os.getloadavg()[0]:.1f}")
