@@ -87,7 +87,8 @@ def hyperparameters_validate(hyperparameters) -> dict:
     return cleaned
 
 
-def _merge_hyperparameters(base: dict, override: dict) -> dict:
+def hyperparameters_merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, section by section: a command's options merge, not replace."""
     merged = {key: (dict(value) if isinstance(value, dict) else value) for key, value in base.items()}
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -140,7 +141,7 @@ def iteration_start(*, project: Project, algorithm: str | None = None, hyperpara
             "(e.g. one built with `python -m training tiny-model`).",
             field="base_policy_path",
         )
-    merged = _merge_hyperparameters(hyperparameters_validate(project.hyperparameters), requested)
+    merged = hyperparameters_merge(hyperparameters_validate(project.hyperparameters), requested)
     number = (Iteration.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
     try:
         with transaction.atomic():

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from annotation.models import ComparisonTask, Iteration, Judgement, PolicyVersion, Project, TrainingJob
 from annotation.selectors.agreement import project_agreement
-from annotation.services.iterations import iteration_start
+from annotation.services.iterations import hyperparameters_merge, iteration_start
 from annotation.services.projects import member_add, project_create
 
 from .active_selection import active_selection_experiment
@@ -95,16 +95,6 @@ def default_hyperparameters(config: LoopConfig) -> dict:
     }
 
 
-def merge_sections(base: dict, override: dict) -> dict:
-    merged = {key: (dict(value) if isinstance(value, dict) else value) for key, value in base.items()}
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key].update(value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def loop_project_create(config: LoopConfig, *, admin) -> Project:
     """A fresh project for this run (its own name), with the demo corpus's prompts and tasks."""
     stamp = datetime.now(dt_timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -113,7 +103,7 @@ def loop_project_create(config: LoopConfig, *, admin) -> Project:
     while Project.objects.filter(name=name).exists():
         suffix += 1
         name = f"Loop run {stamp} (seed {config.seed}) #{suffix}"
-    hyperparameters = merge_sections(default_hyperparameters(config), config.hyperparameters)
+    hyperparameters = hyperparameters_merge(default_hyperparameters(config), config.hyperparameters)
     project = project_create(
         creator=admin, name=name, task_type=Project.TaskType.PAIRWISE, responses_per_task=2, overlap=2,
         guidelines=DEMO_GUIDELINES, criteria=[], lease_seconds=300,

@@ -12,7 +12,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
-from annotation.world.loop_runner import LoopConfig, LoopRun, merge_sections
+from annotation.services.iterations import hyperparameters_merge
+from annotation.world.loop_runner import LoopConfig, LoopRun
 from annotation.world.measurement import MeasurementError
 
 # A deliberately over-optimized run (Gao et al.): no KL penalty, many optimizer steps, a reward
@@ -59,7 +60,7 @@ class Command(BaseCommand):
         if not isinstance(overrides, dict):
             raise CommandError("--hyperparameters must be a JSON object of sections.")
         if options["overoptimize"]:
-            overrides = merge_sections(OVEROPTIMIZE, overrides)
+            overrides = hyperparameters_merge(OVEROPTIMIZE, overrides)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         output = Path(options["output"] or Path(settings.ARTIFACT_ROOT) / "reports" / f"loop-{stamp}")
         try:
