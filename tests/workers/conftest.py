@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 
 from annotation.models import Iteration, Membership, Project, Prompt, TrainingJob
