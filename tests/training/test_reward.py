@@ -14,9 +14,10 @@ from .helpers import assert_hf_model_dir, changed_tensors
 def test_reward_model_learns_a_synthetic_preference(tiny_policy_dir, synthetic_pair_files, tmp_path):
     train_file, eval_file = synthetic_pair_files
     config = RewardConfig(base_model=str(tiny_policy_dir), train=train_file, eval=eval_file, output=str(tmp_path / "rm"),
-                          lr=1e-3, epochs=2, batch_size=16, device="cpu")
+                          lr=1e-3, epochs=2, batch_size=16, device="cpu", precision="fp32")
     result = train_reward_model(config, read_pairs(train_file), read_pairs(eval_file))
     assert result.metrics["eval_accuracy"] >= 0.9, result.metrics
+    assert result.metrics["precision"] == "fp32"  # auto (the default) is covered in test_precision.py
     assert result.metrics["eval_n"] == 80
     assert 0 <= result.metrics["eval_ece"] <= 1
     assert_hf_model_dir(tmp_path / "rm")
