@@ -3,7 +3,8 @@
 -- connection. Used by bench/bench_annotate.py; wrk is C, so the load generator takes little of
 -- the CPU it is measuring.
 --
--- wrk -t N -c N -d 15s -s bench/annotate_loop.lua http://127.0.0.1:PORT -- PROJECT_ID THINK_MS NONCE TOKEN...
+-- wrk -t N -c N -d 15s -s bench/annotate_loop.lua http://127.0.0.1:PORT -- PROJECT_ID NONCE TOKEN...
+-- (No think time here: with a delay() function wrk stalled some requests for about a second.)
 
 local threads = {}
 local counter = 0
@@ -16,9 +17,8 @@ end
 
 function init(args)
    project_id = args[1]
-   think_ms = tonumber(args[2])
-   nonce = args[3]
-   token = args[3 + index]
+   nonce = args[2]
+   token = args[2 + index]
    state = "next"
    assignment_id = nil
    body = nil
@@ -27,7 +27,6 @@ function init(args)
    errors = 0
    first_error = ""
    headers = { ["Authorization"] = "Token " .. token, ["Content-Type"] = "application/json" }
-   math.randomseed(index * 7919 + os.time())
 end
 
 function request()
@@ -35,14 +34,6 @@ function request()
       return wrk.format("POST", "/api/projects/" .. project_id .. "/next/", headers, "")
    end
    return wrk.format("POST", "/api/assignments/" .. assignment_id .. "/judgement/", headers, body)
-end
-
-function delay()
-   -- Think time before asking for the next task (0: closed loop, no pause).
-   if state == "next" and think_ms > 0 then
-      return -think_ms * math.log(1 - math.random())  -- exponential, mean think_ms
-   end
-   return 0
 end
 
 local function fail(status, text)

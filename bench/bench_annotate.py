@@ -5,7 +5,8 @@ N concurrent simulated annotators, each on its own keep-alive connection, repeat
 think time: the worst case). Reported per N: cycles/s, p50/p95/p99 latency of single requests, and
 the same run's `pgbench -N` (simple-update) TPS on the same database, so the ratio is comparable
 across machines. Optionally (`--paced N:THINK_MS`) N annotators who pause THINK_MS on average
-(exponential) before each next task: latency under a load below saturation, reported apart.
+(exponential) before each next task: latency under a load below saturation, reported apart
+(driven by Python threads: wrk's delay() adds stalls of its own).
 
 The load generator is `wrk` (Debian package `wrk`) with bench/annotate_loop.lua: one wrk thread
 per annotator, in C, so it takes little of the CPU it measures (its CPU is reported too).
@@ -19,6 +20,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -165,9 +167,10 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int, worker_clas
 class Annotator(threading.Thread):
     """One simulated annotator: next + judgement in a loop over one keep-alive connection."""
 
-    def __init__(self, port: int, project_id: int, token: str, start_at: float, measure_from: float, stop_at: float):
+    def __init__(self, port: int, project_id: int, token: str, start_at: float, measure_from: float, stop_at: float,
+                 think_ms: float = 0.0):
         super().__init__(daemon=True)
-        self.port, self.project_id, self.stop_at = port, project_id, stop_at
+        self.port, self.project_id, self.stop_at, self.think_ms = port, project_id, stop_at, think_ms
         self.start_at, self.measure_from = start_at, measure_from
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         self.latencies: list[float] = []
@@ -187,6 +190,8 @@ class Annotator(threading.Thread):
             time.sleep(0.001)
         n = 0
         while time.time() < self.stop_at:
+            if self.think_ms:
+                time.sleep(random.expovariate(1000.0 / self.think_ms))  # pause before the next task
             measured = time.time() >= self.measure_from
             status, payload, took_next = self._post(conn, f"/api/projects/{self.project_id}/next/", None)
             if status == 204:
@@ -274,11 +279,11 @@ def other_jobs_cores(cpu: dict, client_cpu: float) -> float:
 
 
 def run_level(port: int, project_id: int, tokens: list[str], seconds: float, warmup: float,
-              server_pid: int, database: str) -> dict:
+              server_pid: int, database: str, think_ms: float = 0.0) -> dict:
     start_at = time.time() + 0.5
     measure_from = start_at + warmup
     stop_at = measure_from + seconds
-    annotators = [Annotator(port, project_id, t, start_at, measure_from, stop_at) for t in tokens]
+    annotators = [Annotator(port, project_id, t, start_at, measure_from, stop_at, think_ms) for t in tokens]
     for a in annotators:
         a.start()
     time.sleep(max(0.0, measure_from - time.time()))
@@ -314,15 +319,14 @@ def run_level(port: int, project_id: int, tokens: list[str], seconds: float, war
 LUA_SCRIPT = ROOT / "bench" / "annotate_loop.lua"
 
 
-def run_wrk(port: int, project_id: int, tokens: list[str], seconds: float, think_ms: float) -> tuple[dict, float]:
+def run_wrk(port: int, project_id: int, tokens: list[str], seconds: float) -> tuple[dict, float]:
     """One wrk run (one thread and connection per annotator); returns its result and its CPU seconds."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t", str(len(tokens)), "-c", str(len(tokens)), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
-         "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}", "--", str(project_id), str(think_ms),
-         secrets.token_hex(4), *tokens],
+         "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}", "--", str(project_id), secrets.token_hex(4), *tokens],
         check=True, capture_output=True, text=True,
     ).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -334,17 +338,17 @@ def run_wrk(port: int, project_id: int, tokens: list[str], seconds: float, think
 
 
 def run_level_wrk(port: int, project_id: int, tokens: list[str], seconds: float, warmup: float,
-                  server_pid: int, database: str, think_ms: float = 0.0) -> dict:
+                  server_pid: int, database: str) -> dict:
     """Like `run_level`, with wrk as the load generator (a warm-up run, then the measured run)."""
     if warmup > 0:
-        run_wrk(port, project_id, tokens, warmup, think_ms)
+        run_wrk(port, project_id, tokens, warmup)
         # wrk drops its connections mid-request when its time is up; let the server finish those
         # requests, so that none of them lands inside the measured run (a late submit would make
         # the measured run's submit of the same assignment a 409).
         time.sleep(1.0)
     before = cpu_snapshot(server_pid, database)
     load = os.getloadavg()[0]
-    result, client_cpu = run_wrk(port, project_id, tokens, seconds, think_ms)
+    result, client_cpu = run_wrk(port, project_id, tokens, seconds)
     cpu = cpu_used(before, cpu_snapshot(server_pid, database))
     cycles = result["cycles"]
     duration = result["duration_us"] / 1e6
@@ -354,7 +358,6 @@ def run_level_wrk(port: int, project_id: int, tokens: list[str], seconds: float,
                       f"{result['first_error']}")
     return {
         "annotators": len(tokens),
-        "think_ms": think_ms,
         "cycles": cycles,
         "cycles_per_s": cycles / duration,
         "p50_ms": result["p50_us"] / 1000, "p95_ms": result["p95_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
@@ -423,8 +426,12 @@ def main():
             _print_level(f"N={n:3d}", result)
         if paced:
             project_id, tokens = paced_project
-            paced_result = run_level_wrk(args.port, project_id, tokens, args.seconds, args.warmup, server.pid,
-                                         database, think_ms=paced[1])
+            # Python threads even with --client wrk: wrk's delay() stalled ~1% of paced requests for about
+            # a second on an idle machine (p99 1.7 s, while gunicorn's access log had them under 10 ms
+            # and this client saw p99 5 ms in the same minutes). At ~30 cycles/s the client's CPU is small.
+            paced_result = run_level(args.port, project_id, tokens, args.seconds, args.warmup, server.pid, database,
+                                     think_ms=paced[1])
+            paced_result["think_ms"] = paced[1]
             _print_level(f"paced N={len(tokens)} think {paced[1]:.0f} ms", paced_result)
     finally:
         server.terminate()
