@@ -21,6 +21,7 @@ from annotation.services.assignments import assignment_next
 from annotation.services.judgements import judgement_submit
 from annotation.services.tasks import prompt_get_or_create, response_get_or_create, task_create
 from annotation.world.corpus import demo_prompts, demo_tasks
+from annotation.world.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_SECONDS = 90
@@ -49,35 +50,26 @@ def session_artifact_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("artifacts")
 
 
-class CeleryWorker:
+class CeleryWorker(ManagedProcess):
     """A `celery -A config worker -Q default,gpu -c 1 --pool prefork` process of its own session
     (process group), so a test can SIGKILL it whole and the next test gets a fresh one."""
 
     def __init__(self, env: dict, log_path: Path):
-        self.env = env
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        argv = [str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-Q", "default,gpu",
+                "-c", "1", "--pool", "prefork", "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+                "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        super().__init__(argv, env=env, log_path=log_path)
 
     def start(self) -> None:
-        self.log_path.write_text("")
-        self._log = open(self.log_path, "a")
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-Q", "default,gpu",
-             "-c", "1", "--pool", "prefork", "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        super().start()
         deadline = time.monotonic() + WORKER_READY_SECONDS
         while time.monotonic() < deadline:
-            if " ready." in self.log_path.read_text():
+            if " ready." in self.log():
                 return
-            if self.process.poll() is not None:
+            if not self.running():
                 break
             time.sleep(0.2)
-        raise RuntimeError(f"The Celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"The Celery worker did not start:\n{self.log_tail()}")
 
     def ensure_running(self) -> "CeleryWorker":
         if not self.running():
@@ -89,19 +81,8 @@ class CeleryWorker:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
-    def stop(self) -> None:
-        if self.running():
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        if self.process is not None:
-            self._log.close()
-
     def log(self) -> str:
-        return self.log_path.read_text()
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 @pytest.fixture(scope="session")
