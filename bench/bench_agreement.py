@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_support import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PROJECT_NAME = "bench-agreement"
@@ -33,17 +35,6 @@ def parse_args():
     parser.add_argument("--rebuild", action="store_true", help="Regenerate the data even if present.")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
 
 
 def setup_django(url: str) -> None:

@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench_support import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
@@ -72,17 +74,6 @@ def bench_env(url: str) -> dict:
         ALLOWED_HOSTS="127.0.0.1,localhost",
     )
     return env
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
 
 
 def setup_django(env: dict) -> None:
