@@ -5,7 +5,8 @@
 - A Bradley-Terry leaderboard of all policy versions of a project (like Chatbot Arena's), from
   every human judgement comparing two policies' responses; 95% CI by bootstrap over judgements.
 - The overoptimization monitor: does the reward model still agree with annotators on the new
-  policy's fresh samples, and does the reward rise while humans prefer the new policy less?
+  policy's fresh samples, and does the reward rise while humans prefer the previous policy or
+  the reference?
 """
 import math
 from collections import defaultdict
@@ -133,8 +134,11 @@ def _previous_iteration(iteration: Iteration) -> Iteration | None:
 def overoptimization_check(*, iteration: Iteration, agreement: dict, win_rates: list[dict]) -> tuple[bool, str]:
     """Flags the iteration when (a) the reward model's agreement with annotators dropped below the
     previous iteration's by more than that one's CI half-width, or (b) the reward model scores the
-    new policy above the previous one while annotators prefer the previous one (win-rate CI
-    entirely below 1/2)."""
+    new policy above an opponent (the previous policy or the reference) while annotators prefer
+    that opponent (win-rate CI entirely below 1/2).
+
+    The rewards come from the generate step, which scored every policy's samples on the same train
+    prompts with this iteration's reward model: one model, so one scale."""
     reasons = []
     previous = _previous_iteration(iteration)
     if previous is not None and agreement["agreement"] is not None:
@@ -147,16 +151,17 @@ def overoptimization_check(*, iteration: Iteration, agreement: dict, win_rates: 
                     f"(iteration {previous.number}) to {agreement['agreement']:.2f}"
                 )
     generate = iteration.jobs.filter(step="generate").first()
-    metrics = generate.metrics if generate else {}
-    if iteration.policy_before is not None and iteration.policy_after is not None:
-        new_reward = metrics.get(f"reward_mean_{iteration.policy_after.name}")
-        old_reward = metrics.get(f"reward_mean_{iteration.policy_before.name}")
-        versus_previous = next((w for w in win_rates if w["opponent"] == iteration.policy_before.name), None)
+    metrics = (generate.metrics if generate else {}) or {}
+    new_policy = iteration.policy_after
+    new_reward = metrics.get(f"reward_mean_{new_policy.name}") if new_policy is not None else None
+    for versus in win_rates:
+        old_reward = metrics.get(f"reward_mean_{versus['opponent']}")
         if (new_reward is not None and old_reward is not None and new_reward > old_reward
-                and versus_previous and versus_previous["ci_high"] is not None and versus_previous["ci_high"] < 0.5):
+                and versus["ci_high"] is not None and versus["ci_high"] < 0.5):
             reasons.append(
-                f"the reward rose ({old_reward:.3f} -> {new_reward:.3f}) while annotators prefer the previous "
-                f"policy (win-rate {versus_previous['win_rate']:.2f}, CI up to {versus_previous['ci_high']:.2f})"
+                f"the reward rose ({old_reward:.3f} -> {new_reward:.3f}) while annotators prefer "
+                f"{versus['opponent']!r} (win-rate {versus['win_rate']:.2f}, CI up to {versus['ci_high']:.2f}, "
+                f"n={versus['n_judgements']})"
             )
     return bool(reasons), "; ".join(reasons)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from tqdm import tqdm
 
-from annotation.models import ComparisonTask, Iteration, Judgement, PolicyVersion, Project, TrainingJob
+from annotation.models import Iteration, PolicyVersion, Project, TrainingJob
 from annotation.selectors.agreement import project_agreement
-from annotation.services.iterations import hyperparameters_merge, iteration_start
+from annotation.services.iterations import hyperparameters_merge, iteration_evaluation_record, iteration_start
 from annotation.services.projects import member_add, project_create
 
 from .active_selection import active_selection_experiment
@@ -32,7 +32,7 @@ from .demo_setup import (
     demo_accounts,
     demo_content_import,
 )
-from .measure import MeanEstimate, overoptimization_detected, win_rate_with_ci
+from .measure import MeanEstimate, overoptimization_detected
 from .measurement import (
     evaluation_prompt_rows,
     gold_labelled_pairs,
@@ -170,41 +170,30 @@ def step_history(iteration: Iteration) -> list[dict]:
     return rows
 
 
-def _outcome_for(judgement: Judgement, response_id: int) -> float | None:
-    """1 if `response_id` won the judgement, 0.5 for a tie, 0 if it lost."""
-    ranking = judgement.ranking or []
-    if judgement.both_bad or not ranking:
-        return 0.5
-    for tier in ranking:
-        if response_id in tier:
-            return 0.5 if len(tier) > 1 else (1.0 if tier is ranking[0] else 0.0)
-    return None
+def _as_win_rate(row: dict | None) -> dict | None:
+    """The platform's win-rate row in the report's WinRate shape (win_rate, CI, wins/ties/losses, n)."""
+    if not row or not row.get("n_judgements"):
+        return None
+    return {"win_rate": row["win_rate"], "ci_low": row["ci_low"], "ci_high": row["ci_high"], "wins": row["wins"],
+            "ties": row["ties"], "losses": row["losses"], "n": row["n_judgements"], "n_tasks": row["n_tasks"],
+            "opponent": row["opponent"]}
 
 
-def human_evaluation(iteration: Iteration) -> dict:
-    """Win-rate of the iteration's new policy on its blind evaluation tasks, against the previous
-    policy and against the reference (ties count half), with bootstrap 95% intervals."""
-    if iteration.policy_after_id is None:
-        return {"vs_previous": None, "vs_reference": None}
+def platform_evaluation(iteration: Iteration) -> dict:
+    """The platform's own human evaluation of the iteration, refreshed now that its blind evaluation
+    tasks are judged: the same service the beat runs every minute (win-rates with bootstrap CIs,
+    the reward model's agreement with annotators, the overoptimization flag on the iteration).
+
+    Returns the report's `human_eval` ({"vs_previous", "vs_reference", "reward_model_agreement"})."""
+    evaluation = iteration_evaluation_record(iteration=iteration)
+    by_opponent = {row["opponent"]: row for row in evaluation["win_rates"]}
     reference = PolicyVersion.objects.filter(project=iteration.project, is_reference=True).order_by("pk").first()
-    outcomes: dict[int, list[float]] = {}
-    tasks = ComparisonTask.objects.filter(iteration=iteration, purpose=ComparisonTask.Purpose.EVALUATION)
-    for task in tasks.prefetch_related("responses"):
-        responses = list(task.responses.all())
-        new = next((r for r in responses if r.policy_version_id == iteration.policy_after_id), None)
-        other = next((r for r in responses if r.policy_version_id != iteration.policy_after_id), None)
-        if new is None or other is None:
-            continue
-        for judgement in Judgement.objects.filter(task=task, replaced_by__isnull=True):
-            outcome = _outcome_for(judgement, new.pk)
-            if outcome is not None:
-                outcomes.setdefault(other.policy_version_id, []).append(outcome)
-
-    def rate(policy_id):
-        values = outcomes.get(policy_id)
-        return win_rate_with_ci(values).as_dict() if values else None
-
-    return {"vs_previous": rate(iteration.policy_before_id), "vs_reference": rate(reference.pk if reference else None)}
+    return {
+        "source": "platform (annotation.services.iterations.iteration_evaluation_record)",
+        "vs_previous": _as_win_rate(by_opponent.get(iteration.policy_before.name)) if iteration.policy_before else None,
+        "vs_reference": _as_win_rate(by_opponent.get(reference.name)) if reference else None,
+        "reward_model_agreement": evaluation["reward_model_agreement"],
+    }
 
 
 def agreement_now(project: Project) -> tuple[float | None, dict]:
@@ -359,12 +348,18 @@ class LoopRun:
             iteration = Iteration.objects.filter(pk=entry.get("iteration_id")).first()
             if iteration is None:
                 continue
-            entry["human_eval"] = human_evaluation(iteration)
+            entry["human_eval"] = platform_evaluation(iteration)
+            iteration.refresh_from_db(fields=["overoptimization_flag", "overoptimization_reason"])
+            gold_check = entry.get("gold_overoptimization") or {"flag": False, "reason": ""}
+            # `flag` is the platform's monitor, from the platform's own evidence (reward-model
+            # scores and human judgements); the world's gold check is reported beside it.
             entry["overoptimization"] = {
-                "flag": bool(iteration.overoptimization_flag or entry.get("gold_overoptimization", {}).get("flag")),
+                "flag": iteration.overoptimization_flag,
+                "reason": iteration.overoptimization_reason,
                 "platform_flag": iteration.overoptimization_flag,
                 "platform_reason": iteration.overoptimization_reason,
-                "reason": iteration.overoptimization_reason or entry.get("gold_overoptimization", {}).get("reason", ""),
+                "gold_flag": gold_check["flag"],
+                "gold_reason": gold_check["reason"],
             }
 
     def _annotator_quality(self, report: dict) -> list[dict]:

@@ -1,5 +1,6 @@
-"""Small statistics for the loop report: means with standard errors, win-rates with bootstrap
-confidence intervals, and the overoptimization check. Pure Python + numpy."""
+"""Small statistics for the loop report: means with standard errors and the world's gold-reward
+overoptimization check. Pure Python + numpy. (Win-rates are the platform's own:
+annotation.selectors.iteration_evaluation.)"""
 from __future__ import annotations
 
 import math
@@ -27,38 +28,6 @@ def mean_with_standard_error(values) -> MeanEstimate:
         return MeanEstimate(float("nan"), float("nan"), 0)
     se = float(array.std(ddof=1) / math.sqrt(array.size)) if array.size > 1 else 0.0
     return MeanEstimate(float(array.mean()), se, int(array.size))
-
-
-@dataclass(frozen=True)
-class WinRate:
-    """Share of comparisons won (ties count half) with a bootstrap 95% interval."""
-
-    win_rate: float
-    ci_low: float
-    ci_high: float
-    wins: int
-    ties: int
-    losses: int
-
-    @property
-    def n(self) -> int:
-        return self.wins + self.ties + self.losses
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "n": self.n}
-
-
-def win_rate_with_ci(outcomes, *, resamples: int = 2000, seed: int = 0) -> WinRate:
-    """`outcomes`: 1 for a win, 0.5 for a tie, 0 for a loss. Percentile bootstrap 95% interval."""
-    array = np.asarray(list(outcomes), dtype=float)
-    wins, ties = int((array == 1.0).sum()), int((array == 0.5).sum())
-    losses = int(array.size - wins - ties)
-    if array.size == 0:
-        return WinRate(float("nan"), float("nan"), float("nan"), 0, 0, 0)
-    rng = np.random.default_rng(seed)
-    means = array[rng.integers(0, array.size, size=(resamples, array.size))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return WinRate(float(array.mean()), float(low), float(high), wins, ties, losses)
 
 
 def improvement_in_standard_errors(base: MeanEstimate, new: MeanEstimate) -> float:

@@ -12,8 +12,10 @@ The results dict (everything JSON-serializable; None where a value could not be 
           "agreement",                                   # inter-annotator agreement (0..1)
           "reward_model": {"n_pairs", "gold_accuracy", "n_eval_pairs"},
           "policy": {"name", "gold": {"mean", "standard_error", "n"}, "proxy_mean", "kl_to_reference"},
-          "human_eval": {"vs_previous": WinRate | None, "vs_reference": WinRate | None},
-          "overoptimization": {"flag", "reason"},
+          "human_eval": {"vs_previous": WinRate | None, "vs_reference": WinRate | None,   # the platform's
+                         "reward_model_agreement": {"n", "agreement", "ci_low", "ci_high"}?},
+          "overoptimization": {"flag", "reason",             # the platform's monitor (Iteration flag)
+                               "gold_flag"?, "gold_reason"?},   # the world's check on the hidden gold
           "ppo_steps": [{"step", "kl", "proxy_reward", "gold_reward"?}],
       }],
       "agreement_timeline": [{"judgements", "agreement"}],    # optional
@@ -210,9 +212,10 @@ def markdown_summary(results: dict) -> str:
     if base is not None:
         lines += [f"Base policy gold reward: {base.mean:.3f} ± {base.standard_error:.3f} (n={base.n}).", ""]
     lines += [
-        "| it | status | judgements (total) | agreement | RM gold acc. | gold reward ± SE | proxy | KL | win vs prev. [95% CI] | win vs ref. [95% CI] | overopt. |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| it | status | judgements (total) | agreement | RM gold acc. | gold reward ± SE | proxy | KL | win vs prev. [95% CI] | win vs ref. [95% CI] | platform monitor | gold check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    reasons = []
     for it in results.get("iterations", []):
         policy = it.get("policy") or {}
         gold = _estimate(policy.get("gold"))
@@ -224,8 +227,22 @@ def markdown_summary(results: dict) -> str:
             f"| {_fmt(it.get('agreement'), 2)} | {_fmt((it.get('reward_model') or {}).get('gold_accuracy'), 2)} "
             f"| {gold_text} | {_fmt(policy.get('proxy_mean'))} | {_fmt(policy.get('kl_to_reference'))} "
             f"| {_win(human.get('vs_previous'))} | {_win(human.get('vs_reference'))} "
-            f"| {'**FLAGGED**: ' + flag.get('reason', '') if flag.get('flag') else 'no'} |"
+            f"| {'**FLAGGED**' if flag.get('flag') else 'no'} | {'**FLAGGED**' if flag.get('gold_flag') else 'no'} |"
         )
+        if flag.get("flag"):
+            reasons.append(f"- iteration {it['number']}, platform monitor: {flag.get('reason', '')}")
+        if flag.get("gold_flag"):
+            reasons.append(f"- iteration {it['number']}, gold check: {flag.get('gold_reason', '')}")
+    if reasons:
+        lines += ["", "Overoptimization flags:", "", *reasons]
+    lines += [
+        "",
+        "Platform monitor: the platform's own overoptimization check (`Iteration.overoptimization_flag`,",
+        "from reward-model scores and human judgements only; refreshed by the beat and by the loop once",
+        "the evaluation tasks are judged). Gold check: the world's check on the hidden gold reward (proxy",
+        "up while gold falls by more than 2 SE), which the platform cannot see. Win-rates are the",
+        "platform's (bootstrap 95% CI over tasks, ties half).",
+    ]
     active = results.get("active_selection")
     if active and active.get("labels_needed"):
         needed = active["labels_needed"]

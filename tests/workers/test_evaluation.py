@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 
-from annotation.models import ComparisonTask, Iteration, Membership, PolicyVersion, Project, Response, RewardModelVersion
+from annotation.models import (
+    ComparisonTask,
+    Iteration,
+    Membership,
+    PolicyVersion,
+    Project,
+    Response,
+    RewardModelVersion,
+    TrainingJob,
+)
 from annotation.selectors.iteration_evaluation import (
     bradley_terry,
     iteration_evaluation,
@@ -52,12 +61,13 @@ class Loop:
         return Response.objects.create(prompt=prompt, text=text, source="model", policy_version=policy,
                                        content_hash=response_content_hash(text), metadata=metadata)
 
-    def judged_task(self, *, outcome: str, purpose="evaluation", iteration=None, rewards=(None, None)):
-        """A task new-vs-reference judged `outcome` ("win", "tie" or "loss" for the new policy)."""
+    def judged_task(self, *, outcome: str, purpose="evaluation", iteration=None, rewards=(None, None), opponent=None):
+        """A task new-vs-opponent (default: the policy the iteration started from) judged `outcome`
+        ("win", "tie" or "loss" for the new policy)."""
         iteration = iteration or self.iteration
         prompt, _ = prompt_get_or_create(project=self.project, text=f"q {uuid.uuid4().hex}")
         new = self.response(prompt, iteration.policy_after, f"new {prompt.pk}", rewards[0])
-        old = self.response(prompt, iteration.policy_before, f"old {prompt.pk}", rewards[1])
+        old = self.response(prompt, opponent or iteration.policy_before, f"old {prompt.pk}", rewards[1])
         task_create(project=self.project, prompt=prompt, responses=[old, new], purpose=purpose, iteration=iteration)
         assignment = assignment_next(project=self.project, annotator=self.annotator)
         ranking = {"win": [[new.pk], [old.pk]], "loss": [[old.pk], [new.pk]], "tie": [[new.pk, old.pk]]}[outcome]
@@ -119,3 +129,70 @@ def test_overoptimization_is_flagged_when_the_reward_model_stops_agreeing_with_a
     assert second.overoptimization_flag
     assert "agreement with annotators fell from 1.00" in second.overoptimization_reason
     assert second.summary["evaluation"]["reward_model_agreement"]["n"] == 4
+
+
+def overoptimized_first_iteration(loop: "Loop", *, reward_before: float, reward_after: float, outcomes: list[str]):
+    """The over-optimized loop run's situation: iteration 1 starts from the reference; the generate
+    step scored the new policy's samples above the reference's with the new reward model (its
+    metrics keys are reward_mean_<policy name>); annotators then judge the blind evaluation tasks."""
+    loop.iteration.reward_model = RewardModelVersion.objects.create(project=loop.project, iteration=loop.iteration, path="/r")
+    loop.iteration.save()
+    TrainingJob.objects.create(iteration=loop.iteration, step="generate", order=5, status="succeeded", metrics={
+        f"reward_mean_{loop.reference.name}": reward_before, f"reward_mean_{loop.new.name}": reward_after,
+    })
+    for outcome in outcomes:
+        loop.judged_task(outcome=outcome)
+
+
+@pytest.mark.django_db
+def test_overoptimization_is_flagged_when_the_reward_rose_but_annotators_prefer_the_previous_policy():
+    # Given the reward model's score rose 0.67 -> 0.88 and annotators prefer the reference 17 to 3
+    loop = Loop()
+    overoptimized_first_iteration(loop, reward_before=0.67, reward_after=0.88,
+                                   outcomes=["win"] * 3 + ["loss"] * 17)
+    # When the beat's service records the evaluation
+    evaluation = iteration_evaluation_record(iteration=loop.iteration)
+    # Then the platform's own monitor flags the iteration, saying why
+    loop.iteration.refresh_from_db()
+    assert evaluation["overoptimization"]["flagged"]
+    assert loop.iteration.overoptimization_flag
+    assert "the reward rose (0.670 -> 0.880)" in loop.iteration.overoptimization_reason
+    assert "win-rate 0.15" in loop.iteration.overoptimization_reason
+
+
+@pytest.mark.django_db
+def test_no_overoptimization_flag_when_annotators_agree_with_the_rising_reward():
+    loop = Loop()
+    overoptimized_first_iteration(loop, reward_before=0.67, reward_after=0.88,
+                                   outcomes=["win"] * 15 + ["loss"] * 5)
+    iteration_evaluation_record(iteration=loop.iteration)
+    loop.iteration.refresh_from_db()
+    assert not loop.iteration.overoptimization_flag
+    assert loop.iteration.overoptimization_reason == ""
+
+
+@pytest.mark.django_db
+def test_overoptimization_is_flagged_when_annotators_prefer_the_reference_though_not_the_previous_policy():
+    # Given iteration 2 starts from an already degenerate policy: against it, annotators see a
+    # toss-up, but they prefer the reference 4 to 16 while the reward model scores the new policy highest
+    loop = Loop()
+    second = Iteration.objects.create(project=loop.project, number=2, algorithm="ppo", status="succeeded",
+                                      policy_before=loop.new)
+    second.policy_after = PolicyVersion.objects.create(project=loop.project, name="iteration-2", path="/z",
+                                                       iteration=second, parent=loop.new)
+    second.reward_model = RewardModelVersion.objects.create(project=loop.project, iteration=second, path="/r2")
+    second.save()
+    TrainingJob.objects.create(iteration=second, step="generate", order=5, status="succeeded", metrics={
+        "reward_mean_iteration-2": 0.9, "reward_mean_iteration-1": 0.8, "reward_mean_reference": 0.5,
+    })
+    for outcome in ["win", "loss"] * 5:
+        loop.judged_task(outcome=outcome, iteration=second)
+    for outcome in ["win"] * 4 + ["loss"] * 16:
+        loop.judged_task(outcome=outcome, iteration=second, opponent=loop.reference)
+
+    iteration_evaluation_record(iteration=second)
+
+    second.refresh_from_db()
+    assert second.overoptimization_flag
+    assert "prefer 'reference' (win-rate 0.20" in second.overoptimization_reason
+    assert "'iteration-1'" not in second.overoptimization_reason

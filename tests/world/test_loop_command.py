@@ -41,7 +41,8 @@ def test_a_one_iteration_loop_runs_end_to_end_and_writes_its_report(artifact_roo
     assert entry["policy"]["gold"]["n"] > 0 and entry["policy"]["kl_to_reference"] is not None
     assert entry["policy"]["proxy_mean"] is not None
     assert entry["human_eval"]["vs_reference"]["n"] > 0
-    assert set(entry["overoptimization"]) >= {"flag", "reason"}
+    assert entry["human_eval"]["source"].startswith("platform")
+    assert set(entry["overoptimization"]) >= {"flag", "reason", "platform_flag", "gold_flag", "gold_reason"}
     assert entry["ppo_steps"] and all("kl" in step for step in entry["ppo_steps"])
     assert document["verdict"]["reason"]
     for name in PLOT_FILES.values():
@@ -55,6 +56,9 @@ def test_a_one_iteration_loop_runs_end_to_end_and_writes_its_report(artifact_roo
     assert set(TrainingJob.objects.filter(iteration=iteration).values_list("status", flat=True)) == {"succeeded"}
     assert ComparisonTask.objects.filter(iteration=iteration, purpose="training").exists()
     assert ComparisonTask.objects.filter(iteration=iteration, purpose="evaluation").exists()
+    # The loop refreshed the platform's own evaluation (what the beat does) once the tasks were judged.
+    assert iteration.summary["evaluation"]["win_rates"][0]["n_judgements"] == entry["human_eval"]["vs_reference"]["n"]
+    assert entry["overoptimization"]["flag"] == iteration.overoptimization_flag
     assert PolicyVersion.objects.filter(project=project, is_reference=True).count() == 1
     assert "Report:" in stdout.getvalue()
 

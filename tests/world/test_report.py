@@ -4,24 +4,23 @@ import math
 
 import pytest
 
-from annotation.world.measure import (
-    mean_with_standard_error,
-    overoptimization_detected,
-    win_rate_with_ci,
-)
+from annotation.world.measure import mean_with_standard_error, overoptimization_detected
 from annotation.world.report import PLOT_FILES, verdict, write_report
 
 
 def synthetic_results(final_gold=1.2, final_kl=4.0):
-    def iteration(number, gold, kl, flag=False):
+    def iteration(number, gold, kl, flag=False, gold_flag=False):
         return {
             "number": number, "status": "succeeded", "duration_s": 10.0,
             "judgements": 40, "judgements_total": 40 * number, "agreement": 0.7 + 0.02 * number,
             "reward_model": {"n_pairs": 20 * number, "gold_accuracy": 0.6 + 0.1 * number, "n_eval_pairs": 60},
             "policy": {"name": f"policy-{number}", "gold": {"mean": gold, "standard_error": 0.1, "n": 64},
                        "proxy_mean": 0.5 * number, "kl_to_reference": kl},
-            "human_eval": {"vs_previous": win_rate_with_ci([1, 1, 0, 0.5]).as_dict(), "vs_reference": None},
-            "overoptimization": {"flag": flag, "reason": "proxy up, gold down" if flag else ""},
+            "human_eval": {"vs_previous": {"win_rate": 0.625, "ci_low": 0.25, "ci_high": 1.0, "wins": 2, "ties": 1,
+                                           "losses": 1, "n": 4},
+                           "vs_reference": None},
+            "overoptimization": {"flag": flag, "reason": "the reward rose while annotators prefer 'base'" if flag else "",
+                                 "gold_flag": gold_flag, "gold_reason": "proxy up, gold down" if gold_flag else ""},
             "ppo_steps": [{"step": s, "kl": kl * s / 5, "proxy_reward": 0.1 * s} for s in range(1, 6)],
         }
 
@@ -82,17 +81,25 @@ def test_mean_and_standard_error_by_hand():
     assert estimate.n == 4
 
 
-def test_win_rate_counts_ties_half_and_its_interval_covers_it():
-    rate = win_rate_with_ci([1] * 30 + [0.5] * 10 + [0] * 20)
-    assert rate.win_rate == pytest.approx(35 / 60)
-    assert rate.ci_low < rate.win_rate < rate.ci_high
-    assert (rate.wins, rate.ties, rate.losses) == (30, 10, 20)
-    assert 0.4 < rate.ci_low and rate.ci_high < 0.75
-
-
 def test_overoptimization_is_flagged_only_when_proxy_rises_and_gold_falls_significantly():
     before = mean_with_standard_error([1.0, 1.2, 0.8, 1.1, 0.9] * 4)
     after = mean_with_standard_error([0.0, 0.2, -0.2, 0.1, -0.1] * 4)
     assert overoptimization_detected(proxy_before=0.1, proxy_after=2.0, gold_before=before, gold_after=after)[0]
     assert not overoptimization_detected(proxy_before=2.0, proxy_after=0.1, gold_before=before, gold_after=after)[0]
     assert not overoptimization_detected(proxy_before=0.1, proxy_after=2.0, gold_before=after, gold_after=before)[0]
+
+
+def test_the_summary_shows_the_platform_monitor_and_the_gold_check_apart(tmp_path):
+    results = synthetic_results()
+    results["iterations"][1]["overoptimization"] = {
+        "flag": True, "reason": "the reward rose (0.5 -> 0.9) while annotators prefer 'base'",
+        "gold_flag": False, "gold_reason": ""}
+    results["iterations"][2]["overoptimization"] = {
+        "flag": False, "reason": "", "gold_flag": True, "gold_reason": "proxy up, gold down"}
+
+    summary = write_report(results, tmp_path)["summary"].read_text()
+
+    assert "| 0.62 [0.25, 1.00] (n=4) | – | no | no |" in summary  # iteration 1: neither flagged
+    assert "| **FLAGGED** | no |" in summary and "| no | **FLAGGED** |" in summary
+    assert "- iteration 2, platform monitor: the reward rose (0.5 -> 0.9) while annotators prefer 'base'" in summary
+    assert "- iteration 3, gold check: proxy up, gold down" in summary

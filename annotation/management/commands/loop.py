@@ -24,11 +24,18 @@ OVEROPTIMIZE = {
 }
 
 
+DEFAULT_ITERATIONS = 3
+# Two over-optimized iterations: the second lets the platform's monitor compare the reward model's
+# agreement with annotators against the first one's, besides reward-vs-win-rate.
+OVEROPTIMIZE_ITERATIONS = 2
+
+
 class Command(BaseCommand):
     help = "Runs K iterations of the loop with simulated annotators and writes a measured report."
 
     def add_arguments(self, parser):
-        parser.add_argument("--iterations", type=int, default=3, help="iterations to run")
+        parser.add_argument("--iterations", type=int, default=None,
+                            help=f"iterations to run (default {DEFAULT_ITERATIONS}; {OVEROPTIMIZE_ITERATIONS} with --overoptimize)")
         parser.add_argument("--annotators", type=int, default=8, help="simulated annotators")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--algorithm", choices=[c for c, _ in Project.Algorithm.choices], default="ppo")
@@ -61,11 +68,14 @@ class Command(BaseCommand):
             raise CommandError("--hyperparameters must be a JSON object of sections.")
         if options["overoptimize"]:
             overrides = hyperparameters_merge(OVEROPTIMIZE, overrides)
+        iterations = options["iterations"]
+        if iterations is None:
+            iterations = OVEROPTIMIZE_ITERATIONS if options["overoptimize"] else DEFAULT_ITERATIONS
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         output = Path(options["output"] or Path(settings.ARTIFACT_ROOT) / "reports" / f"loop-{stamp}")
         try:
             config = LoopConfig(
-                output=output, iterations=options["iterations"], annotators=options["annotators"],
+                output=output, iterations=iterations, annotators=options["annotators"],
                 seed=options["seed"], algorithm=options["algorithm"], kl_budget=options["kl_budget"],
                 tasks_per_prompt=options["tasks_per_prompt"], labels_per_iteration=options["labels_per_iteration"],
                 samples_per_prompt=options["samples_per_prompt"], hyperparameters=overrides,
