@@ -60,7 +60,8 @@ def test_annotator_judges_ranks_writes_and_skips(page_factory, screenshot):
     # Given: three projects (pairwise, ranking of 3, demonstration) with one annotator in each.
     annotator = make_user("alice", password=PASSWORD)
     pairwise = make_project(name="Pairwise project", guidelines="Prefer **helpful** answers.", criteria=["helpfulness"])
-    ranking = make_project(name="Ranking project", task_type="ranking", responses_per_task=3)
+    ranking = make_project(name="Ranking project", task_type="ranking", responses_per_task=3,
+                           criteria=["helpfulness", "harmlessness"])
     demos = make_project(name="Demonstration project", task_type="demonstration", responses_per_task=2)
     for project in (pairwise, ranking, demos):
         add_member(project, annotator)
@@ -163,7 +164,15 @@ def test_annotator_judges_ranks_writes_and_skips(page_factory, screenshot):
     page.keyboard.press("1")
     page.get_by_test_id("chip-2").drag_to(page.get_by_test_id("tier-1"))
     assert "tie" in page.get_by_test_id("tier-1").inner_text()
+    # Per criterion, typed: a wrong ranking blocks the submit with its reason; a right one is sent.
+    criterion_box = page.get_by_label("helpfulness")
+    criterion_box.fill("1 > 4")
+    page.get_by_role("button", name="Submit").click()
+    assert '"4" is not a response number from 1 to 3' in page.get_by_test_id("task-error").inner_text()
+    criterion_box.fill("1 > 2 = 3")
+    assert page.get_by_test_id("task-error").count() == 0
     screenshot(page, "05-ranking")
+    page.get_by_role("button", name="Submit").focus()
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Nothing left for you here").wait_for()
 
@@ -201,6 +210,7 @@ def test_annotator_judges_ranks_writes_and_skips(page_factory, screenshot):
     ranked = Judgement.objects.get(assignment_id=ranking_assignment)
     shown = ranked.assignment.display_order
     assert [set(tier) for tier in ranked.ranking] == [{shown[2], shown[1]}, {shown[0]}]
+    assert ranked.criteria == {"helpfulness": [[shown[0]], [shown[1], shown[2]]]}
     assert ranked.time_spent_ms > 0
 
     demo = Judgement.objects.get(project=demos, annotator=annotator)

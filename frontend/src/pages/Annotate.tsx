@@ -9,6 +9,7 @@ import { DemonstrationForm } from "../components/DemonstrationForm";
 import { ExtrasForm } from "../components/ExtrasForm";
 import { Markdown } from "../components/Markdown";
 import { CriteriaForm, PairwiseForm } from "../components/PairwiseForm";
+import { RankingCriteriaForm, criteriaRankings } from "../components/RankingCriteriaForm";
 import { RankingForm } from "../components/RankingForm";
 import { SkipDialog } from "../components/SkipDialog";
 import { formatDuration, leaseStatus } from "../lib/lease";
@@ -67,6 +68,7 @@ export function AnnotatePage() {
   const [ranking, setRanking] = useState<RankingState>(EMPTY_RANKING);
   const [demoText, setDemoText] = useState("");
   const [criteriaValues, setCriteriaValues] = useState<Record<string, Choice | undefined>>({});
+  const [criteriaTexts, setCriteriaTexts] = useState<Record<string, string>>({});
   const [rationale, setRationale] = useState("");
   const [flags, setFlags] = useState<string[]>([]);
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
@@ -104,6 +106,7 @@ export function AnnotatePage() {
     setRationale(body?.rationale ?? "");
     setFlags(body?.flags ?? []);
     setCriteriaValues({});
+    setCriteriaTexts({});
     window.scrollTo({ top: 0 });
   }, []);
 
@@ -224,7 +227,7 @@ export function AnnotatePage() {
       }
       return { ...common, ...pairwiseJudgement(pairwise, pair), criteria };
     }
-    return { ...common, ranking: ranking.tiers, both_bad: false };
+    return { ...common, ranking: ranking.tiers, both_bad: false, criteria: criteriaRankings(criteriaTexts, shownIds).criteria };
   }
 
   async function submit() {
@@ -239,6 +242,11 @@ export function AnnotatePage() {
               : "Pick a verdict (1-4) first."
             : "Rank every response first.",
       );
+      return;
+    }
+    const criteriaProblem = responses.length > 2 ? criteriaRankings(criteriaTexts, shownIds).problem : "";
+    if (criteriaProblem) {
+      setError(`Criterion ${criteriaProblem} Fix it or clear the box.`);
       return;
     }
     if (project?.rationale_required && !rationale.trim()) {
@@ -454,7 +462,18 @@ export function AnnotatePage() {
                 <CriteriaForm criteria={project?.criteria ?? []} values={criteriaValues} onChange={setCriteriaValues} />
               </>
             ) : (
-              <RankingForm responses={responses} state={ranking} onChange={setRanking} />
+              <>
+                <RankingForm responses={responses} state={ranking} onChange={setRanking} />
+                <RankingCriteriaForm
+                  criteria={project?.criteria ?? []}
+                  responseIds={shownIds}
+                  values={criteriaTexts}
+                  onChange={(texts) => {
+                    setCriteriaTexts(texts);
+                    setError(""); // a complaint about the old text would mislead
+                  }}
+                />
+              </>
             )}
             <ExtrasForm
               rationaleRequired={Boolean(project?.rationale_required)}
