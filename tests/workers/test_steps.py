@@ -56,6 +56,34 @@ def test_the_dpo_step_trains_a_policy_from_the_snapshot_pairs(tiny_policy):
     assert execute_step(job_id=jobs["dpo"].pk).status == "not_claimed"
 
 
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_the_rloo_step_optimizes_the_policy_against_the_new_reward_model(tiny_policy):
+    # Given a judged project and an RLOO iteration (run here step by step, without a worker)
+    project = judged_project(base_policy=tiny_policy, n_tasks=6, hyperparameters={
+        "reward": {"max_steps": 2, "batch_size": 2, "max_length": 64},
+        "rloo": {"steps": 1, "batch_size": 4, "num_generations": 2, "max_new_tokens": 8, "lr": 1e-3},
+    })
+    iteration = iteration_start(project=project, algorithm="rloo").iteration
+    jobs = {job.step: job for job in iteration.jobs.all()}
+    assert list(jobs) == ["snapshot", "sft", "reward", "rloo", "generate", "evaluate"]
+
+    # When the snapshot, SFT and reward steps run, then RLOO
+    for step in ("snapshot", "sft", "reward"):
+        assert execute_step(job_id=jobs[step].pk).succeeded, TrainingJob.objects.get(pk=jobs[step].pk).error
+    iteration.refresh_from_db()
+    assert iteration.reward_model is not None
+
+    # Then RLOO trained against that reward model and the new policy is registered
+    outcome = execute_step(job_id=jobs["rloo"].pk)
+    jobs["rloo"].refresh_from_db()
+    assert outcome.succeeded, jobs["rloo"].error
+    assert jobs["rloo"].metrics["algorithm"] == "rloo" and jobs["rloo"].metrics_history
+    policy = PolicyVersion.objects.get(project=project, iteration=iteration)
+    assert Path(policy.path).is_dir() and jobs["rloo"].artifact_path == policy.path
+    assert policy.path != tiny_policy
+
+
 @pytest.mark.django_db
 def test_sft_runs_only_when_the_demonstrations_changed(tmp_path):
     # Given an earlier iteration that fine-tuned on exactly these demonstrations
