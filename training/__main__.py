@@ -28,6 +28,7 @@ DESCRIPTIONS = {
     "dpo": "direct preference optimisation (TRL DPOTrainer)",
     "rloo": "REINFORCE leave-one-out against a reward model (TRL RLOOTrainer)",
     "generate": "sample K responses per prompt",
+    "embed": "embed texts with a frozen encoder (mean pooling) into a .npy file",
 }
 
 
@@ -109,6 +110,10 @@ def _run(command: str, config, on_progress) -> dict:
         from training.generate import generate_command
 
         return generate_command(config, on_progress)
+    if command == "embed":
+        from training.embedding import embed_command
+
+        return embed_command(config, on_progress)
     raise TrainingUserError(f"unknown command {command!r}")
 
 

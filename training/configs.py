@@ -279,6 +279,23 @@ class GenerateConfig(CommonConfig):
         _check(self.temperature > 0 and 0 < self.top_p <= 1, "--temperature > 0, 0 < --top-p <= 1")
 
 
+@dataclass(frozen=True, kw_only=True)
+class EmbedConfig(CommonConfig):
+    model: str = option(help="encoder: local directory or hub id (e.g. the MiniLM encoder)")
+    data: str = option(help="texts JSONL: {\"text\": ...} per line")
+    output: str = option(help=".npy file to write: (n, hidden) float32, L2-normalised mean pooling")
+    batch_size: int = option(64, "texts per forward pass")
+    max_length: int = option(256, "tokens per text (longer texts are truncated)")
+
+    def __post_init__(self):
+        self._validate_common()
+        _model_reference(self.model, "--model")
+        _existing_file(self.data, "--data")
+        _check(self.output.endswith(".npy"), "--output must end with .npy")
+        _check(self.batch_size > 0, "--batch-size must be > 0")
+        _check(self.max_length > 0, "--max-length must be > 0")
+
+
 COMMAND_CONFIGS = {
     "tiny-model": TinyModelConfig,
     "sft": SFTConfig,
@@ -289,6 +306,7 @@ COMMAND_CONFIGS = {
     "dpo": DPOConfig,
     "rloo": RLOOConfig,
     "generate": GenerateConfig,
+    "embed": EmbedConfig,
 }
 
 
