@@ -52,15 +52,20 @@ class RewardModelVersion(models.Model):
         return f"Reward model {self.pk} of {self.project}"
 
 
+class RunStatus(models.TextChoices):
+    """The life of an iteration and of each of its steps (the same states, so they read alike)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class Iteration(models.Model):
     """One turn of the RLHF loop: a chain of TrainingJob steps."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = RunStatus
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="iterations")
     number = models.PositiveIntegerField()
@@ -108,12 +113,7 @@ class Iteration(models.Model):
 class TrainingJob(models.Model):
     """One step of an iteration, with its progress, heartbeat, logs and metrics."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = RunStatus
 
     iteration = models.ForeignKey(Iteration, on_delete=models.CASCADE, related_name="jobs")
     step = models.CharField(max_length=40)
