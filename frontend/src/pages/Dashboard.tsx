@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import type { Agreement, AnnotatorAgreement, Dashboard, Project } from "../api/types";
 import { BarChart, LineChart, ProgressBar } from "../components/Charts";
+import { ProjectPageHeader } from "../components/ProjectPageHeader";
 import { formatDuration } from "../lib/lease";
 import { num, outlierIndexes, pct } from "../lib/outliers";
 
@@ -52,27 +53,21 @@ export function DashboardPage() {
 
   return (
     <div className="page wide">
-      <p>
-        <Link to="/">← Projects</Link>
-      </p>
-      <div className="title-row">
-        <h1>{project?.name ?? "Project"}: dashboard</h1>
-        <div className="button-row">
-          <button type="button" className="secondary" onClick={() => void refresh()}>
-            Refresh
-          </button>
-          {(project?.role === "manager" || project?.role === "admin") && (
-            <Link className="button secondary" to={`/projects/${projectId}/manage`}>
-              Manage
-            </Link>
-          )}
-          {(project?.role === "engineer" || project?.role === "admin") && (
-            <Link className="button secondary" to={`/projects/${projectId}/iterations`}>
-              Iterations
-            </Link>
-          )}
-        </div>
-      </div>
+      <ProjectPageHeader projectName={project?.name} page="dashboard">
+        <button type="button" className="secondary" onClick={() => void refresh()}>
+          Refresh
+        </button>
+        {(project?.role === "manager" || project?.role === "admin") && (
+          <Link className="button secondary" to={`/projects/${projectId}/manage`}>
+            Manage
+          </Link>
+        )}
+        {(project?.role === "engineer" || project?.role === "admin") && (
+          <Link className="button secondary" to={`/projects/${projectId}/iterations`}>
+            Iterations
+          </Link>
+        )}
+      </ProjectPageHeader>
       {loadedAt && <p className="muted small">Updated {loadedAt.toLocaleTimeString()} (refreshes every 15 s)</p>}
       {error && <p className="error" role="alert">{error}</p>}
 

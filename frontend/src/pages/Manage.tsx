@@ -4,6 +4,7 @@ import { api } from "../api/client";
 import type { Project } from "../api/types";
 import { Exports } from "../components/manage/Exports";
 import { GoldTasks } from "../components/manage/GoldTasks";
+import { ProjectPageHeader } from "../components/ProjectPageHeader";
 import { ImportForm } from "../components/manage/ImportForm";
 import { Members } from "../components/manage/Members";
 import { SettingsForm } from "../components/manage/SettingsForm";
@@ -23,17 +24,11 @@ export function ManagePage() {
 
   return (
     <div className="page wide">
-      <p>
-        <Link to="/">← Projects</Link>
-      </p>
-      <div className="title-row">
-        <h1>{project?.name ?? "Project"}: manage</h1>
-        <div className="button-row">
-          <Link className="button secondary" to={`/projects/${projectId}/dashboard`}>
-            Dashboard
-          </Link>
-        </div>
-      </div>
+      <ProjectPageHeader projectName={project?.name} page="manage">
+        <Link className="button secondary" to={`/projects/${projectId}/dashboard`}>
+          Dashboard
+        </Link>
+      </ProjectPageHeader>
       {error && <p className="error" role="alert">{error}</p>}
       {project && (
         <>
