@@ -23,6 +23,8 @@ ELO_SCALE = 400 / math.log(10)
 ELO_ANCHOR = 1000.0
 # A weak Gaussian prior on log-strengths keeps a policy that never lost (or never won) finite.
 BT_PRIOR = 0.01
+# Fewer human-judged pairs than this cannot show a reward model below chance with any confidence.
+MIN_AGREEMENT_PAIRS = 10
 
 
 @dataclass(frozen=True)
@@ -132,14 +134,23 @@ def _previous_iteration(iteration: Iteration) -> Iteration | None:
 
 
 def overoptimization_check(*, iteration: Iteration, agreement: dict, win_rates: list[dict]) -> tuple[bool, str]:
-    """Flags the iteration when (a) the reward model's agreement with annotators dropped below the
-    previous iteration's by more than that one's CI half-width, or (b) the reward model scores the
-    new policy above an opponent (the previous policy or the reference) while annotators prefer
-    that opponent (win-rate CI entirely below 1/2).
+    """Flags the iteration when (a) the reward model's agreement with annotators on the new
+    policy's fresh samples is below chance (CI entirely below 1/2, at least
+    MIN_AGREEMENT_PAIRS pairs) or dropped below the previous iteration's by more than that one's
+    CI half-width, or (b) the reward model scores the new policy above an opponent (the previous
+    policy or the reference) while annotators prefer that opponent (win-rate CI entirely below 1/2).
 
     The rewards come from the generate step, which scored every policy's samples on the same train
     prompts with this iteration's reward model: one model, so one scale."""
     reasons = []
+    if (agreement["agreement"] is not None and agreement["n"] >= MIN_AGREEMENT_PAIRS
+            and agreement["ci_high"] < 0.5):
+        # The reward model orders the new policy's samples against people's choices: the policy
+        # found what the reward model overrates (Gao et al.'s proxy/gold divergence, seen on-policy).
+        reasons.append(
+            f"the reward model disagrees with annotators on the new policy's samples (agreement "
+            f"{agreement['agreement']:.2f}, CI up to {agreement['ci_high']:.2f}, n={agreement['n']})"
+        )
     previous = _previous_iteration(iteration)
     if previous is not None and agreement["agreement"] is not None:
         before = reward_model_agreement(iteration=previous)

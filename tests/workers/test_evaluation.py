@@ -196,3 +196,33 @@ def test_overoptimization_is_flagged_when_annotators_prefer_the_reference_though
     assert second.overoptimization_flag
     assert "prefer 'reference' (win-rate 0.20" in second.overoptimization_reason
     assert "'iteration-1'" not in second.overoptimization_reason
+
+
+@pytest.mark.django_db
+def test_overoptimization_is_flagged_when_the_reward_model_ranks_fresh_samples_against_annotators():
+    # Given iteration 1 (nothing to compare with): the reward model scores the new policy's samples
+    # higher, and annotators pick the other sample 10 times in 12
+    loop = Loop()
+    loop.iteration.reward_model = RewardModelVersion.objects.create(project=loop.project, iteration=loop.iteration, path="/r")
+    loop.iteration.save()
+    for outcome in ["loss"] * 10 + ["win"] * 2:
+        loop.judged_task(outcome=outcome, purpose=ComparisonTask.Purpose.TRAINING, rewards=(1.0, 0.0))
+
+    evaluation = iteration_evaluation_record(iteration=loop.iteration)
+
+    assert evaluation["reward_model_agreement"]["agreement"] == pytest.approx(2 / 12)
+    loop.iteration.refresh_from_db()
+    assert loop.iteration.overoptimization_flag
+    assert "disagrees with annotators on the new policy's samples (agreement 0.17" in loop.iteration.overoptimization_reason
+
+
+@pytest.mark.django_db
+def test_too_few_disagreeing_pairs_raise_no_flag():
+    loop = Loop()
+    loop.iteration.reward_model = RewardModelVersion.objects.create(project=loop.project, iteration=loop.iteration, path="/r")
+    loop.iteration.save()
+    for _ in range(4):  # all four against the reward model, but four pairs prove little
+        loop.judged_task(outcome="loss", purpose=ComparisonTask.Purpose.TRAINING, rewards=(1.0, 0.0))
+    iteration_evaluation_record(iteration=loop.iteration)
+    loop.iteration.refresh_from_db()
+    assert not loop.iteration.overoptimization_flag
