@@ -148,9 +148,16 @@ def plot_reward_model_accuracy(results: dict, path: Path) -> None:
     if points:
         axis.plot(*zip(*points), "o-", color="tab:green", label="loop's reward models")
     active = results.get("active_selection") or {}
+    seeds = len(active.get("seeds") or []) or 1
     for strategy, curve in (active.get("curves") or {}).items():
         if curve:
-            axis.plot([p["labels"] for p in curve], [p["accuracy"] for p in curve], ".-", label=f"{strategy} selection")
+            labels, accuracy = [p["labels"] for p in curve], [p["accuracy"] for p in curve]
+            errors = [p.get("standard_error") or 0.0 for p in curve]
+            band = f" (mean ± SE, {seeds} seeds)" if seeds > 1 and any(errors) else ""
+            (line,) = axis.plot(labels, accuracy, ".-", label=f"{strategy} selection{band}")
+            if band:
+                axis.fill_between(labels, [a - e for a, e in zip(accuracy, errors)],
+                                  [a + e for a, e in zip(accuracy, errors)], color=line.get_color(), alpha=0.2, lw=0)
     if active.get("target_accuracy") is not None:
         axis.axhline(active["target_accuracy"], color="grey", ls=":", lw=1, label="target accuracy")
     axis.axhline(0.5, color="lightgrey", lw=1)
@@ -195,6 +202,12 @@ def _win(value: dict | None) -> str:
     return f"{value['win_rate']:.2f} [{value['ci_low']:.2f}, {value['ci_high']:.2f}] (n={value['n']})"
 
 
+def _agreement(value: dict | None) -> str:
+    if not value or value.get("agreement") is None:
+        return "–"
+    return f"{value['agreement']:.2f} [{value['ci_low']:.2f}, {value['ci_high']:.2f}] (n={value['n']})"
+
+
 def markdown_summary(results: dict) -> str:
     """A short human-readable summary: the verdict, a table per iteration, the plots."""
     config = results.get("config", {})
@@ -212,8 +225,8 @@ def markdown_summary(results: dict) -> str:
     if base is not None:
         lines += [f"Base policy gold reward: {base.mean:.3f} ± {base.standard_error:.3f} (n={base.n}).", ""]
     lines += [
-        "| it | status | judgements (total) | agreement | RM gold acc. | gold reward ± SE | proxy | KL | win vs prev. [95% CI] | win vs ref. [95% CI] | platform monitor | gold check |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| it | status | judgements (total) | agreement | RM gold acc. | gold reward ± SE | proxy | KL | win vs prev. [95% CI] | win vs ref. [95% CI] | RM agrees with people [95% CI] | platform monitor | gold check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     reasons = []
     for it in results.get("iterations", []):
@@ -227,6 +240,7 @@ def markdown_summary(results: dict) -> str:
             f"| {_fmt(it.get('agreement'), 2)} | {_fmt((it.get('reward_model') or {}).get('gold_accuracy'), 2)} "
             f"| {gold_text} | {_fmt(policy.get('proxy_mean'))} | {_fmt(policy.get('kl_to_reference'))} "
             f"| {_win(human.get('vs_previous'))} | {_win(human.get('vs_reference'))} "
+            f"| {_agreement(human.get('reward_model_agreement'))} "
             f"| {'**FLAGGED**' if flag.get('flag') else 'no'} | {'**FLAGGED**' if flag.get('gold_flag') else 'no'} |"
         )
         if flag.get("flag"):
@@ -241,8 +255,13 @@ def markdown_summary(results: dict) -> str:
         "from reward-model scores and human judgements only; refreshed by the beat and by the loop once",
         "the evaluation tasks are judged). Gold check: the world's check on the hidden gold reward (proxy",
         "up while gold falls by more than 2 SE), which the platform cannot see. Win-rates are the",
-        "platform's (bootstrap 95% CI over tasks, ties half).",
+        "platform's (bootstrap 95% CI over tasks, ties half); \"RM agrees with people\" is how often the",
+        "iteration's reward model prefers what annotators preferred on the new policy's fresh samples.",
     ]
+    refreshed = results.get("platform_evaluation_refreshed")
+    if refreshed:
+        lines += ["", f"The platform's verdicts above were refreshed at {refreshed.get('at', '?')} "
+                      f"(commit {refreshed.get('commit', '?')}): {refreshed.get('why', '')}."]
     active = results.get("active_selection")
     if active and active.get("labels_needed"):
         needed = active["labels_needed"]

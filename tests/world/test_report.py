@@ -99,7 +99,7 @@ def test_the_summary_shows_the_platform_monitor_and_the_gold_check_apart(tmp_pat
 
     summary = write_report(results, tmp_path)["summary"].read_text()
 
-    assert "| 0.62 [0.25, 1.00] (n=4) | – | no | no |" in summary  # iteration 1: neither flagged
+    assert "| 0.62 [0.25, 1.00] (n=4) | – | – | no | no |" in summary  # iteration 1: neither flagged
     assert "| **FLAGGED** | no |" in summary and "| no | **FLAGGED** |" in summary
     assert "- iteration 2, platform monitor: the reward rose (0.5 -> 0.9) while annotators prefer 'base'" in summary
     assert "- iteration 3, gold check: proxy up, gold down" in summary
