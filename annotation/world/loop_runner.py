@@ -266,13 +266,10 @@ class LoopRun:
                     process.stop()
         if config.active_selection:
             self.log("Measuring active pair selection (uncertainty vs random)...")
-            reward_section = project.hyperparameters.get("reward") or {}
+            # Its own reward model (a linear head on frozen MiniLM embeddings) and 8 seeds: see active_selection.py.
             self.results["active_selection"] = active_selection_experiment(
-                base_model=reference.path, pairs_file=pairs_file, directory=self.output / "active-selection",
-                seed=config.seed, annotators=config.annotators,
-                reward_options=[item for key, value in reward_section.items()
-                                for item in ("--" + key.replace("_", "-"), str(value))],
-            )
+                directory=self.output / "active-selection", seeds=range(config.seed, config.seed + 8),
+                annotators=config.annotators)
         self.results["finished_at"] = datetime.now(dt_timezone.utc).isoformat()
         self.results["verdict"] = verdict(self.results)
         write_report(self.results, self.output)

@@ -54,7 +54,7 @@ def test_noisy_preferences_from_a_known_reward_are_learned():
 
 def test_features_and_probabilities_by_hand():
     prompt, response = np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]])
-    np.testing.assert_array_equal(reward_features(prompt, response), [[3.0, 4.0, 3.0, 8.0]])
+    np.testing.assert_array_equal(reward_features(prompt, response), [[3.0, 4.0, 11.0]])  # 1*3 + 2*4
     head = LinearRewardHead(weights=np.array([1.0, 0.0]))
     # rewards 2 and 1: P = sigmoid(1); equal rewards: 0.5 and an accuracy of one half (a tie)
     assert head.preference_probability(np.array([[2.0, 0.0]]), np.array([[1.0, 5.0]]))[0] == pytest.approx(0.7310586)

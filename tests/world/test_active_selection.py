@@ -1,8 +1,22 @@
 """The pure parts of the active-selection experiment."""
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 
-from annotation.world.active_selection import labelled_pool, labels_needed
+from annotation.world.active_selection import (
+    STRATEGIES,
+    active_selection_experiment,
+    labelled_pool,
+    labels_needed,
+    least_certain,
+    least_certain_per_group,
+    most_disputed,
+    run_strategy,
+    summarise,
+)
 from annotation.world.gold_reward import gold_reward
+from annotation.world.measurement import gold_labelled_pairs
 
 
 def test_labels_needed_interpolates_where_the_curve_crosses_the_target():
@@ -21,3 +35,73 @@ def test_the_labelled_pool_is_deterministic_and_mostly_agrees_with_the_gold_rewa
     ]
     # Careful annotators plus two spammers: well above chance, well below perfect.
     assert 0.6 < sum(agree) / len(agree) < 0.97
+
+
+def test_uncertainty_picks_the_pairs_nearest_even_odds_among_the_candidates():
+    probabilities = np.array([0.5, 0.9, 0.45, 0.1, 0.62, 0.51])
+    # index 0 (0.5) is already labelled, so it is not a candidate
+    assert least_certain(probabilities, [1, 2, 3, 4, 5], 3) == [5, 2, 4]
+
+
+def test_the_diverse_variant_takes_one_pair_per_prompt_before_a_second():
+    probabilities = np.array([0.5, 0.51, 0.52, 0.9, 0.8])
+    groups = ["a", "a", "a", "b", "c"]
+    assert least_certain_per_group(probabilities, [0, 1, 2, 3, 4], 2, groups) == [0, 4]
+    assert least_certain_per_group(probabilities, [0, 1, 2, 3, 4], 4, groups) == [0, 4, 3, 1]
+
+
+def test_ensemble_disagreement_picks_the_most_disputed_pairs():
+    members = np.array([[0.5, 0.9, 0.1, 0.6],
+                        [0.5, 0.1, 0.2, 0.4]])
+    assert most_disputed(members, [0, 1, 2, 3], 2) == [1, 3]
+
+
+def test_summary_target_and_label_reduction_from_per_seed_curves():
+    schedule = [10, 20, 30, 40]
+    runs = {
+        "random": [[0.5, 0.6, 0.7, 0.8], [0.5, 0.6, 0.7, 0.8]],
+        "uncertainty": [[0.5, 0.7, 0.8, 0.8], [0.5, 0.6, 0.8, 0.8]],
+    }
+    summary = summarise(schedule, runs)
+    assert summary["target_accuracy"] == pytest.approx(0.76)  # 0.95 x random's final 0.8
+    assert summary["curves"]["uncertainty"][1] == {"labels": 20, "accuracy": 0.65, "standard_error": 0.05}
+    # random crosses 0.76 at 36 labels; uncertainty's mean curve (0.5, 0.65, 0.8) at 27.3
+    assert summary["labels_needed"]["random"] == pytest.approx(36.0)
+    assert summary["labels_needed"]["uncertainty"] == pytest.approx(27.3, abs=0.05)
+    assert summary["label_reduction"] == pytest.approx(1 - 27.333 / 36, abs=1e-3)
+    per_seed = summary["label_reductions"]["uncertainty"]["per_seed"]
+    # seed 0: 20 + 10 * 0.06 / 0.1 = 26 -> 1 - 26/36; seed 1: 28 -> 1 - 28/36
+    assert per_seed["n"] == 2 and per_seed["mean"] == pytest.approx(1 - 27 / 36, abs=1e-3)
+    spread = summary["label_reductions"]["uncertainty"]["bootstrap_over_seeds"]
+    # every resample of these two seeds puts uncertainty ahead: 1 - 26/36 .. 1 - 28/36
+    assert spread["share_positive"] == 1.0 and 0.22 - 1e-3 <= spread["p05"] <= spread["p95"] <= 0.278 + 1e-3
+
+
+def test_strategies_share_the_warm_start_and_learn_on_a_synthetic_pool():
+    rng = np.random.default_rng(0)
+    true_weights = rng.normal(size=12)
+    pool = SimpleNamespace(first=rng.normal(size=(300, 12)), second=rng.normal(size=(300, 12)),
+                           groups=[index % 10 for index in range(300)])
+    labels = (rng.random(300) < 1 / (1 + np.exp(-(pool.first - pool.second) @ true_weights))).astype(float)
+    evaluation_first, evaluation_second = rng.normal(size=(200, 12)), rng.normal(size=(200, 12))
+    better = ((evaluation_first - evaluation_second) @ true_weights > 0)[:, None]
+    evaluation = SimpleNamespace(first=np.where(better, evaluation_first, evaluation_second),
+                                 second=np.where(better, evaluation_second, evaluation_first))
+    schedule = [8, 16, 32, 64]
+    curves = {name: run_strategy(name, pool, labels, evaluation, schedule=schedule, seed=1) for name in STRATEGIES}
+    assert len({curve[0] for curve in curves.values()}) == 1  # the same 8 warm-start labels
+    for curve in curves.values():
+        assert len(curve) == len(schedule) and curve[-1] > 0.8
+
+
+@pytest.mark.slow
+def test_a_tiny_experiment_end_to_end_with_the_real_encoder(tmp_path):
+    result = active_selection_experiment(directory=tmp_path, seeds=[0, 1], budget=24, batch_size=8,
+                                         tasks_per_prompt=1, eval_pairs=gold_labelled_pairs()[:24], progress=False)
+    assert result["pool_size"] == 32 and result["seeds"] == [0, 1]
+    assert [p["labels"] for p in result["curves"]["uncertainty"]] == [8, 16, 24]
+    assert set(result["curves"]) == set(STRATEGIES) and len(result["runs"]["random"]) == 2
+    assert 0.0 <= result["target_accuracy"] <= 1.0
+    # a rerun finds every embedding in the cache and gives the same numbers
+    assert active_selection_experiment(directory=tmp_path, seeds=[0, 1], budget=24, batch_size=8, tasks_per_prompt=1,
+                                       eval_pairs=gold_labelled_pairs()[:24], progress=False)["runs"] == result["runs"]
