@@ -363,16 +363,22 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=int, default=400, help="largest label count")
     parser.add_argument("--batch-size", type=int, default=16, help="labels acquired per round")
     parser.add_argument("--annotators", type=int, default=8, help="simulated crowd size (`manage.py loop` default: 8)")
+    parser.add_argument("--tasks-per-prompt", type=int, default=32,
+                        help="candidate pairs per train prompt (pool size = 32 prompts x this)")
     parser.add_argument("--noise-free", action="store_true",
                         help="ablation: label by the gold reward instead of the noisy crowd")
-    parser.add_argument("--output", type=Path, default=Path("var/active-selection"), help="directory to write")
+    parser.add_argument("--output", type=Path, default=Path("var/active-selection"),
+                        help="directory for report.json and the plot")
+    parser.add_argument("--cache", type=Path, default=Path("var/active-selection-cache"),
+                        help="embeddings cache (tens of MB; reused by later runs, keep it out of the repo)")
     arguments = parser.parse_args(argv)
     from .report import PLOT_FILES, plot_reward_model_accuracy  # matplotlib only when writing the plot
 
     arguments.output.mkdir(parents=True, exist_ok=True)
-    result = active_selection_experiment(directory=arguments.output / "work", seeds=range(arguments.seeds),
+    result = active_selection_experiment(directory=arguments.cache, seeds=range(arguments.seeds),
                                          budget=arguments.budget, batch_size=arguments.batch_size,
-                                         annotators=arguments.annotators, noise_free=arguments.noise_free)
+                                         annotators=arguments.annotators, noise_free=arguments.noise_free,
+                                         tasks_per_prompt=arguments.tasks_per_prompt)
     (arguments.output / "report.json").write_text(json.dumps({"active_selection": result}, indent=2))
     plot_reward_model_accuracy({"active_selection": result}, arguments.output / PLOT_FILES["rm_accuracy_vs_labels"])
     print(f"target accuracy {result['target_accuracy']} ({result['target_rule']}); labels needed: {result['labels_needed']}")
