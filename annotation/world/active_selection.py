@@ -351,7 +351,8 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
         "labels_disagreeing_with_gold": round(label_noise, 3),
         "reward_model": f"Bradley-Terry linear head (l2 {L2}) on frozen MiniLM mean-pooled embeddings: "
                         "[e(response), cosine(e(prompt), e(response))]",
-        "runs": runs,
+        "runs": {name: [[round(accuracy, 4) for accuracy in run] for run in strategy_runs]
+                 for name, strategy_runs in runs.items()},  # per seed, for re-analysis
     }
 
 
