@@ -187,7 +187,8 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
             batch = least_certain(head.preference_probability(pool.first, pool.second), remaining, k)
         elif strategy == "mixed":
             batch = least_certain(head.preference_probability(pool.first, pool.second), remaining, k - k // 2)
-            rest = [i for i in remaining if i not in set(batch)]
+            taken = set(batch)
+            rest = [i for i in remaining if i not in taken]
             batch += acquisition_rng.sample(rest, min(k // 2, len(rest)))
         elif strategy == "diverse":
             batch = least_certain_per_group(head.preference_probability(pool.first, pool.second), remaining, k,
