@@ -187,6 +187,8 @@ class PPOConfig(CommonConfig):
     temperature: float = option(1.0, "sampling temperature of rollouts")
     top_p: float = option(1.0, "nucleus sampling of rollouts (1.0: off, keeps the KL estimate honest)")
     missing_eos_penalty: float = option(1.0, "subtracted from the score of a response that does not end with EOS")
+    uncertainty_penalty: float = option(0.0, "with a reward-model ensemble: optimise mean - this x std of the members "
+                                             "(a conservative reward that distrusts what they disagree on; 0: the mean)")
     whiten_rewards: bool = option(False, "whiten the per-token rewards before GAE")
     max_grad_norm: float = option(1.0, "gradient clipping")
 
@@ -206,6 +208,7 @@ class PPOConfig(CommonConfig):
         _check(self.max_new_tokens > 0 and self.max_prompt_length > 0, "token limits must be > 0")
         _check(self.temperature > 0 and 0 < self.top_p <= 1, "--temperature > 0, 0 < --top-p <= 1")
         _check(self.missing_eos_penalty >= 0, "--missing-eos-penalty must be >= 0")
+        _check(self.uncertainty_penalty >= 0, "--uncertainty-penalty must be >= 0")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training.configs import PPOConfig
+from training.errors import TrainingUserError
 from training.progress import ProgressCallback
 
 VALUE_HEAD_FILE = "value_head.safetensors"
@@ -418,6 +419,23 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
     return PPOResult(output_dir=output_dir, metrics=metrics)
 
 
+def conservative_reward(scorer, penalty: float) -> RewardFunction:
+    """The ensemble's mean reward minus `penalty` standard deviations of its members.
+
+    Where the members disagree the policy has usually wandered off the labelled data, which is
+    where a proxy reward is least trustworthy; optimising the lower estimate keeps PPO from
+    chasing those scores (Coste et al. 2023, "Reward Model Ensembles Help Mitigate
+    Overoptimization"). With penalty 0 it is the plain mean."""
+    if not penalty:
+        return scorer
+
+    def reward(prompts, responses):
+        mean, std = scorer.score(prompts, responses)
+        return mean - penalty * std
+
+    return reward
+
+
 def train_ppo_from_files(config: PPOConfig, on_progress=None) -> PPOResult:
     """CLI glue: read the prompts, load the reward model as the reward function, train."""
     from training.data import read_prompts
@@ -426,6 +444,8 @@ def train_ppo_from_files(config: PPOConfig, on_progress=None) -> PPOResult:
 
     prompts = [row.prompt for row in read_prompts(config.prompts)]
     scorer = RewardScorer.load(config.reward_model, resolve_device(config.device))
-    result = train_ppo(config, prompts, scorer, on_progress)
+    if config.uncertainty_penalty and len(scorer.members) < 2:
+        raise TrainingUserError(f"--uncertainty-penalty needs a reward-model ensemble; {config.reward_model} has one model")
+    result = train_ppo(config, prompts, conservative_reward(scorer, config.uncertainty_penalty), on_progress)
     metrics = {k: v for k, v in result.metrics.items() if k != "history"}  # the stdout line stays short
     return PPOResult(result.output_dir, metrics)

@@ -113,3 +113,21 @@ def test_truncate_after_eos():
     assert ids.tolist() == [[5, 2, 0, 0], [5, 6, 7, 8]]
     assert mask.tolist() == [[1, 1, 0, 0], [1, 1, 1, 1]]
     assert has_eos.tolist() == [True, False]
+
+
+class _FakeEnsemble:
+    """Three members whose mean is 1.0 on both responses; they agree on the first only."""
+
+    members = [object(), object(), object()]
+
+    def score(self, prompts, responses):
+        return torch.tensor([1.0, 1.0]), torch.tensor([0.0, 0.5])
+
+
+def test_the_conservative_reward_subtracts_the_ensembles_disagreement():
+    from training.ppo import conservative_reward
+
+    reward = conservative_reward(_FakeEnsemble(), penalty=2.0)
+    assert reward(["p", "p"], ["agreed", "disputed"]).tolist() == [1.0, 0.0]
+    plain = _FakeEnsemble()
+    assert conservative_reward(plain, penalty=0.0) is plain
