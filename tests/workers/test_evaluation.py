@@ -56,6 +56,16 @@ class Loop:
         self.annotator = get_user_model().objects.create_user(username=f"a{uuid.uuid4().hex[:6]}", password="pw-123456")
         Membership.objects.create(project=self.project, user=self.annotator)
 
+    def second_iteration(self) -> Iteration:
+        """Iteration 2, started from iteration 1's policy, with its own policy and reward model."""
+        second = Iteration.objects.create(project=self.project, number=2, algorithm="ppo", status="succeeded",
+                                          policy_before=self.new)
+        second.policy_after = PolicyVersion.objects.create(project=self.project, name="iteration-2", path="/z",
+                                                           iteration=second, parent=self.new)
+        second.reward_model = RewardModelVersion.objects.create(project=self.project, iteration=second, path="/r2")
+        second.save()
+        return second
+
     def response(self, prompt, policy, text, reward=None):
         metadata = {"rewards": {str(self.iteration.reward_model_id): reward}} if reward is not None else {}
         return Response.objects.create(prompt=prompt, text=text, source="model", policy_version=policy,
@@ -113,12 +123,7 @@ def test_overoptimization_is_flagged_when_the_reward_model_stops_agreeing_with_a
     assert reward_model_agreement(iteration=loop.iteration)["agreement"] == 1.0
 
     # Iteration 2: the reward model scores its policy higher, annotators disagree 3 times in 4
-    second = Iteration.objects.create(project=loop.project, number=2, algorithm="ppo", status="succeeded",
-                                      policy_before=loop.new)
-    second.policy_after = PolicyVersion.objects.create(project=loop.project, name="iteration-2", path="/z",
-                                                       iteration=second, parent=loop.new)
-    second.reward_model = RewardModelVersion.objects.create(project=loop.project, iteration=second, path="/r2")
-    second.save()
+    second = loop.second_iteration()
     loop.iteration = second  # rewards are recorded under the iteration's reward model
     for outcome in ["loss", "loss", "loss", "win"]:
         loop.judged_task(outcome=outcome, purpose=ComparisonTask.Purpose.TRAINING, iteration=second, rewards=(2.0, 0.5))
@@ -176,12 +181,7 @@ def test_overoptimization_is_flagged_when_annotators_prefer_the_reference_though
     # Given iteration 2 starts from an already degenerate policy: against it, annotators see a
     # toss-up, but they prefer the reference 4 to 16 while the reward model scores the new policy highest
     loop = Loop()
-    second = Iteration.objects.create(project=loop.project, number=2, algorithm="ppo", status="succeeded",
-                                      policy_before=loop.new)
-    second.policy_after = PolicyVersion.objects.create(project=loop.project, name="iteration-2", path="/z",
-                                                       iteration=second, parent=loop.new)
-    second.reward_model = RewardModelVersion.objects.create(project=loop.project, iteration=second, path="/r2")
-    second.save()
+    second = loop.second_iteration()
     TrainingJob.objects.create(iteration=second, step="generate", order=5, status="succeeded", metrics={
         "reward_mean_iteration-2": 0.9, "reward_mean_iteration-1": 0.8, "reward_mean_reference": 0.5,
     })
