@@ -389,8 +389,6 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
     device = resolve_device(config.device)
     tokenizer = load_tokenizer(config.policy)
     if tokenizer.eos_token_id is None:
-        from training.errors import TrainingUserError
-
         raise TrainingUserError(f"--policy {config.policy}: the tokenizer has no EOS token to end responses with")
     policy = load_causal_lm(config.policy, device)
     trainer = PPOTrainer(config, policy, tokenizer, reward_fn, prompts, device)
