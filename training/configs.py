@@ -164,10 +164,14 @@ class ScoreConfig(CommonConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class PPOConfig(CommonConfig):
-    policy: str = option(help="starting policy (also the KL reference): local directory or hub id")
+    policy: str = option(help="starting policy: local directory or hub id")
     reward_model: str = option(help="reward model (or ensemble) directory; may use another tokenizer")
     prompts: str = option(help="prompts JSONL: {prompt, id?}")
     output: str = option(help="directory to write the trained policy (and value head) to")
+    reference: Optional[str] = option(None, "KL reference policy, same tokenizer (default: the starting policy); "
+                                            "give the SFT/base policy when starting from an earlier PPO run")
+    max_kl: float = option(0.0, "stop early once the mean KL to the reference over the last two rollouts "
+                                "exceeds this (nats per response; 0: run every step)")
     steps: int = option(20, "PPO iterations (rollout, then optimisation epochs)")
     batch_size: int = option(16, "prompts per rollout")
     minibatch_size: int = option(8, "rollouts per gradient step")
@@ -196,7 +200,10 @@ class PPOConfig(CommonConfig):
         self._validate_common()
         _model_reference(self.policy, "--policy")
         _model_reference(self.reward_model, "--reward-model")
+        if self.reference is not None:
+            _model_reference(self.reference, "--reference")
         _existing_file(self.prompts, "--prompts")
+        _check(self.max_kl >= 0, "--max-kl must be >= 0")
         _check(self.steps > 0 and self.batch_size > 0 and self.ppo_epochs > 0, "--steps, --batch-size, --ppo-epochs must be > 0")
         _check(0 < self.minibatch_size <= self.batch_size, "--minibatch-size must be between 1 and --batch-size")
         _check(self.lr > 0, "--lr must be > 0")

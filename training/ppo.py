@@ -9,6 +9,12 @@ TRL removed its PPO trainer (1.13, PR #7020), so the algorithm lives here. One i
 4. Advantages: GAE(gamma, lambda) over the value head's estimates, then whitened.
 5. Optimise: a few epochs of clipped policy loss + vf_coef * clipped value loss over minibatches.
 6. Adapt beta toward the target KL (Ziegler et al. 2019), unless the coefficient is fixed.
+7. With `max_kl`, stop once the mean KL of the last two rollouts passes it: the adaptive
+   controller moves beta only a little per step, so on its own it can overshoot a budget.
+
+The reference is the starting policy unless another is given: when a loop continues from an
+earlier PPO policy, the KL is still measured to the SFT/base policy, as in InstructGPT, so the
+budget holds across iterations instead of restarting at each one.
 
 Shapes: B = batch of rollouts, T = response tokens (padded), P = prompt tokens (left-padded),
 V = vocabulary. `mask` is (B, T) with 1 on response tokens up to and including EOS.
@@ -36,6 +42,14 @@ RewardFunction = Callable[[list, list], torch.Tensor]
 
 
 # ============================================================================ pure math
+def kl_budget_spent(history: list[dict], max_kl: float, window: int = 2) -> bool:
+    """Whether the mean KL of the last `window` rollouts passed `max_kl` (0: never). One batch's KL
+    is a noisy estimate; the mean of two keeps a single unlucky batch from ending the run."""
+    if not max_kl or len(history) < window:
+        return False
+    return sum(h["kl"] for h in history[-window:]) / window > max_kl
+
+
 def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim=None) -> torch.Tensor:
     """Mean of `values` where `mask` is 1. values, mask: same shape; dim None means all elements."""
     if dim is None:
@@ -237,14 +251,15 @@ class Rollout:
 class PPOTrainer:
     """Runs the loop described in the module docstring; `train()` returns the final metrics."""
 
-    def __init__(self, config: PPOConfig, policy, tokenizer, reward_fn: RewardFunction, prompts: list, device):
+    def __init__(self, config: PPOConfig, policy, tokenizer, reward_fn: RewardFunction, prompts: list, device,
+                 reference=None):
         self.config = config
         self.device = device
         self.tokenizer = tokenizer
         self.reward_fn = reward_fn
         self.prompts = prompts
         self.model = PolicyWithValueHead(policy).to(device)
-        self.reference = copy.deepcopy(policy).to(device).eval()
+        self.reference = (reference if reference is not None else copy.deepcopy(policy)).to(device).eval()
         for parameter in self.reference.parameters():
             parameter.requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, eps=1e-5)
@@ -363,6 +378,8 @@ class PPOTrainer:
             history.append(stats)
             if on_progress:
                 on_progress(step, self.config.steps, stats)
+            if kl_budget_spent(history, self.config.max_kl):
+                break
         return history
 
     def save(self, output_dir: Path) -> None:
@@ -391,12 +408,18 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
     if tokenizer.eos_token_id is None:
         raise TrainingUserError(f"--policy {config.policy}: the tokenizer has no EOS token to end responses with")
     policy = load_causal_lm(config.policy, device)
-    trainer = PPOTrainer(config, policy, tokenizer, reward_fn, prompts, device)
+    reference = None
+    if config.reference is not None:
+        if load_tokenizer(config.reference).get_vocab() != tokenizer.get_vocab():
+            raise TrainingUserError(f"--reference {config.reference}: its tokenizer differs from the policy's; "
+                                    "the per-token KL needs the same vocabulary")
+        reference = load_causal_lm(config.reference, device)
+    trainer = PPOTrainer(config, policy, tokenizer, reward_fn, prompts, device, reference=reference)
     history = trainer.train(on_progress)
     output_dir = Path(config.output)
     trainer.save(output_dir)
     last = history[-1]
-    rollouts = config.steps * config.batch_size
+    rollouts = len(history) * config.batch_size
     seconds = sum(h["seconds"] for h in history)
     metrics = {
         "reward_mean": round(last["reward_mean"], 4),
@@ -405,8 +428,9 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
         "entropy": round(last["entropy"], 4),
         "response_length": round(last["response_length"], 2),
         "eos_fraction": round(last["eos_fraction"], 3),
-        "steps": config.steps,
-        "updates_per_second": round(config.steps / seconds, 3),
+        "steps": len(history),
+        "stopped_early": len(history) < config.steps,  # --max-kl reached
+        "updates_per_second": round(len(history) / seconds, 3),
         "generated_tokens_per_second": round(sum(h["response_length"] for h in history) * config.batch_size / seconds, 1),
         "rollouts": rollouts,
         "seconds": round(time.monotonic() - started, 1),

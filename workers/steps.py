@@ -157,6 +157,12 @@ def run_policy_optimization(job: TrainingJob) -> StepOutcome:
             raise StepFailed("no reward model: the reward step has not succeeded.")
         options += ["--reward-model", iteration.reward_model.path,
                     "--prompts", str(_snapshot_path(iteration, "prompts.jsonl"))]
+    if algorithm == "ppo":
+        # KL to the project's reference, not to this iteration's start: the KL target and
+        # budget then bound the drift of the whole run instead of restarting each iteration.
+        reference = policy_reference_ensure(project=iteration.project)
+        if Path(reference.path).resolve() != Path(start).resolve():
+            options += ["--reference", reference.path]
     result = run_training_command(job=job, command=algorithm, options=[*options, *_common(iteration, output)])
     metrics = {**result.metrics, "algorithm": algorithm, "seconds": round(result.elapsed_seconds, 2)}
     policy = policy_version_register(iteration=iteration, path=str(output), metrics=metrics)

@@ -60,3 +60,24 @@ def test_ppo_changes_parameters_after_one_step(tiny_policy_dir, tmp_path):
     assert metrics["steps"] == 1 and metrics["kl"] == 0.0  # the first rollout comes from the reference itself
     assert any(name.startswith("model.layers") for name in changed_tensors(tiny_policy_dir, tmp_path / "ppo"))
     assert set(load_file(str(tmp_path / "ppo" / "value_head.safetensors"))) == {"weight", "bias"}
+
+
+def test_max_kl_stops_early_and_a_continued_run_measures_kl_to_the_given_reference(tiny_policy_dir, tmp_path):
+    # Penalty off, so the KL grows until --max-kl stops the run.
+    first = PPOConfig(policy=str(tiny_policy_dir), reward_model=str(tiny_policy_dir), prompts=__file__,
+                      output=str(tmp_path / "first"), steps=12, batch_size=16, minibatch_size=8, ppo_epochs=2,
+                      lr=3e-4, max_new_tokens=16, init_kl_coef=0.0, kl_control="fixed", max_kl=1.0,
+                      device="cpu", seed=0)
+    metrics = train_ppo(first, PROMPTS, animal_reward).metrics
+    kls = metrics["history"]["kl"]
+    assert metrics["stopped_early"] and metrics["steps"] == len(kls) < 12, metrics
+    assert mean(kls[-2:]) > 1.0 and (len(kls) < 3 or mean(kls[-3:-1]) <= 1.0), kls
+
+    def first_rollout_kl(reference):
+        config = PPOConfig(policy=str(tmp_path / "first"), reward_model=str(tiny_policy_dir), prompts=__file__,
+                           output=str(tmp_path / "second"), steps=1, batch_size=16, minibatch_size=16,
+                           ppo_epochs=1, lr=1e-6, max_new_tokens=16, reference=reference, device="cpu", seed=0)
+        return train_ppo(config, PROMPTS, animal_reward).metrics["kl"]
+
+    assert first_rollout_kl(None) == 0.0  # the starting policy is its own reference
+    assert first_rollout_kl(str(tiny_policy_dir)) > 0.5  # the base policy is the reference

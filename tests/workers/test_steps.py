@@ -84,6 +84,37 @@ def test_the_rloo_step_optimizes_the_policy_against_the_new_reward_model(tiny_po
     assert policy.path != tiny_policy
 
 
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_later_ppo_run_keeps_its_kl_to_the_projects_reference_not_to_its_start(tiny_policy, tmp_path):
+    import json
+    import shutil
+
+    from annotation.services.iterations import policy_reference_ensure
+
+    # Given a project whose current policy is an earlier iteration's (a copy of the base at another path)
+    project = judged_project(base_policy=tiny_policy, n_tasks=6, hyperparameters={
+        "reward": {"max_steps": 2, "batch_size": 2, "max_length": 64},
+        "ppo": {"steps": 1, "batch_size": 4, "minibatch_size": 4, "ppo_epochs": 1, "max_new_tokens": 8, "max_kl": 5.0},
+    })
+    reference = policy_reference_ensure(project=project)
+    earlier = PolicyVersion.objects.create(project=project, name="iteration-0", parent=reference,
+                                           path=str(shutil.copytree(tiny_policy, tmp_path / "earlier")))
+    iteration = iteration_start(project=project, algorithm="ppo").iteration
+    iteration.policy_before = earlier
+    iteration.save(update_fields=["policy_before"])
+    jobs = {job.step: job for job in iteration.jobs.all()}
+
+    # When PPO runs after the snapshot, SFT and reward steps
+    for step in ("snapshot", "sft", "reward", "ppo"):
+        assert execute_step(job_id=jobs[step].pk).succeeded, TrainingJob.objects.get(pk=jobs[step].pk).error
+
+    # Then it started from the earlier policy with the KL penalty (and cap) to the reference
+    jobs["ppo"].refresh_from_db()
+    config = json.loads((Path(jobs["ppo"].artifact_path) / "training_config.json").read_text())["config"]
+    assert config["policy"] == earlier.path and config["reference"] == reference.path and config["max_kl"] == 5.0
+
+
 @pytest.mark.django_db
 def test_sft_runs_only_when_the_demonstrations_changed(tmp_path):
     # Given an earlier iteration that fine-tuned on exactly these demonstrations
