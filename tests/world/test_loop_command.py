@@ -7,6 +7,8 @@ from django.core.management import call_command
 
 from annotation.models import ComparisonTask, Iteration, Judgement, PolicyVersion, Project, TrainingJob
 from annotation.world.demo_setup import base_policy_build, base_policy_dir
+from annotation.world.loop_runner import KL_SAFETY, LoopConfig, default_hyperparameters, ppo_kl_schedule
+from annotation.world.pretrained import pretrained_encoder
 from annotation.world.report import PLOT_FILES
 
 TINY = {
@@ -20,7 +22,8 @@ TINY = {
 @pytest.mark.django_db(transaction=True)
 def test_a_one_iteration_loop_runs_end_to_end_and_writes_its_report(artifact_root, settings, tmp_path):
     settings.TRAINING_DEVICE = "cpu"
-    base_policy_build(output=base_policy_dir(), extra_args=["--pretrain-steps", "40", "--device", "cpu"])
+    small = ["--hidden-size", "64", "--num-layers", "2", "--intermediate-size", "256", "--pretrain-steps", "40"]
+    base_policy_build(output=base_policy_dir(), extra_args=[*small, "--device", "cpu"])
     output = tmp_path / "report"
     stdout = io.StringIO()
 
@@ -61,6 +64,11 @@ def test_a_one_iteration_loop_runs_end_to_end_and_writes_its_report(artifact_roo
     assert entry["overoptimization"]["flag"] == iteration.overoptimization_flag
     assert PolicyVersion.objects.filter(project=project, is_reference=True).count() == 1
     assert "Report:" in stdout.getvalue()
+    # The reward model starts from pretrained MiniLM; PPO got this iteration's KL cap (the whole
+    # budget is the last iteration's, and this run has one).
+    assert project.reward_base_model == pretrained_encoder()
+    assert iteration.hyperparameters["ppo"]["max_kl"] == round(KL_SAFETY * 8.0, 3)
+    assert iteration.jobs.get(step="reward").metrics["trainable_parameters"] > 1_000_000
 
 
 @pytest.mark.django_db
@@ -71,3 +79,27 @@ def test_loop_refuses_bad_options_with_one_line_errors():
         call_command("loop", "--iterations", "0", stdout=io.StringIO())
     with pytest.raises(CommandError, match="--hyperparameters"):
         call_command("loop", "--hyperparameters", "{nope", stdout=io.StringIO())
+
+
+def test_the_kl_budget_opens_in_equal_parts_and_the_last_iteration_gets_it_all_with_a_margin(tmp_path):
+    config = LoopConfig(output=tmp_path, iterations=4, kl_budget=8.0)
+    caps = [ppo_kl_schedule(config, number)["max_kl"] for number in range(1, 5)]
+    assert caps == [round(KL_SAFETY * 2.0 * n, 3) for n in range(1, 5)] and caps[-1] < 8.0
+    assert default_hyperparameters(config)["ppo"]["max_kl"] == caps[-1]
+
+
+def loop_options(*args: str) -> dict:
+    from annotation.management.commands.loop import Command
+
+    return vars(Command().create_parser("manage.py", "loop").parse_args(list(args)))
+
+
+def test_the_overoptimized_run_uses_a_small_reward_model_and_no_kl_cap(tmp_path):
+    from annotation.management.commands.loop import loop_config_from_options
+
+    config = loop_config_from_options(loop_options("--overoptimize", "--output", str(tmp_path)))
+    assert config.reward_backbone == "policy" and config.iterations == 2
+    assert config.hyperparameters["ppo"]["max_kl"] == 0 and config.hyperparameters["ppo"]["init_kl_coef"] == 0.0
+
+    config = loop_config_from_options(loop_options("--output", str(tmp_path)))
+    assert config.reward_backbone == "minilm" and config.iterations == 3 and config.hyperparameters == {}

@@ -55,7 +55,7 @@ class Command(BaseCommand):
     def ensure_base_policy(self, project, *, seed):
         output = base_policy_dir()
         if not (output / "config.json").exists():
-            self.stdout.write(f"Building the tiny base policy in {output} (about a minute)...")
+            self.stdout.write(f"Building the tiny base policy in {output} (1-2 minutes)...")
             try:
                 base_policy_build(output=output, seed=seed, stream=self.stdout)
             except RuntimeError as error:

@@ -13,14 +13,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
 from annotation.services.iterations import hyperparameters_merge
-from annotation.world.loop_runner import LoopConfig, LoopRun
+from annotation.world.loop_runner import REWARD_BACKBONES, LoopConfig, LoopRun
 from annotation.world.measurement import MeasurementError
 
 # A deliberately over-optimized run (Gao et al.): no KL penalty, many optimizer steps, a reward
 # model trained on few labels. The report should show proxy reward up and gold reward down.
 OVEROPTIMIZE = {
-    "ppo": {"kl_control": "fixed", "init_kl_coef": 0.0, "steps": 60, "lr": 1e-3},
-    "reward": {"max_train_pairs": 24, "epochs": 2},
+    "ppo": {"kl_control": "fixed", "init_kl_coef": 0.0, "max_kl": 0, "steps": 60, "lr": 1e-3},
+    # A small reward model: the tiny policy's own backbone (see --reward-backbone), on 24 pairs.
+    "reward": {"max_train_pairs": 24, "epochs": 2, "lr": 1e-3, "trainable_layers": 0},
 }
 
 
@@ -48,6 +49,9 @@ class Command(BaseCommand):
                             help="samples per held-out prompt when measuring gold reward")
         parser.add_argument("--hyperparameters", default="{}",
                             help='JSON overrides of the training settings, e.g. \'{"ppo": {"steps": 10}}\'')
+        parser.add_argument("--reward-backbone", choices=REWARD_BACKBONES, default=None,
+                            help="reward models start from the pretrained MiniLM encoder (default) or from the "
+                                 "tiny policy's own backbone (the default with --overoptimize)")
         parser.add_argument("--overoptimize", action="store_true",
                             help="KL penalty off, many steps, a small reward model (shows overoptimization)")
         parser.add_argument("--output", default="", help="report folder (default: ARTIFACT_ROOT/reports/<time>)")
@@ -60,36 +64,42 @@ class Command(BaseCommand):
         parser.add_argument("--iteration-timeout", type=float, default=3600.0, help="seconds per iteration")
 
     def handle(self, *args, **options):
-        try:
-            overrides = json.loads(options["hyperparameters"])
-        except json.JSONDecodeError as error:
-            raise CommandError(f"--hyperparameters is not valid JSON: {error.msg}") from error
-        if not isinstance(overrides, dict):
-            raise CommandError("--hyperparameters must be a JSON object of sections.")
-        if options["overoptimize"]:
-            overrides = hyperparameters_merge(OVEROPTIMIZE, overrides)
-        iterations = options["iterations"]
-        if iterations is None:
-            iterations = OVEROPTIMIZE_ITERATIONS if options["overoptimize"] else DEFAULT_ITERATIONS
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        output = Path(options["output"] or Path(settings.ARTIFACT_ROOT) / "reports" / f"loop-{stamp}")
-        try:
-            config = LoopConfig(
-                output=output, iterations=iterations, annotators=options["annotators"],
-                seed=options["seed"], algorithm=options["algorithm"], kl_budget=options["kl_budget"],
-                tasks_per_prompt=options["tasks_per_prompt"], labels_per_iteration=options["labels_per_iteration"],
-                samples_per_prompt=options["samples_per_prompt"], hyperparameters=overrides,
-                base_url=options["url"], port_range=(options["port"], options["port"]) if options["port"] else (0, 0),
-                start_worker=not options["no_worker"], iteration_timeout_s=options["iteration_timeout"],
-                active_selection=options["active_selection"],
-            )
-        except ValueError as error:
-            raise CommandError(str(error)) from error
+        config = loop_config_from_options(options)
         try:
             results = LoopRun(config, log=lambda line: self.stdout.write(line)).run()
         except (MeasurementError, TimeoutError, RuntimeError) as error:
             raise CommandError(str(error)) from error
         verdict = results.get("verdict") or {}
-        self.stdout.write(f"Report: {output / 'summary.md'}")
+        self.stdout.write(f"Report: {config.output / 'summary.md'}")
         if verdict:
             self.stdout.write(verdict.get("reason", ""))
+
+
+def loop_config_from_options(options: dict) -> LoopConfig:
+    """The run the command's options describe (--overoptimize fills in its own defaults)."""
+    try:
+        overrides = json.loads(options["hyperparameters"])
+    except json.JSONDecodeError as error:
+        raise CommandError(f"--hyperparameters is not valid JSON: {error.msg}") from error
+    if not isinstance(overrides, dict):
+        raise CommandError("--hyperparameters must be a JSON object of sections.")
+    if options["overoptimize"]:
+        overrides = hyperparameters_merge(OVEROPTIMIZE, overrides)
+    iterations = options["iterations"]
+    if iterations is None:
+        iterations = OVEROPTIMIZE_ITERATIONS if options["overoptimize"] else DEFAULT_ITERATIONS
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    output = Path(options["output"] or Path(settings.ARTIFACT_ROOT) / "reports" / f"loop-{stamp}")
+    try:
+        return LoopConfig(
+            output=output, iterations=iterations, annotators=options["annotators"],
+            seed=options["seed"], algorithm=options["algorithm"], kl_budget=options["kl_budget"],
+            tasks_per_prompt=options["tasks_per_prompt"], labels_per_iteration=options["labels_per_iteration"],
+            samples_per_prompt=options["samples_per_prompt"], hyperparameters=overrides,
+            base_url=options["url"], port_range=(options["port"], options["port"]) if options["port"] else (0, 0),
+            start_worker=not options["no_worker"], iteration_timeout_s=options["iteration_timeout"],
+            active_selection=options["active_selection"],
+            reward_backbone=options["reward_backbone"] or ("policy" if options["overoptimize"] else "minilm"),
+        )
+    except ValueError as error:
+        raise CommandError(str(error)) from error
