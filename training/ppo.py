@@ -9,8 +9,9 @@ TRL removed its PPO trainer (1.13, PR #7020), so the algorithm lives here. One i
 4. Advantages: GAE(gamma, lambda) over the value head's estimates, then whitened.
 5. Optimise: a few epochs of clipped policy loss + vf_coef * clipped value loss over minibatches.
 6. Adapt beta toward the target KL (Ziegler et al. 2019), unless the coefficient is fixed.
-7. With `max_kl`, stop once the mean KL of the last two rollouts passes it: the adaptive
-   controller moves beta only a little per step, so on its own it can overshoot a budget.
+7. With `max_kl`, stop at the first rollout whose KL passes it and keep the last policy whose
+   rollout stayed within it: the adaptive controller moves beta only a little per step, so on its
+   own it can overshoot a budget, and one update can jump far past it.
 
 The reference is the starting policy unless another is given: when a loop continues from an
 earlier PPO policy, the KL is still measured to the SFT/base policy, as in InstructGPT, so the
@@ -42,14 +43,6 @@ RewardFunction = Callable[[list, list], torch.Tensor]
 
 
 # ============================================================================ pure math
-def kl_budget_spent(history: list[dict], max_kl: float, window: int = 2) -> bool:
-    """Whether the mean KL of the last `window` rollouts passed `max_kl` (0: never). One batch's KL
-    is a noisy estimate; the mean of two keeps a single unlucky batch from ending the run."""
-    if not max_kl or len(history) < window:
-        return False
-    return sum(h["kl"] for h in history[-window:]) / window > max_kl
-
-
 def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim=None) -> torch.Tensor:
     """Mean of `values` where `mask` is 1. values, mask: same shape; dim None means all elements."""
     if dim is None:
@@ -370,17 +363,29 @@ class PPOTrainer:
         }
 
     def train(self, on_progress: ProgressCallback | None = None) -> list[dict]:
+        """Runs the steps; with `max_kl`, ends on the last policy whose rollout KL was within it."""
         history = []
+        self.stopped_at_kl_budget = False
+        within_budget = None  # parameters of the last policy whose rollout KL was <= max_kl
         for step in range(1, self.config.steps + 1):
             started = time.monotonic()
-            stats = self.step()
+            before = self._parameters() if self.config.max_kl else None
+            stats = self.step()  # a rollout of the policy `before`, then an update
             stats["seconds"] = time.monotonic() - started
             history.append(stats)
             if on_progress:
                 on_progress(step, self.config.steps, stats)
-            if kl_budget_spent(history, self.config.max_kl):
-                break
+            if self.config.max_kl:
+                if stats["kl"] > self.config.max_kl:
+                    # Over the budget: back to the last policy within it (the start, if none was).
+                    self.model.load_state_dict(within_budget or before)
+                    self.stopped_at_kl_budget = True
+                    break
+                within_budget = before
         return history
+
+    def _parameters(self) -> dict:
+        return {name: tensor.detach().clone() for name, tensor in self.model.state_dict().items()}
 
     def save(self, output_dir: Path) -> None:
         from safetensors.torch import save_file
@@ -418,7 +423,8 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
     history = trainer.train(on_progress)
     output_dir = Path(config.output)
     trainer.save(output_dir)
-    last = history[-1]
+    # Stopped at the budget: the policy kept is the one that made the rollout before the last.
+    last = history[-2] if trainer.stopped_at_kl_budget and len(history) > 1 else history[-1]
     rollouts = len(history) * config.batch_size
     seconds = sum(h["seconds"] for h in history)
     metrics = {
@@ -429,7 +435,7 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
         "response_length": round(last["response_length"], 2),
         "eos_fraction": round(last["eos_fraction"], 3),
         "steps": len(history),
-        "stopped_early": len(history) < config.steps,  # --max-kl reached
+        "stopped_at_kl_budget": trainer.stopped_at_kl_budget,  # --max-kl reached
         "updates_per_second": round(len(history) / seconds, 3),
         "generated_tokens_per_second": round(sum(h["response_length"] for h in history) * config.batch_size / seconds, 1),
         "rollouts": rollouts,

@@ -10,7 +10,6 @@ from training.ppo import (
     clipped_policy_loss,
     clipped_value_loss,
     gae,
-    kl_budget_spent,
     per_token_rewards,
     truncate_after_eos,
     whiten,
@@ -133,11 +132,3 @@ def test_the_conservative_reward_subtracts_the_ensembles_disagreement():
     plain = _FakeEnsemble()
     assert conservative_reward(plain, penalty=0.0) is plain
 
-
-def test_kl_budget_spent_looks_at_the_mean_of_the_last_two_rollouts():
-    history = [{"kl": kl} for kl in (1.0, 5.0, 2.0)]
-    assert not kl_budget_spent(history, 0.0)  # 0: no budget
-    assert not kl_budget_spent(history[:1], 0.5)  # one rollout is not enough evidence
-    assert kl_budget_spent(history[:2], 2.9)  # (1 + 5) / 2 = 3
-    assert not kl_budget_spent(history, 3.5)  # (5 + 2) / 2 = 3.5 is not past 3.5
-    assert kl_budget_spent(history, 3.4)
