@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone as dt_timezone
 from pathlib import Path
@@ -45,6 +46,10 @@ from .processes import CeleryWorker, WebServer, child_environment, free_port
 from .report import verdict, write_report
 from .simulated_annotators import DEFAULT_PASSWORD, SimulatedCrowd, default_profiles
 
+# Tokens per response wherever the loop samples a policy: PPO's rollouts, the generate step's
+# samples for annotators, and the gold measurement.
+MEASURED_RESPONSE_TOKENS = 48
+
 REWARD_BACKBONES = ("minilm", "policy")
 FINAL_STATES = (Iteration.Status.SUCCEEDED, Iteration.Status.FAILED, Iteration.Status.CANCELLED)
 
@@ -61,7 +66,7 @@ class LoopConfig:
     kl_budget: float = 8.0  # nats per response, to the reference policy, at the end of the run
     tasks_per_prompt: int = 8  # first candidate tasks per train prompt
     labels_per_iteration: int = 0  # cap on judgements per annotation phase (0: every open task)
-    samples_per_prompt: int = 12  # gold measurement: samples per held-out prompt
+    samples_per_prompt: int = 48  # gold measurement: samples per held-out prompt (10 prompts)
     hyperparameters: dict = field(default_factory=dict)  # overrides of the project's training settings
     reward_backbone: str = "minilm"  # "minilm": the pretrained encoder; "policy": the tiny policy's own
     base_url: str = ""  # an already running server; empty: start gunicorn
@@ -92,12 +97,14 @@ def default_hyperparameters(config: LoopConfig) -> dict:
         # MiniLM with its top 2 blocks trained (see loop_project_create): 2e-4 suits that few
         # trainable layers on a few hundred pairs.
         "reward": {"lr": 2e-4, "epochs": 4, "batch_size": 16, "max_length": 192, "trainable_layers": 2},
-        "ppo": {"steps": 20, "batch_size": 16, "minibatch_size": 8, "lr": 1e-4, "init_kl_coef": 0.3,
+        # 64 rollouts per step: with 16 the batch's mean reward swung by +-1.5 from step to step
+        # and PPO hardly moved the reward in 20 steps.
+        "ppo": {"steps": 20, "batch_size": 64, "minibatch_size": 16, "lr": 1e-4, "init_kl_coef": 0.3,
                 "kl_horizon": 1000,
-                **ppo_kl_schedule(config, config.iterations), "max_new_tokens": 48},
+                **ppo_kl_schedule(config, config.iterations), "max_new_tokens": MEASURED_RESPONSE_TOKENS},
         "dpo": {"lr": 1e-3, "epochs": 2, "beta": 0.1},
         "rloo": {"lr": 1e-4, "steps": 30},
-        "generate": {"train_prompts": 16, "eval_prompts": 10, "max_new_tokens": 48},
+        "generate": {"train_prompts": 16, "eval_prompts": 10, "max_new_tokens": MEASURED_RESPONSE_TOKENS},
     }
 
 
@@ -260,10 +267,15 @@ class LoopRun:
         measure_dir = self.output / "measurements"
         prompts_file = write_jsonl(measure_dir / "heldout-prompts.jsonl", evaluation_prompt_rows())
         pairs_file = write_jsonl(measure_dir / "gold-labelled-pairs.jsonl", gold_labelled_pairs())
+        # Policies are measured as the platform samples them for annotators: as many tokens as the
+        # generate step writes (and PPO trains on). Longer samples run into text no step ever
+        # trained or penalised, where a few samples' KL reaches 100+ nats.
+        generate = project.hyperparameters.get("generate") or {}
+        self.measure = partial(measure_policy, reference=reference.path, prompts_file=prompts_file,
+                               samples_per_prompt=config.samples_per_prompt, seed=config.seed,
+                               max_new_tokens=int(generate.get("max_new_tokens", MEASURED_RESPONSE_TOKENS)))
         self.log("Measuring the base policy against the gold reward...")
-        base = measure_policy(policy=reference.path, reference=reference.path, prompts_file=prompts_file,
-                              output_dir=measure_dir / "base", samples_per_prompt=config.samples_per_prompt,
-                              seed=config.seed)
+        base = self.measure(policy=reference.path, output_dir=measure_dir / "base")
         self.results = {
             "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
                        "project_id": project.pk, "project": project.name,
@@ -338,18 +350,14 @@ class LoopRun:
                 entry["reward_model"].update({"gold_accuracy": accuracy["accuracy"], "n_eval_pairs": accuracy["n"],
                                               "ece": accuracy["ece"]})
             policy = iteration.policy_after
-            measured = measure_policy(
-                policy=policy.path, reference=reference.path, prompts_file=prompts_file,
-                output_dir=measure_dir / f"iteration-{number}", samples_per_prompt=config.samples_per_prompt,
-                seed=config.seed, reward_model=reward_model.path if reward_model else None,
-            )
+            measured = self.measure(policy=policy.path, output_dir=measure_dir / f"iteration-{number}",
+                                    reward_model=reward_model.path if reward_model else None)
             entry["policy"] = {"name": policy.name, **measured.as_dict()}
             # The proxy of the previous policy under THIS reward model: the fair "before" for
             # the Gao et al. check (proxies of different reward models are not on one scale).
-            before = measure_policy(
-                policy=iteration.policy_before.path, reference=reference.path, prompts_file=prompts_file,
-                output_dir=measure_dir / f"iteration-{number}-before", samples_per_prompt=config.samples_per_prompt,
-                seed=config.seed, reward_model=reward_model.path if reward_model else None,
+            before = self.measure(
+                policy=iteration.policy_before.path, output_dir=measure_dir / f"iteration-{number}-before",
+                reward_model=reward_model.path,
             ) if reward_model is not None else None
             flagged, reason = (False, "")
             if before is not None and before.proxy_mean is not None and measured.proxy_mean is not None:

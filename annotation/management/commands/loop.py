@@ -45,7 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--tasks-per-prompt", type=int, default=8, help="first candidate tasks per train prompt")
         parser.add_argument("--labels-per-iteration", type=int, default=0,
                             help="cap on judgements per annotation phase (0: every open task)")
-        parser.add_argument("--samples-per-prompt", type=int, default=12,
+        parser.add_argument("--samples-per-prompt", type=int, default=48,
                             help="samples per held-out prompt when measuring gold reward")
         parser.add_argument("--hyperparameters", default="{}",
                             help='JSON overrides of the training settings, e.g. \'{"ppo": {"steps": 10}}\'')
