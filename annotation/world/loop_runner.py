@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import time
-from functools import partial
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone as dt_timezone
+from functools import partial
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -48,7 +48,7 @@ from .simulated_annotators import DEFAULT_PASSWORD, SimulatedCrowd, default_prof
 
 # Tokens per response wherever the loop samples a policy: PPO's rollouts, the generate step's
 # samples for annotators, and the gold measurement.
-MEASURED_RESPONSE_TOKENS = 48
+RESPONSE_TOKENS = 48
 
 REWARD_BACKBONES = ("minilm", "policy")
 FINAL_STATES = (Iteration.Status.SUCCEEDED, Iteration.Status.FAILED, Iteration.Status.CANCELLED)
@@ -101,10 +101,10 @@ def default_hyperparameters(config: LoopConfig) -> dict:
         # and PPO hardly moved the reward in 20 steps.
         "ppo": {"steps": 20, "batch_size": 64, "minibatch_size": 16, "lr": 1e-4, "init_kl_coef": 0.3,
                 "kl_horizon": 1000,
-                **ppo_kl_schedule(config, config.iterations), "max_new_tokens": MEASURED_RESPONSE_TOKENS},
+                **ppo_kl_schedule(config, config.iterations), "max_new_tokens": RESPONSE_TOKENS},
         "dpo": {"lr": 1e-3, "epochs": 2, "beta": 0.1},
         "rloo": {"lr": 1e-4, "steps": 30},
-        "generate": {"train_prompts": 16, "eval_prompts": 10, "max_new_tokens": MEASURED_RESPONSE_TOKENS},
+        "generate": {"train_prompts": 16, "eval_prompts": 10, "max_new_tokens": RESPONSE_TOKENS},
     }
 
 
@@ -273,7 +273,7 @@ class LoopRun:
         generate = project.hyperparameters.get("generate") or {}
         self.measure = partial(measure_policy, reference=reference.path, prompts_file=prompts_file,
                                samples_per_prompt=config.samples_per_prompt, seed=config.seed,
-                               max_new_tokens=int(generate.get("max_new_tokens", MEASURED_RESPONSE_TOKENS)))
+                               max_new_tokens=int(generate.get("max_new_tokens", RESPONSE_TOKENS)))
         self.log("Measuring the base policy against the gold reward...")
         base = self.measure(policy=reference.path, output_dir=measure_dir / "base")
         self.results = {

@@ -131,4 +131,3 @@ def test_the_conservative_reward_subtracts_the_ensembles_disagreement():
     assert reward(["p", "p"], ["agreed", "disputed"]).tolist() == [1.0, 0.0]
     plain = _FakeEnsemble()
     assert conservative_reward(plain, penalty=0.0) is plain
-
