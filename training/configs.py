@@ -170,8 +170,8 @@ class PPOConfig(CommonConfig):
     output: str = option(help="directory to write the trained policy (and value head) to")
     reference: Optional[str] = option(None, "KL reference policy, same tokenizer (default: the starting policy); "
                                             "give the SFT/base policy when starting from an earlier PPO run")
-    max_kl: float = option(0.0, "stop early once the mean KL to the reference over the last two rollouts "
-                                "exceeds this (nats per response; 0: run every step)")
+    max_kl: float = option(0.0, "stop at the first rollout whose KL to the reference exceeds this and keep the "
+                                "last policy within it (nats per response; 0: run every step)")
     steps: int = option(20, "PPO iterations (rollout, then optimisation epochs)")
     batch_size: int = option(16, "prompts per rollout")
     minibatch_size: int = option(8, "rollouts per gradient step")
