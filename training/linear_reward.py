@@ -78,3 +78,37 @@ def pairwise_accuracy(head: LinearRewardHead, chosen: np.ndarray, rejected: np.n
     """Share of pairs where the chosen response gets the higher reward (ties count half)."""
     margin = head.rewards(chosen) - head.rewards(rejected)
     return float(np.mean(np.where(margin > 0, 1.0, np.where(margin == 0, 0.5, 0.0))))
+
+
+def fit_with_annotator_reliability(first: np.ndarray, second: np.ndarray, first_preferred: np.ndarray,
+                                   annotators: np.ndarray, *, l2: float, rounds: int = 4,
+                                   prior_reliable: float = 4.0, prior_unreliable: float = 1.0
+                                   ) -> tuple[LinearRewardHead, dict]:
+    """A Bradley-Terry head that learns, with it, how far to trust each annotator (EM).
+
+    Each judgement comes either from the annotator's real preference, P(first) = sigmoid(r1 - r2),
+    or - with probability 1 - q_a - from a habit that ignores the responses: choosing the first
+    shown at the annotator's own overall first-preferred rate (random spammers ~0.5, always-left
+    1.0). E-step: the chance each judgement is real; M-step: refit the head with those chances as
+    weights, and set q_a to its annotator's mean chance under a Beta(prior_reliable,
+    prior_unreliable) prior (with few judgements per annotator, everyone starts out trusted).
+    Returns the head and {annotator: q_a}.
+    """
+    labels = np.asarray(first_preferred, dtype=np.float64)
+    annotators = np.asarray(annotators)
+    names, index = np.unique(annotators, return_inverse=True)
+    counts = np.bincount(index, minlength=len(names)).astype(np.float64)
+    first_rate = (np.bincount(index, weights=labels, minlength=len(names)) + 1.0) / (counts + 2.0)
+    habit = np.where(labels == 1, first_rate[index], 1.0 - first_rate[index])
+    reliability = np.full(len(names), prior_reliable / (prior_reliable + prior_unreliable))
+    weight = np.ones(len(labels))
+    head = fit_bradley_terry_head(first, second, labels, l2=l2)
+    for _ in range(rounds):
+        p = head.preference_probability(first, second)
+        real = np.where(labels == 1, p, 1.0 - p)
+        q = reliability[index]
+        weight = q * real / (q * real + (1.0 - q) * habit)
+        reliability = ((np.bincount(index, weights=weight, minlength=len(names)) + prior_reliable - 1.0)
+                       / (counts + prior_reliable + prior_unreliable - 2.0))
+        head = fit_bradley_terry_head(first, second, labels, l2=l2, sample_weight=weight)
+    return head, dict(zip(names.tolist(), reliability.tolist()))

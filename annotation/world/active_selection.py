@@ -12,7 +12,14 @@ and trains the same reward model after every batch:
 - mixed: half of each batch by uncertainty, half at random (a standard guard against label noise
   and sampling bias);
 - diverse: uncertainty, but at most one pair per prompt in a batch (batch-mode redundancy: the 16
-  least certain pairs otherwise cluster on a few prompts).
+  least certain pairs otherwise cluster on a few prompts);
+- information: label next the batch that adds most to the head's Fisher information (greedy batch
+  D-optimal design on its Laplace posterior, `most_informative`): unsure pairs in directions of
+  feature space that the labels so far have not pinned down, and not two pairs for one direction;
+- variance: the same without the p(1-p) factor (explores, ignoring where the boundary sits).
+
+With `--learn-reliability` the head also learns how far to trust each annotator (EM,
+`fit_with_annotator_reliability`), as the platform's reliability-weighted consensus does.
 
 The reward model is a Bradley-Terry linear head over frozen MiniLM embeddings (`training.embedding`,
 `training.linear_reward`): it learns from a few hundred labels and refits in milliseconds, so many
@@ -36,7 +43,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from training.linear_reward import fit_bradley_terry_head, pairwise_accuracy, reward_features
+from training.linear_reward import (
+    fit_bradley_terry_head,
+    fit_with_annotator_reliability,
+    pairwise_accuracy,
+    reward_features,
+    sigmoid,
+)
 
 from .corpus import demo_tasks
 from .gold_reward import gold_reward
@@ -44,7 +57,7 @@ from .measurement import gold_labelled_pairs, read_jsonl, run_training_cli, writ
 from .pretrained import pretrained_encoder
 from .simulated_annotators import choose_ranking, default_profiles
 
-STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse")
+STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance")
 HEADLINE_STRATEGY = "uncertainty"  # the issue's "order tasks by reward-model uncertainty"
 # Chosen with the features on random-selection learning curves only (seeds 0-3, 50-400 crowd labels;
 # so the choice cannot favour an active strategy): accuracy at 400 labels was within 0.01 for l2 in
@@ -75,7 +88,7 @@ def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int, noise_fr
             "chosen": [{"role": "assistant", "content": chosen.text}],
             "rejected": [{"role": "assistant", "content": rejected.text}],
             "prompt_text": task.prompt.text, "first": first.text, "second": second.text,
-            "first_preferred": int(order[0] == 0),
+            "first_preferred": int(order[0] == 0), "annotator": profile.username,
         })
     return rows
 
@@ -104,6 +117,41 @@ def most_disputed(member_probabilities: np.ndarray, candidates: list[int], k: in
     """The k candidates on which ensemble members disagree most. member_probabilities: (members, n)."""
     spread = member_probabilities[:, candidates].std(axis=0)
     return [candidates[i] for i in np.argsort(-spread, kind="stable")[:k]]
+
+
+def most_informative(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
+                     l2: float, weigh_by_confidence: bool = True) -> list[int]:
+    """The k candidates that together carry the most information about the head's weights (greedy
+    batch D-optimal design on its Laplace posterior).
+
+    The posterior precision of a Bradley-Terry head is A = l2 I + sum_labelled p(1-p) d d^T (d: the
+    pair's feature difference). A new pair's label adds p(1-p) d d^T; the gain in log det A is
+    log(1 + p(1-p) d^T A^-1 d). Greedily take the best pair, add it to A as if labelled (rank one,
+    Sherman-Morrison), and repeat: pairs that would teach the same direction twice are not both
+    taken. With weigh_by_confidence=False the p(1-p) factor of the candidate is dropped (pure variance
+    of the reward gap: explores directions the model knows least, wherever its boundary sits)."""
+    labelled_d = pool_differences[labelled]
+    p = sigmoid(labelled_d @ head.weights)
+    precision = labelled_d.T @ (labelled_d * (p * (1 - p))[:, None]) + l2 * np.eye(labelled_d.shape[1])
+    covariance = np.linalg.inv(precision)
+    d = pool_differences[candidates]
+    weight = sigmoid(d @ head.weights)
+    weight = weight * (1 - weight)
+    projected = d @ covariance  # (n, F): row i is Sigma d_i
+    variance = np.einsum("ij,ij->i", projected, d)
+    score_weight = weight if weigh_by_confidence else np.ones_like(weight)
+    batch, taken = [], np.zeros(len(candidates), dtype=bool)
+    for _ in range(min(k, len(candidates))):
+        score = np.where(taken, -np.inf, score_weight * variance)
+        best = int(np.argmax(score))
+        batch.append(candidates[best])
+        taken[best] = True
+        # Sigma <- Sigma - w (Sigma d)(Sigma d)^T / (1 + w d^T Sigma d), applied to every candidate's d^T Sigma d.
+        overlap = projected @ d[best]
+        shrink = weight[best] / (1 + weight[best] * variance[best])
+        variance = variance - shrink * overlap ** 2
+        projected = projected - shrink * np.outer(overlap, projected[best])
+    return batch
 
 
 def labels_needed(curve: list[dict], target: float) -> float | None:
@@ -157,7 +205,7 @@ def embedding_table(texts: set[str], *, encoder: str, directory: Path, announce=
 
 
 def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluation: PairFeatures, *,
-                 schedule: list[int], seed: int, l2: float = L2) -> list[float]:
+                 schedule: list[int], seed: int, l2: float = L2, annotators: np.ndarray | None = None) -> list[float]:
     """Gold accuracy after each label count in `schedule`; the first count is a random warm start
     (the same for every strategy with the same seed), later batches follow `strategy`."""
     rng = random.Random(seed)
@@ -168,7 +216,11 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
     bootstrap = np.random.default_rng(seed)
     accuracies = []
     for index, n in enumerate(schedule):
-        head = fit_bradley_terry_head(pool.first[selected], pool.second[selected], labels[selected], l2=l2)
+        if annotators is None:
+            head = fit_bradley_terry_head(pool.first[selected], pool.second[selected], labels[selected], l2=l2)
+        else:
+            head, _ = fit_with_annotator_reliability(pool.first[selected], pool.second[selected], labels[selected],
+                                                     annotators[selected], l2=l2)
         accuracies.append(pairwise_accuracy(head, evaluation.first, evaluation.second))
         if index + 1 == len(schedule):
             break
@@ -187,6 +239,9 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
         elif strategy == "diverse":
             batch = least_certain_per_group(head.preference_probability(pool.first, pool.second), remaining, k,
                                             pool.groups)
+        elif strategy in ("information", "variance"):
+            batch = most_informative(head, pool.first - pool.second, selected, remaining, k, l2=l2,
+                                     weigh_by_confidence=strategy == "information")
         elif strategy == "ensemble":
             members = []
             for _ in range(ENSEMBLE_MEMBERS):
@@ -301,7 +356,7 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
                                 annotators: int = 8, tasks_per_prompt: int = 32, strategies=STRATEGIES,
                                 encoder: str | None = None, target_accuracy: float | None = None,
                                 eval_pairs: list[dict] | None = None, noise_free: bool = False,
-                                progress: bool = True) -> dict:
+                                progress: bool = True, learn_reliability: bool = False) -> dict:
     """Runs every strategy for every seed; returns the report's `active_selection` section.
 
     Per seed the pool (candidate responses), the crowd's labels and the random warm start differ.
@@ -331,7 +386,9 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
         pool = PairFeatures([r["prompt_text"] for r in rows], [r["first"] for r in rows], [r["second"] for r in rows], table)
         labels = np.array([r["first_preferred"] for r in rows], dtype=np.float64)
         for name in strategies:
-            runs[name].append(run_strategy(name, pool, labels, evaluation, schedule=schedule, seed=seed))
+            judged_by = np.array([r["annotator"] for r in rows]) if learn_reliability else None
+            runs[name].append(run_strategy(name, pool, labels, evaluation, schedule=schedule, seed=seed,
+                                           annotators=judged_by))
             bar.update(1)
     bar.close()
     gaps = [(gold_reward(r["prompt_text"], r["first"]) - gold_reward(r["prompt_text"], r["second"]), r["first_preferred"])
@@ -344,6 +401,8 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
         "seeds": seeds, "seed": seeds[0], "annotators": annotators, "labels": "gold (noise-free)" if noise_free
         else "one judgement per pair by the simulated crowd (default_profiles, choose_ranking)",
         "labels_disagreeing_with_gold": round(label_noise, 3),
+        "learner": "learns each annotator's reliability with the head (EM) and weighs their labels by it"
+        if learn_reliability else "every label weighs the same",
         "reward_model": f"Bradley-Terry linear head (l2 {L2}) on frozen MiniLM mean-pooled embeddings: "
                         "[e(response), cosine(e(prompt), e(response))]",
         "runs": {name: [[round(accuracy, 4) for accuracy in run] for run in strategy_runs]
@@ -361,6 +420,10 @@ def main(argv=None) -> int:
     parser.add_argument("--annotators", type=int, default=8, help="simulated crowd size (`manage.py loop` default: 8)")
     parser.add_argument("--tasks-per-prompt", type=int, default=32,
                         help="candidate pairs per train prompt (pool size = 32 prompts x this)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help=f"comma-separated, random first (default: {','.join(STRATEGIES)})")
+    parser.add_argument("--learn-reliability", action="store_true",
+                        help="the reward model learns how far to trust each annotator (EM), as the platform's consensus does")
     parser.add_argument("--noise-free", action="store_true",
                         help="ablation: label by the gold reward instead of the noisy crowd")
     parser.add_argument("--output", type=Path, default=Path("var/active-selection"),
@@ -374,7 +437,9 @@ def main(argv=None) -> int:
     result = active_selection_experiment(directory=arguments.cache, seeds=range(arguments.seeds),
                                          budget=arguments.budget, batch_size=arguments.batch_size,
                                          annotators=arguments.annotators, noise_free=arguments.noise_free,
-                                         tasks_per_prompt=arguments.tasks_per_prompt)
+                                         tasks_per_prompt=arguments.tasks_per_prompt,
+                                         strategies=tuple(arguments.strategies.split(",")),
+                                         learn_reliability=arguments.learn_reliability)
     (arguments.output / "report.json").write_text(json.dumps({"active_selection": result}, indent=2))
     plot_reward_model_accuracy({"active_selection": result}, arguments.output / PLOT_FILES["rm_accuracy_vs_labels"])
     print(f"target accuracy {result['target_accuracy']} ({result['target_rule']}); labels needed: {result['labels_needed']}")

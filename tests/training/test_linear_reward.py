@@ -6,6 +6,7 @@ import pytest
 from training.linear_reward import (
     LinearRewardHead,
     fit_bradley_terry_head,
+    fit_with_annotator_reliability,
     pairwise_accuracy,
     reward_features,
     sigmoid,
@@ -61,3 +62,23 @@ def test_features_and_probabilities_by_hand():
     assert pairwise_accuracy(head, np.array([[1.0, 0.0]]), np.array([[1.0, 9.0]])) == 0.5
     with pytest.raises(ValueError):
         fit_bradley_terry_head(np.zeros((2, 2)), np.zeros((2, 2)), np.zeros(2), l2=0.0)
+
+
+def test_learned_reliability_finds_the_spammers_and_discounts_their_labels():
+    rng = np.random.default_rng(3)
+    true_weights = rng.normal(size=10)
+    first, second = rng.normal(size=(800, 10)), rng.normal(size=(800, 10))
+    truth = (rng.random(800) < sigmoid(3 * (first - second) @ true_weights)).astype(float)
+    annotators = np.array(["careful-1", "careful-2", "random", "always-first"] * 200)
+    labels = np.where(annotators == "random", (rng.random(800) < 0.5).astype(float),
+                      np.where(annotators == "always-first", 1.0, truth))
+    head, reliability = fit_with_annotator_reliability(first, second, labels, annotators, l2=1.0)
+    assert reliability["careful-1"] > 0.85 and reliability["careful-2"] > 0.85
+    # A random spammer agrees with the truth half the time, and those labels look real: about 0.5.
+    assert reliability["random"] < 0.6 and reliability["always-first"] < 0.6
+    plain = fit_bradley_terry_head(first, second, labels, l2=1.0)
+
+    def cosine(weights):
+        return weights @ true_weights / np.linalg.norm(weights) / np.linalg.norm(true_weights)
+
+    assert cosine(head.weights) > cosine(plain.weights)

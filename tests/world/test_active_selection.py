@@ -12,11 +12,13 @@ from annotation.world.active_selection import (
     least_certain,
     least_certain_per_group,
     most_disputed,
+    most_informative,
     run_strategy,
     summarise,
 )
 from annotation.world.gold_reward import gold_reward
 from annotation.world.measurement import gold_labelled_pairs
+from training.linear_reward import LinearRewardHead
 
 
 def test_labels_needed_interpolates_where_the_curve_crosses_the_target():
@@ -54,6 +56,25 @@ def test_ensemble_disagreement_picks_the_most_disputed_pairs():
     members = np.array([[0.5, 0.9, 0.1, 0.6],
                         [0.5, 0.1, 0.2, 0.4]])
     assert most_disputed(members, [0, 1, 2, 3], 2) == [1, 3]
+
+
+def test_information_takes_the_least_known_direction_and_not_the_same_one_twice():
+    # Labelled pairs all differ along feature 0, so the head knows that direction well.
+    differences = np.array([[1.0, 0.0, 0.0]] * 6 + [[1.2, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.9]])
+    head = LinearRewardHead(weights=np.zeros(3))
+    candidates = [6, 7, 8, 9]
+    # Along feature 1 nothing is known: a pair there first; its twin next teaches less than the
+    # unknown feature 2, even though feature 2's pair is smaller.
+    assert most_informative(head, differences, [0, 1, 2, 3, 4, 5], candidates, 2, l2=1.0) == [7, 9]
+    assert most_informative(head, differences, [0, 1, 2, 3, 4, 5], candidates, 3, l2=1.0) == [7, 9, 8]
+
+
+def test_information_prefers_pairs_the_head_cannot_yet_call():
+    differences = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    head = LinearRewardHead(weights=np.array([0.0, 4.0]))  # sure about feature 1 (P = 0.98), not feature 0
+    assert most_informative(head, differences, [], [0, 1], 1, l2=1.0) == [0]
+    # Without the p(1-p) weight both are unexplored (equal variance): the first wins the tie.
+    assert most_informative(head, differences, [], [1, 0], 1, l2=1.0, weigh_by_confidence=False) == [1]
 
 
 def test_summary_target_and_label_reduction_from_per_seed_curves():
