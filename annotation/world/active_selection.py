@@ -129,7 +129,8 @@ def most_informative(head, pool_differences: np.ndarray, labelled: list[int], ca
     log(1 + p(1-p) d^T A^-1 d). Greedily take the best pair, add it to A as if labelled (rank one,
     Sherman-Morrison), and repeat: pairs that would teach the same direction twice are not both
     taken. With weigh_by_confidence=False the p(1-p) factor of the candidate is dropped (pure variance
-    of the reward gap: explores directions the model knows least, wherever its boundary sits)."""
+    of the reward gap: explores directions the model knows least, wherever its boundary sits).
+    Every labelled pair counts fully in A, also when a reliability-learning head gave it less weight."""
     labelled_d = pool_differences[labelled]
     p = sigmoid(labelled_d @ head.weights)
     precision = labelled_d.T @ (labelled_d * (p * (1 - p))[:, None]) + l2 * np.eye(labelled_d.shape[1])
@@ -385,8 +386,8 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
         rows = pools[seed]
         pool = PairFeatures([r["prompt_text"] for r in rows], [r["first"] for r in rows], [r["second"] for r in rows], table)
         labels = np.array([r["first_preferred"] for r in rows], dtype=np.float64)
+        judged_by = np.array([r["annotator"] for r in rows]) if learn_reliability else None
         for name in strategies:
-            judged_by = np.array([r["annotator"] for r in rows]) if learn_reliability else None
             runs[name].append(run_strategy(name, pool, labels, evaluation, schedule=schedule, seed=seed,
                                            annotators=judged_by))
             bar.update(1)
