@@ -42,10 +42,11 @@ class Command(BaseCommand):
         parser.add_argument("--algorithm", choices=[c for c, _ in Project.Algorithm.choices], default="ppo")
         parser.add_argument("--kl-budget", type=float, default=8.0,
                             help="KL to the reference allowed at the end (nats per response)")
-        parser.add_argument("--tasks-per-prompt", type=int, default=8, help="first candidate tasks per train prompt")
+        parser.add_argument("--tasks-per-prompt", type=int, default=LoopConfig.tasks_per_prompt,
+                            help="first candidate tasks per train prompt")
         parser.add_argument("--labels-per-iteration", type=int, default=0,
                             help="cap on judgements per annotation phase (0: every open task)")
-        parser.add_argument("--samples-per-prompt", type=int, default=48,
+        parser.add_argument("--samples-per-prompt", type=int, default=LoopConfig.samples_per_prompt,
                             help="samples per held-out prompt when measuring gold reward")
         parser.add_argument("--hyperparameters", default="{}",
                             help='JSON overrides of the training settings, e.g. \'{"ppo": {"steps": 10}}\'')
