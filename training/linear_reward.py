@@ -101,7 +101,6 @@ def fit_with_annotator_reliability(first: np.ndarray, second: np.ndarray, first_
     first_rate = (np.bincount(index, weights=labels, minlength=len(names)) + 1.0) / (counts + 2.0)
     habit = np.where(labels == 1, first_rate[index], 1.0 - first_rate[index])
     reliability = np.full(len(names), prior_reliable / (prior_reliable + prior_unreliable))
-    weight = np.ones(len(labels))
     head = fit_bradley_terry_head(first, second, labels, l2=l2)
     for _ in range(rounds):
         p = head.preference_probability(first, second)
