@@ -215,6 +215,7 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
     selected = order[: schedule[0]]
     acquisition_rng = random.Random(f"{seed}:{strategy}")
     bootstrap = np.random.default_rng(seed)
+    differences = pool.first - pool.second  # what the information score needs, once per run
     accuracies = []
     for index, n in enumerate(schedule):
         if annotators is None:
@@ -241,7 +242,7 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
             batch = least_certain_per_group(head.preference_probability(pool.first, pool.second), remaining, k,
                                             pool.groups)
         elif strategy in ("information", "variance"):
-            batch = most_informative(head, pool.first - pool.second, selected, remaining, k, l2=l2,
+            batch = most_informative(head, differences, selected, remaining, k, l2=l2,
                                      weigh_by_confidence=strategy == "information")
         elif strategy == "ensemble":
             members = []
@@ -432,6 +433,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("var/active-selection-cache"),
                         help="embeddings cache (tens of MB; reused by later runs, keep it out of the repo)")
     arguments = parser.parse_args(argv)
+    strategies = tuple(arguments.strategies.split(","))
+    unknown = sorted(set(strategies) - set(STRATEGIES))
+    if unknown or "random" not in strategies:
+        parser.error(f"--strategies: unknown {', '.join(unknown)}" if unknown else
+                     "--strategies must include random (every reduction is measured against it)")
     from .report import PLOT_FILES, plot_reward_model_accuracy  # matplotlib only when writing the plot
 
     arguments.output.mkdir(parents=True, exist_ok=True)
@@ -439,7 +445,7 @@ def main(argv=None) -> int:
                                          budget=arguments.budget, batch_size=arguments.batch_size,
                                          annotators=arguments.annotators, noise_free=arguments.noise_free,
                                          tasks_per_prompt=arguments.tasks_per_prompt,
-                                         strategies=tuple(arguments.strategies.split(",")),
+                                         strategies=strategies,
                                          learn_reliability=arguments.learn_reliability)
     (arguments.output / "report.json").write_text(json.dumps({"active_selection": result}, indent=2))
     plot_reward_model_accuracy({"active_selection": result}, arguments.output / PLOT_FILES["rm_accuracy_vs_labels"])
