@@ -10,6 +10,7 @@ milliseconds for a few hundred pairs, so an active-learning loop can refit after
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,12 +42,13 @@ class LinearRewardHead:
 
 def fit_bradley_terry_head(first: np.ndarray, second: np.ndarray, first_preferred: np.ndarray, *, l2: float,
                            sample_weight: np.ndarray | None = None, max_iterations: int = 30,
-                           tolerance: float = 1e-6) -> LinearRewardHead:
+                           tolerance: float = 1e-6, initial_weights: np.ndarray | None = None) -> LinearRewardHead:
     """Minimises sum_i weight_i * BT-loss_i + l2/2 * |w|^2 by Newton's method.
 
     first, second: (n, F) features of the two responses; first_preferred: (n,) 0/1 (or soft
     labels in [0, 1]); sample_weight: (n,) non-negative (e.g. bootstrap counts), default ones.
-    The loss is convex, so Newton converges from zero in a handful of steps.
+    The loss is convex, so Newton converges from zero in a handful of steps; `initial_weights` (a
+    nearby solution, e.g. the previous fit of a refit loop) saves a few of them.
     """
     if l2 <= 0:
         raise ValueError("l2 must be positive")
@@ -56,7 +58,13 @@ def fit_bradley_terry_head(first: np.ndarray, second: np.ndarray, first_preferre
     keep = weight > 0  # zero-weight rows (left out of a bootstrap sample) would only add round-off
     differences, labels, weight = differences[keep], labels[keep], weight[keep]
     n, n_features = differences.shape
-    w = np.zeros(n_features)
+    w = np.zeros(n_features) if initial_weights is None else np.array(initial_weights, dtype=np.float64)
+
+    def objective(weights):
+        z = differences @ weights
+        return float(weight @ (np.logaddexp(0.0, z) - labels * z) + 0.5 * l2 * weights @ weights)
+
+    current = objective(w)
     for _ in range(max_iterations):
         p = sigmoid(differences @ w)
         gradient = differences.T @ (weight * (p - labels)) + l2 * w
@@ -68,8 +76,14 @@ def fit_bradley_terry_head(first: np.ndarray, second: np.ndarray, first_preferre
         else:
             hessian = differences.T @ (differences * curvature[:, None]) + l2 * np.eye(n_features)
             step = np.linalg.solve(hessian, gradient)
-        w = w - step
-        if np.max(np.abs(step)) < tolerance:
+        # Halve the step while it would raise the loss: a full Newton step can overshoot far from
+        # the optimum (e.g. from a warm start that saturates many sigmoids).
+        scale, candidate = 1.0, objective(w - step)
+        while candidate > current and scale > 1e-6:
+            scale /= 2
+            candidate = objective(w - scale * step)
+        w, current = w - scale * step, candidate
+        if np.max(np.abs(scale * step)) < tolerance:
             break
     return LinearRewardHead(weights=w)
 
@@ -80,10 +94,16 @@ def pairwise_accuracy(head: LinearRewardHead, chosen: np.ndarray, rejected: np.n
     return float(np.mean(np.where(margin > 0, 1.0, np.where(margin == 0, 0.5, 0.0))))
 
 
+class ReliabilityFit(NamedTuple):
+    head: LinearRewardHead
+    reliability: dict  # {annotator: q_a}, the learned chance that their judgement is real
+    judgement_weights: np.ndarray  # (n,) each judgement's chance of being real, as the head was fitted with
+
+
 def fit_with_annotator_reliability(first: np.ndarray, second: np.ndarray, first_preferred: np.ndarray,
                                    annotators: np.ndarray, *, l2: float, rounds: int = 4,
-                                   prior_reliable: float = 4.0, prior_unreliable: float = 1.0
-                                   ) -> tuple[LinearRewardHead, dict]:
+                                   prior_reliable: float = 4.0, prior_unreliable: float = 1.0,
+                                   initial_weights: np.ndarray | None = None) -> ReliabilityFit:
     """A Bradley-Terry head that learns, with it, how far to trust each annotator (EM).
 
     Each judgement comes either from the annotator's real preference, P(first) = sigmoid(r1 - r2),
@@ -92,7 +112,7 @@ def fit_with_annotator_reliability(first: np.ndarray, second: np.ndarray, first_
     1.0). E-step: the chance each judgement is real; M-step: refit the head with those chances as
     weights, and set q_a to its annotator's mean chance under a Beta(prior_reliable,
     prior_unreliable) prior (with few judgements per annotator, everyone starts out trusted).
-    Returns the head and {annotator: q_a}.
+    `initial_weights` starts the first fit there (a refit loop's previous head).
     """
     labels = np.asarray(first_preferred, dtype=np.float64)
     annotators = np.asarray(annotators)
@@ -101,7 +121,8 @@ def fit_with_annotator_reliability(first: np.ndarray, second: np.ndarray, first_
     first_rate = (np.bincount(index, weights=labels, minlength=len(names)) + 1.0) / (counts + 2.0)
     habit = np.where(labels == 1, first_rate[index], 1.0 - first_rate[index])
     reliability = np.full(len(names), prior_reliable / (prior_reliable + prior_unreliable))
-    head = fit_bradley_terry_head(first, second, labels, l2=l2)
+    head = fit_bradley_terry_head(first, second, labels, l2=l2, initial_weights=initial_weights)
+    weight = np.ones(len(labels))
     for _ in range(rounds):
         p = head.preference_probability(first, second)
         real = np.where(labels == 1, p, 1.0 - p)
@@ -109,5 +130,5 @@ def fit_with_annotator_reliability(first: np.ndarray, second: np.ndarray, first_
         weight = q * real / (q * real + (1.0 - q) * habit)
         reliability = ((np.bincount(index, weights=weight, minlength=len(names)) + prior_reliable - 1.0)
                        / (counts + prior_reliable + prior_unreliable - 2.0))
-        head = fit_bradley_terry_head(first, second, labels, l2=l2, sample_weight=weight)
-    return head, dict(zip(names.tolist(), reliability.tolist()))
+        head = fit_bradley_terry_head(first, second, labels, l2=l2, sample_weight=weight, initial_weights=head.weights)
+    return ReliabilityFit(head, dict(zip(names.tolist(), reliability.tolist())), weight)

@@ -28,6 +28,19 @@ def test_the_fit_is_the_regularised_optimum(n_pairs):
     assert np.abs(regularised_gradient(head, first, second, labels, 0.5)).max() < 1e-6
 
 
+@pytest.mark.parametrize("n_pairs", [20, 200])
+def test_a_warm_start_reaches_the_same_optimum(n_pairs):
+    rng = np.random.default_rng(1)
+    first, second = rng.normal(size=(n_pairs, 50)), rng.normal(size=(n_pairs, 50))
+    labels = (rng.random(n_pairs) < 0.5).astype(float)
+    from_zero = fit_bradley_terry_head(first, second, labels, l2=0.5)
+    # started from a fit on fewer labels, as a refit loop does
+    earlier = fit_bradley_terry_head(first[: n_pairs // 2], second[: n_pairs // 2], labels[: n_pairs // 2], l2=0.5)
+    warm = fit_bradley_terry_head(first, second, labels, l2=0.5, initial_weights=earlier.weights)
+    assert np.abs(regularised_gradient(warm, first, second, labels, 0.5)).max() < 1e-6
+    np.testing.assert_allclose(warm.weights, from_zero.weights, atol=1e-6)
+
+
 def test_integer_sample_weights_equal_repeated_pairs():
     rng = np.random.default_rng(1)
     first, second = rng.normal(size=(30, 8)), rng.normal(size=(30, 8))
@@ -72,10 +85,13 @@ def test_learned_reliability_finds_the_spammers_and_discounts_their_labels():
     annotators = np.array(["careful-1", "careful-2", "random", "always-first"] * 200)
     labels = np.where(annotators == "random", (rng.random(800) < 0.5).astype(float),
                       np.where(annotators == "always-first", 1.0, truth))
-    head, reliability = fit_with_annotator_reliability(first, second, labels, annotators, l2=1.0)
+    head, reliability, judgement_weights = fit_with_annotator_reliability(first, second, labels, annotators, l2=1.0)
     assert reliability["careful-1"] > 0.85 and reliability["careful-2"] > 0.85
     # A random spammer agrees with the truth half the time, and those labels look real: about 0.5.
     assert reliability["random"] < 0.6 and reliability["always-first"] < 0.6
+    # each judgement's weight: the careful annotators' count almost fully, the spammers' far less
+    assert judgement_weights[annotators == "careful-1"].mean() > 0.8
+    assert judgement_weights[annotators == "always-first"].mean() < 0.6
     plain = fit_bradley_terry_head(first, second, labels, l2=1.0)
 
     def cosine(weights):
