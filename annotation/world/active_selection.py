@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import Future, ProcessPoolExecutor
 import math
 import random
 import statistics
@@ -68,29 +69,60 @@ TARGET_FRACTION = 0.95  # target accuracy = this share of what random labelling 
 EVAL_PAIRS_PER_PROMPT = 48  # ~450 held-out pairs: accuracy SE ~0.02 per model (the loop's 115 give ~0.04)
 
 
-def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int, noise_free: bool = False) -> list[dict]:
+def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int, noise_free: bool = False,
+                  pairs_per_prompt: int | None = None) -> list[dict]:
     """Candidate pairs with one simulated judgement each, in display order (first shown = `first`):
-    {prompt, chosen, rejected, prompt_text, first, second, first_preferred}. `noise_free` replaces the
-    crowd by the gold reward itself (an ablation: how much of the result is label noise)."""
+    {prompt, chosen, rejected, prompt_text, first, second, first_preferred, annotator}. `noise_free`
+    replaces the crowd by the gold reward itself (an ablation: how much of the result is label noise).
+
+    By default the pool is the demo tasks themselves (tasks_per_prompt disjoint pairs per prompt).
+    With `pairs_per_prompt` the same 2 x tasks_per_prompt candidate responses of each prompt are
+    paired again: that many distinct pairs drawn from all of their pairings, as a platform pairs up
+    a policy's samples. Candidates are cheap and labels are not, so the pool can be larger than the
+    label budget many times over without a single new response."""
     rng = random.Random(seed)
     crowd = default_profiles(annotators, seed=seed)
+    tasks = demo_tasks(seed=seed + 500, tasks_per_prompt=tasks_per_prompt, split="train")
+    if pairs_per_prompt is None:
+        candidate_pairs = [(task.prompt, *task.responses) for task in tasks]
+    else:
+        candidate_pairs = _repaired(tasks, pairs_per_prompt, random.Random(f"{seed}:pairs"))
     rows = []
-    for task in demo_tasks(seed=seed + 500, tasks_per_prompt=tasks_per_prompt, split="train"):
-        first, second = task.responses
+    for prompt, first, second in candidate_pairs:
         profile = rng.choice(crowd)
-        rewards = [gold_reward(task.prompt.text, first.text), gold_reward(task.prompt.text, second.text)]
+        rewards = [gold_reward(prompt.text, first.text), gold_reward(prompt.text, second.text)]
         order = choose_ranking(profile, rewards, rng)
         if noise_free:
             order = [0, 1] if rewards[0] >= rewards[1] else [1, 0]
         chosen, rejected = (first, second) if order[0] == 0 else (second, first)
         rows.append({
-            "prompt": [{"role": "user", "content": task.prompt.text}],
+            "prompt": [{"role": "user", "content": prompt.text}],
             "chosen": [{"role": "assistant", "content": chosen.text}],
             "rejected": [{"role": "assistant", "content": rejected.text}],
-            "prompt_text": task.prompt.text, "first": first.text, "second": second.text,
+            "prompt_text": prompt.text, "first": first.text, "second": second.text,
             "first_preferred": int(order[0] == 0), "annotator": profile.username,
         })
     return rows
+
+
+def _repaired(tasks, pairs_per_prompt: int, rng: random.Random) -> list[tuple]:
+    """(prompt, first, second) for `pairs_per_prompt` distinct pairs of distinct texts per prompt,
+    drawn from all pairings of that prompt's candidate responses, each in a random display order."""
+    by_prompt: dict[str, tuple] = {}
+    for task in tasks:
+        prompt, responses = by_prompt.setdefault(task.prompt.text, (task.prompt, {}))
+        for response in task.responses:
+            responses.setdefault(response.text, response)
+    pairs = []
+    for prompt, responses in by_prompt.values():
+        distinct = list(responses.values())
+        pairings = [(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1:]]
+        if len(pairings) < pairs_per_prompt:
+            raise ValueError(f"{pairs_per_prompt} pairs per prompt asked, but a prompt's {len(distinct)} distinct "
+                             f"candidates make only {len(pairings)}; raise tasks_per_prompt")
+        for a, b in rng.sample(pairings, pairs_per_prompt):
+            pairs.append((prompt, a, b) if rng.random() < 0.5 else (prompt, b, a))
+    return pairs
 
 
 def least_certain(probabilities: np.ndarray, candidates: list[int], k: int) -> list[int]:
@@ -120,20 +152,23 @@ def most_disputed(member_probabilities: np.ndarray, candidates: list[int], k: in
 
 
 def most_informative(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
-                     l2: float, weigh_by_confidence: bool = True) -> list[int]:
+                     l2: float, weigh_by_confidence: bool = True, labelled_weight: np.ndarray | None = None
+                     ) -> list[int]:
     """The k candidates that together carry the most information about the head's weights (greedy
     batch D-optimal design on its Laplace posterior).
 
-    The posterior precision of a Bradley-Terry head is A = l2 I + sum_labelled p(1-p) d d^T (d: the
-    pair's feature difference). A new pair's label adds p(1-p) d d^T; the gain in log det A is
+    The posterior precision of a Bradley-Terry head is A = l2 I + sum_labelled c p(1-p) d d^T (d: the
+    pair's feature difference; c: the weight the fit gave the label, `labelled_weight`, default 1 -
+    a reliability-learning head's chance that the judgement is real, so that a spammer's labels do
+    not make a direction look known). A new pair's label adds p(1-p) d d^T; the gain in log det A is
     log(1 + p(1-p) d^T A^-1 d). Greedily take the best pair, add it to A as if labelled (rank one,
     Sherman-Morrison), and repeat: pairs that would teach the same direction twice are not both
     taken. With weigh_by_confidence=False the p(1-p) factor of the candidate is dropped (pure variance
-    of the reward gap: explores directions the model knows least, wherever its boundary sits).
-    Every labelled pair counts fully in A, also when a reliability-learning head gave it less weight."""
+    of the reward gap: explores directions the model knows least, wherever its boundary sits)."""
     labelled_d = pool_differences[labelled]
     p = sigmoid(labelled_d @ head.weights)
-    precision = labelled_d.T @ (labelled_d * (p * (1 - p))[:, None]) + l2 * np.eye(labelled_d.shape[1])
+    curvature = p * (1 - p) if labelled_weight is None else labelled_weight * p * (1 - p)
+    precision = labelled_d.T @ (labelled_d * curvature[:, None]) + l2 * np.eye(labelled_d.shape[1])
     covariance = np.linalg.inv(precision)
     d = pool_differences[candidates]
     weight = sigmoid(d @ head.weights)
@@ -216,13 +251,16 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
     acquisition_rng = random.Random(f"{seed}:{strategy}")
     bootstrap = np.random.default_rng(seed)
     differences = pool.first - pool.second  # what the information score needs, once per run
-    accuracies = []
+    accuracies, head, label_weight = [], None, None
     for index, n in enumerate(schedule):
+        previous = None if head is None else head.weights  # a warm start: the optimum is the same, found sooner
         if annotators is None:
-            head = fit_bradley_terry_head(pool.first[selected], pool.second[selected], labels[selected], l2=l2)
+            head = fit_bradley_terry_head(pool.first[selected], pool.second[selected], labels[selected], l2=l2,
+                                          initial_weights=previous)
         else:
-            head, _ = fit_with_annotator_reliability(pool.first[selected], pool.second[selected], labels[selected],
-                                                     annotators[selected], l2=l2)
+            head, _, label_weight = fit_with_annotator_reliability(
+                pool.first[selected], pool.second[selected], labels[selected], annotators[selected], l2=l2,
+                initial_weights=previous)
         accuracies.append(pairwise_accuracy(head, evaluation.first, evaluation.second))
         if index + 1 == len(schedule):
             break
@@ -243,7 +281,7 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
                                             pool.groups)
         elif strategy in ("information", "variance"):
             batch = most_informative(head, differences, selected, remaining, k, l2=l2,
-                                     weigh_by_confidence=strategy == "information")
+                                     weigh_by_confidence=strategy == "information", labelled_weight=label_weight)
         elif strategy == "ensemble":
             members = []
             for _ in range(ENSEMBLE_MEMBERS):
@@ -358,16 +396,19 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
                                 annotators: int = 8, tasks_per_prompt: int = 32, strategies=STRATEGIES,
                                 encoder: str | None = None, target_accuracy: float | None = None,
                                 eval_pairs: list[dict] | None = None, noise_free: bool = False,
-                                progress: bool = True, learn_reliability: bool = False) -> dict:
+                                progress: bool = True, learn_reliability: bool = False,
+                                pairs_per_prompt: int | None = None, jobs: int = 1) -> dict:
     """Runs every strategy for every seed; returns the report's `active_selection` section.
 
     Per seed the pool (candidate responses), the crowd's labels and the random warm start differ.
+    `pairs_per_prompt`: see `labelled_pool`. `jobs` > 1 runs seeds in that many processes (the
+    result is the same).
     """
     seeds = list(seeds)
     directory = Path(directory)
     eval_pairs = eval_pairs if eval_pairs is not None else gold_labelled_pairs(per_prompt=EVAL_PAIRS_PER_PROMPT)
     pools = {seed: labelled_pool(seed=seed, tasks_per_prompt=tasks_per_prompt, annotators=annotators,
-                                 noise_free=noise_free) for seed in seeds}
+                                 noise_free=noise_free, pairs_per_prompt=pairs_per_prompt) for seed in seeds}
     texts = set()
     for rows in pools.values():
         texts.update(text for row in rows for text in (row["prompt_text"], row["first"], row["second"]))
@@ -381,17 +422,23 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
     pool_size = min(len(rows) for rows in pools.values())
     schedule = list(range(batch_size, min(budget, pool_size) + 1, batch_size))
     runs: dict[str, list[list[float]]] = {name: [] for name in strategies}
-    bar = tqdm(total=len(seeds) * len(strategies), desc="active selection", unit="run", disable=not progress,
-               dynamic_ncols=True)
+    seed_jobs = []
     for seed in seeds:
         rows = pools[seed]
         pool = PairFeatures([r["prompt_text"] for r in rows], [r["first"] for r in rows], [r["second"] for r in rows], table)
         labels = np.array([r["first_preferred"] for r in rows], dtype=np.float64)
         judged_by = np.array([r["annotator"] for r in rows]) if learn_reliability else None
-        for name in strategies:
-            runs[name].append(run_strategy(name, pool, labels, evaluation, schedule=schedule, seed=seed,
-                                           annotators=judged_by))
-            bar.update(1)
+        seed_jobs.append((seed, pool, labels, judged_by))
+    bar = tqdm(total=len(seeds) * len(strategies), desc="active selection", unit="run", disable=not progress,
+               dynamic_ncols=True)
+    with _executor(jobs) as executor:
+        futures = [[executor.submit(run_strategy, name, pool, labels, evaluation, schedule=schedule, seed=seed,
+                                    annotators=judged_by) for name in strategies]
+                   for seed, pool, labels, judged_by in seed_jobs]
+        for seed_futures in futures:  # in seed order, so the report is the same for any number of jobs
+            for name, future in zip(strategies, seed_futures):
+                runs[name].append(future.result())
+                bar.update(1)
     bar.close()
     gaps = [(gold_reward(r["prompt_text"], r["first"]) - gold_reward(r["prompt_text"], r["second"]), r["first_preferred"])
             for rows in pools.values() for r in rows]
@@ -399,7 +446,10 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
     return {
         **summarise(schedule, runs, target_accuracy=target_accuracy),
         "headline_strategy": HEADLINE_STRATEGY,
-        "pool_size": pool_size, "n_eval_pairs": len(eval_pairs), "batch_size": batch_size, "budget": schedule[-1],
+        "pool_size": pool_size, "pairs_per_prompt": pairs_per_prompt or tasks_per_prompt,
+        "pool": "distinct pairs drawn from all pairings of each prompt's candidate responses" if pairs_per_prompt
+        else "the demo tasks' disjoint pairs",
+        "n_eval_pairs": len(eval_pairs), "batch_size": batch_size, "budget": schedule[-1],
         "seeds": seeds, "seed": seeds[0], "annotators": annotators, "labels": "gold (noise-free)" if noise_free
         else "one judgement per pair by the simulated crowd (default_profiles, choose_ranking)",
         "labels_disagreeing_with_gold": round(label_noise, 3),
@@ -412,6 +462,25 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
     }
 
 
+class _InProcess:
+    """The executor interface, run in this process (jobs=1: no pickling, no child processes)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def submit(self, function, *args, **kwargs):
+        future = Future()
+        future.set_result(function(*args, **kwargs))
+        return future
+
+
+def _executor(jobs: int):
+    return _InProcess() if jobs <= 1 else ProcessPoolExecutor(max_workers=jobs)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m annotation.world.active_selection",
                                      description="Labels needed: active pair selection vs random (writes "
@@ -422,6 +491,10 @@ def main(argv=None) -> int:
     parser.add_argument("--annotators", type=int, default=8, help="simulated crowd size (`manage.py loop` default: 8)")
     parser.add_argument("--tasks-per-prompt", type=int, default=32,
                         help="candidate pairs per train prompt (pool size = 32 prompts x this)")
+    parser.add_argument("--pairs-per-prompt", type=int, default=None,
+                        help="pair each prompt's 2 x tasks-per-prompt candidates again into this many distinct pairs "
+                             "(a larger pool from the same responses; default: the tasks' own pairs)")
+    parser.add_argument("--jobs", type=int, default=1, help="processes running seeds in parallel (same result)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help=f"comma-separated, random first (default: {','.join(STRATEGIES)})")
     parser.add_argument("--learn-reliability", action="store_true",
@@ -445,8 +518,8 @@ def main(argv=None) -> int:
                                          budget=arguments.budget, batch_size=arguments.batch_size,
                                          annotators=arguments.annotators, noise_free=arguments.noise_free,
                                          tasks_per_prompt=arguments.tasks_per_prompt,
-                                         strategies=strategies,
-                                         learn_reliability=arguments.learn_reliability)
+                                         strategies=strategies, pairs_per_prompt=arguments.pairs_per_prompt,
+                                         learn_reliability=arguments.learn_reliability, jobs=arguments.jobs)
     (arguments.output / "report.json").write_text(json.dumps({"active_selection": result}, indent=2))
     plot_reward_model_accuracy({"active_selection": result}, arguments.output / PLOT_FILES["rm_accuracy_vs_labels"])
     print(f"target accuracy {result['target_accuracy']} ({result['target_rule']}); labels needed: {result['labels_needed']}")

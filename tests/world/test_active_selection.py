@@ -39,6 +39,24 @@ def test_the_labelled_pool_is_deterministic_and_mostly_agrees_with_the_gold_rewa
     assert 0.6 < sum(agree) / len(agree) < 0.97
 
 
+def test_a_repaired_pool_draws_distinct_pairs_from_the_same_candidate_responses():
+    tasks_pool = labelled_pool(seed=2, tasks_per_prompt=4, annotators=6)
+    repaired = labelled_pool(seed=2, tasks_per_prompt=4, annotators=6, pairs_per_prompt=12)
+    assert repaired == labelled_pool(seed=2, tasks_per_prompt=4, annotators=6, pairs_per_prompt=12)
+    prompts = {row["prompt_text"] for row in tasks_pool}
+    assert len(repaired) == 12 * len(prompts)
+    for prompt in prompts:
+        candidates = {row[side] for row in tasks_pool if row["prompt_text"] == prompt for side in ("first", "second")}
+        pairs = [frozenset((row["first"], row["second"])) for row in repaired if row["prompt_text"] == prompt]
+        assert len(set(pairs)) == 12  # distinct pairs, each of two different texts
+        assert all(len(pair) == 2 and pair <= candidates for pair in pairs)  # not one new response
+    # display order is random: the same texts are shown first in some pairs and second in others
+    firsts = sum(row["first"] < row["second"] for row in repaired)
+    assert 0.3 < firsts / len(repaired) < 0.7
+    with pytest.raises(ValueError, match="raise tasks_per_prompt"):
+        labelled_pool(seed=2, tasks_per_prompt=2, annotators=6, pairs_per_prompt=7)  # 4 candidates: 6 pairings
+
+
 def test_uncertainty_picks_the_pairs_nearest_even_odds_among_the_candidates():
     probabilities = np.array([0.5, 0.9, 0.45, 0.1, 0.62, 0.51])
     # index 0 (0.5) is already labelled, so it is not a candidate
@@ -77,6 +95,14 @@ def test_information_prefers_pairs_the_head_cannot_yet_call():
     assert most_informative(head, differences, [], [1, 0], 1, l2=1.0, weigh_by_confidence=False) == [1]
 
 
+def test_information_does_not_count_a_discounted_label_as_knowledge():
+    # One label along each feature; the one along feature 0 came from a suspected spammer.
+    differences = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    head = LinearRewardHead(weights=np.zeros(2))
+    assert most_informative(head, differences, [0, 1], [2, 3], 1, l2=1.0) == [2]  # a tie: the first
+    assert most_informative(head, differences, [0, 1], [2, 3], 1, l2=1.0, labelled_weight=np.array([0.05, 1.0])) == [3]
+
+
 def test_summary_target_and_label_reduction_from_per_seed_curves():
     schedule = [10, 20, 30, 40]
     runs = {
@@ -113,6 +139,10 @@ def test_strategies_share_the_warm_start_and_learn_on_a_synthetic_pool():
     assert len({curve[0] for curve in curves.values()}) == 1  # the same 8 warm-start labels
     for curve in curves.values():
         assert len(curve) == len(schedule) and curve[-1] > 0.8
+    # with a reliability-learning head (its label weights reach the information score)
+    annotators = np.array(["a", "b", "c"] * 100)
+    learned = run_strategy("information", pool, labels, evaluation, schedule=schedule, seed=1, annotators=annotators)
+    assert len(learned) == len(schedule) and learned[-1] > 0.8
 
 
 @pytest.mark.slow
