@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import Future, ProcessPoolExecutor
 import math
 import random
 import statistics
 import sys
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -462,23 +462,9 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
     }
 
 
-class _InProcess:
-    """The executor interface, run in this process (jobs=1: no pickling, no child processes)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return False
-
-    def submit(self, function, *args, **kwargs):
-        future = Future()
-        future.set_result(function(*args, **kwargs))
-        return future
-
-
 def _executor(jobs: int):
-    return _InProcess() if jobs <= 1 else ProcessPoolExecutor(max_workers=jobs)
+    # One thread runs the runs one after another in this process (no pickling, no child processes).
+    return ThreadPoolExecutor(max_workers=1) if jobs <= 1 else ProcessPoolExecutor(max_workers=jobs)
 
 
 def main(argv=None) -> int:

@@ -153,6 +153,6 @@ def test_a_tiny_experiment_end_to_end_with_the_real_encoder(tmp_path):
     assert [p["labels"] for p in result["curves"]["uncertainty"]] == [8, 16, 24]
     assert set(result["curves"]) == set(STRATEGIES) and len(result["runs"]["random"]) == 2
     assert 0.0 <= result["target_accuracy"] <= 1.0
-    # a rerun finds every embedding in the cache and gives the same numbers
+    # a rerun finds every embedding in the cache and gives the same numbers, also with seeds in two processes
     assert active_selection_experiment(directory=tmp_path, seeds=[0, 1], budget=24, batch_size=8, tasks_per_prompt=1,
-                                       eval_pairs=gold_labelled_pairs()[:24], progress=False)["runs"] == result["runs"]
+                                       eval_pairs=gold_labelled_pairs()[:24], progress=False, jobs=2)["runs"] == result["runs"]
