@@ -67,6 +67,10 @@ L2 = 1.0
 ENSEMBLE_MEMBERS = 5
 TARGET_FRACTION = 0.95  # target accuracy = this share of what random labelling reaches with the whole budget
 EVAL_PAIRS_PER_PROMPT = 48  # ~450 held-out pairs: accuracy SE ~0.02 per model (the loop's 115 give ~0.04)
+# As many labels as one `manage.py loop` iteration collects (1,024 judgements), bought 32 at a time
+# from a pool 4x that size (each prompt's 64 candidates paired again): the setting of the headline.
+LOOP_SCALE = {"tasks_per_prompt": 32, "pairs_per_prompt": 128, "budget": 1024, "batch_size": 32,
+              "strategies": ("random", "uncertainty", "mixed", "diverse", "information")}
 
 
 def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int, noise_free: bool = False,
@@ -467,7 +471,8 @@ def _executor(jobs: int):
     return ThreadPoolExecutor(max_workers=1) if jobs <= 1 else ProcessPoolExecutor(max_workers=jobs)
 
 
-def main(argv=None) -> int:
+def parse_arguments(argv=None) -> argparse.Namespace:
+    """The command line, with `strategies` as a tuple (exits with a message on a bad one)."""
     parser = argparse.ArgumentParser(prog="python -m annotation.world.active_selection",
                                      description="Labels needed: active pair selection vs random (writes "
                                                  "report.json and the accuracy-vs-labels plot).")
@@ -481,6 +486,9 @@ def main(argv=None) -> int:
                         help="pair each prompt's 2 x tasks-per-prompt candidates again into this many distinct pairs "
                              "(a larger pool from the same responses; default: the tasks' own pairs)")
     parser.add_argument("--jobs", type=int, default=1, help="processes running seeds in parallel (same result)")
+    parser.add_argument("--loop-scale", action="store_true",
+                        help="the headline setting (1,024 labels in batches of 32 from 4,096 pairs, "
+                             f"{','.join(LOOP_SCALE['strategies'])}); flags given as well override it")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help=f"comma-separated, random first (default: {','.join(STRATEGIES)})")
     parser.add_argument("--learn-reliability", action="store_true",
@@ -492,11 +500,19 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("var/active-selection-cache"),
                         help="embeddings cache (tens of MB; reused by later runs, keep it out of the repo)")
     arguments = parser.parse_args(argv)
-    strategies = tuple(arguments.strategies.split(","))
-    unknown = sorted(set(strategies) - set(STRATEGIES))
-    if unknown or "random" not in strategies:
+    if arguments.loop_scale:  # its values become the defaults, so flags given as well still win
+        parser.set_defaults(**{**LOOP_SCALE, "strategies": ",".join(LOOP_SCALE["strategies"])})
+        arguments = parser.parse_args(argv)
+    arguments.strategies = tuple(arguments.strategies.split(","))
+    unknown = sorted(set(arguments.strategies) - set(STRATEGIES))
+    if unknown or "random" not in arguments.strategies:
         parser.error(f"--strategies: unknown {', '.join(unknown)}" if unknown else
                      "--strategies must include random (every reduction is measured against it)")
+    return arguments
+
+
+def main(argv=None) -> int:
+    arguments = parse_arguments(argv)
     from .report import PLOT_FILES, plot_reward_model_accuracy  # matplotlib only when writing the plot
 
     arguments.output.mkdir(parents=True, exist_ok=True)
@@ -504,7 +520,7 @@ def main(argv=None) -> int:
                                          budget=arguments.budget, batch_size=arguments.batch_size,
                                          annotators=arguments.annotators, noise_free=arguments.noise_free,
                                          tasks_per_prompt=arguments.tasks_per_prompt,
-                                         strategies=strategies, pairs_per_prompt=arguments.pairs_per_prompt,
+                                         strategies=arguments.strategies, pairs_per_prompt=arguments.pairs_per_prompt,
                                          learn_reliability=arguments.learn_reliability, jobs=arguments.jobs)
     (arguments.output / "report.json").write_text(json.dumps({"active_selection": result}, indent=2))
     plot_reward_model_accuracy({"active_selection": result}, arguments.output / PLOT_FILES["rm_accuracy_vs_labels"])

@@ -23,7 +23,7 @@ from annotation.selectors.agreement import project_agreement
 from annotation.services.iterations import hyperparameters_merge, iteration_evaluation_record, iteration_start
 from annotation.services.projects import member_add, project_create
 
-from .active_selection import active_selection_experiment
+from .active_selection import LOOP_SCALE, active_selection_experiment
 from .demo_setup import (
     DEMO_GUIDELINES,
     base_policy_build,
@@ -310,10 +310,11 @@ class LoopRun:
                     process.stop()
         if config.active_selection:
             self.log("Measuring active pair selection (uncertainty vs random)...")
-            # Its own reward model (a linear head on frozen MiniLM embeddings) and 8 seeds: see active_selection.py.
+            # Its own reward model (a linear head on frozen MiniLM embeddings), 8 seeds at the loop's
+            # scale: see active_selection.py.
             self.results["active_selection"] = active_selection_experiment(
                 directory=self.output / "active-selection", seeds=range(config.seed, config.seed + 8),
-                annotators=config.annotators)
+                annotators=config.annotators, **LOOP_SCALE)
         self.results["finished_at"] = datetime.now(dt_timezone.utc).isoformat()
         self.results["verdict"] = verdict(self.results)
         write_report(self.results, self.output)

@@ -8,11 +8,13 @@ from annotation.world.active_selection import (
     STRATEGIES,
     active_selection_experiment,
     labelled_pool,
+    LOOP_SCALE,
     labels_needed,
     least_certain,
     least_certain_per_group,
     most_disputed,
     most_informative,
+    parse_arguments,
     run_strategy,
     summarise,
 )
@@ -55,6 +57,18 @@ def test_a_repaired_pool_draws_distinct_pairs_from_the_same_candidate_responses(
     assert 0.3 < firsts / len(repaired) < 0.7
     with pytest.raises(ValueError, match="raise tasks_per_prompt"):
         labelled_pool(seed=2, tasks_per_prompt=2, annotators=6, pairs_per_prompt=7)  # 4 candidates: 6 pairings
+
+
+def test_loop_scale_sets_the_headline_setting_and_explicit_flags_still_win():
+    arguments = parse_arguments(["--loop-scale"])
+    assert (arguments.tasks_per_prompt, arguments.pairs_per_prompt, arguments.budget, arguments.batch_size) == \
+        (32, 128, 1024, 32)
+    assert arguments.strategies == LOOP_SCALE["strategies"]
+    arguments = parse_arguments(["--loop-scale", "--pairs-per-prompt", "256", "--strategies", "random,diverse"])
+    assert (arguments.pairs_per_prompt, arguments.budget, arguments.strategies) == (256, 1024, ("random", "diverse"))
+    assert parse_arguments([]).budget == 400 and parse_arguments([]).pairs_per_prompt is None
+    with pytest.raises(SystemExit):
+        parse_arguments(["--strategies", "uncertainty"])  # no random to measure against
 
 
 def test_uncertainty_picks_the_pairs_nearest_even_odds_among_the_candidates():

@@ -61,7 +61,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true",
                             help="do not start a Celery worker (one already consumes the broker)")
         parser.add_argument("--active-selection", action="store_true",
-                            help="also measure labels needed by uncertainty vs random pair selection")
+                            help="also measure labels needed by active vs random pair selection "
+                                 "(8 seeds at the loop's scale, a few minutes)")
         parser.add_argument("--iteration-timeout", type=float, default=3600.0, help="seconds per iteration")
 
     def handle(self, *args, **options):
