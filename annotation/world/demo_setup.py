@@ -22,6 +22,7 @@ from annotation.services.imports import import_run
 from annotation.services.projects import member_add, project_create
 
 from .corpus import demo_prompts, demo_tasks, pretraining_records
+from .pretrained import pretrained_encoder
 
 DEMO_PROJECT_NAME = "Demo: a helpful and harmless assistant"
 BASE_POLICY_NAME = "base"
@@ -89,7 +90,12 @@ def demo_admin_ensure(account: DemoAccount):
 
 
 def demo_project_ensure(*, admin) -> Project:
-    """The demo project (pairwise, overlap 2, guidelines, criteria), created if missing."""
+    """The demo project (pairwise, overlap 2, guidelines, criteria), created if missing.
+
+    It is set up as the loop's runs are (docs/loop-report/README.md): reward models start from the
+    pretrained MiniLM encoder, not from the tiny policy's backbone (which learned "shorter wins"
+    and led PPO to collapse answers into a few words), and consensus weighs annotators by their
+    estimated reliability (`--simulate` includes spammers)."""
     project = Project.objects.filter(name=DEMO_PROJECT_NAME).first()
     if project is not None:
         return project
@@ -102,6 +108,8 @@ def demo_project_ensure(*, admin) -> Project:
         guidelines=DEMO_GUIDELINES,
         criteria=["helpfulness", "harmlessness"],
         lease_seconds=600,
+        consensus_method=Project.Consensus.RELIABILITY,
+        reward_base_model=pretrained_encoder(),
     )
 
 

@@ -23,6 +23,9 @@ def test_demo_creates_the_project_logins_prompts_and_tasks():
     project = Project.objects.get(name=DEMO_PROJECT_NAME)
     assert (project.task_type, project.overlap) == ("pairwise", 2)
     assert project.criteria == ["helpfulness", "harmlessness"]
+    # set up as the loop's runs: reward models from pretrained MiniLM, reliability-weighted consensus
+    assert project.reward_base_model.endswith("model") and "minilm" in project.reward_base_model.lower()
+    assert project.consensus_method == Project.Consensus.RELIABILITY
     assert "Helpfulness" in project.guidelines
     User = get_user_model()
     assert User.objects.get(username="admin").is_superuser
