@@ -309,7 +309,7 @@ class LoopRun:
                 if process is not None:
                     process.stop()
         if config.active_selection:
-            self.log("Measuring active pair selection (uncertainty vs random)...")
+            self.log("Measuring active pair selection (active strategies vs random, 8 seeds at the loop's scale)...")
             # Its own reward model (a linear head on frozen MiniLM embeddings), 8 seeds at the loop's
             # scale: see active_selection.py.
             self.results["active_selection"] = active_selection_experiment(
