@@ -15,6 +15,7 @@ from annotation.api.serializers import (
     judgement_payload,
 )
 from annotation.selectors.assignments import assignment_payload
+from annotation.services.annotate_sql import next_via_sql, submit_via_sql
 from annotation.services.assignments import assignment_next_in_project, assignment_skip
 from annotation.services.judgements import judgement_replace, judgement_submit
 
@@ -28,6 +29,11 @@ class NextView(HotPathMixin, APIView):
     def post(self, request, project_id: int):
         data, answer_status = self.fast_post(request, request.user, project_id=project_id)
         return Response(data, status=answer_status)
+
+    @staticmethod
+    def sql_post(request, token: str, *, project_id: int):
+        """`post` in one SQL function call (see `HotPathMixin`); None leaves it to the services."""
+        return next_via_sql(token=token, project_id=project_id)
 
     @staticmethod
     def fast_post(request, user, *, project_id: int):
@@ -48,6 +54,14 @@ class JudgementView(HotPathMixin, APIView):
         fields = judgement_input(request.data)
         judgement, created = judgement_submit(assignment_id=assignment_id, annotator=request.user, **fields)
         return Response(judgement_payload(judgement), status=201 if created else 200)
+
+    @staticmethod
+    def sql_post(request, token: str, *, assignment_id: int):
+        """`post` for a plain JSON body in one SQL function call; None leaves it to the services."""
+        fields = plain_judgement_fields(json_body(request))
+        if fields is None:
+            raise NotOnTheHotPath
+        return submit_via_sql(token=token, assignment_id=assignment_id, fields=fields)
 
     @staticmethod
     def fast_post(request, user, *, assignment_id: int):

@@ -91,23 +91,24 @@ def _verdict(*, project: Project, assignment: Assignment, ranking, both_bad, str
     return fields
 
 
+def pair_outcome(ranking: list[list[int]]) -> int | None:
+    """A pairwise verdict coded by response identity (lower id vs higher id), never by screen side."""
+    flat = sorted(r for tier in ranking for r in tier)
+    if len(flat) != 2:
+        return None
+    if is_tie(ranking):
+        return Judgement.PairOutcome.TIE
+    return Judgement.PairOutcome.LOWER_ID_WINS if ranking[0] == [flat[0]] else Judgement.PairOutcome.HIGHER_ID_WINS
+
+
 def _derived(*, ranking: list[list[int]], display_order: list[int]) -> dict:
-    """pair_outcome (by response identity: lower id vs higher id) and picked_first_shown."""
+    """pair_outcome and picked_first_shown."""
     if not ranking:
         return {"pair_outcome": None, "picked_first_shown": None}
-    flat = sorted(r for tier in ranking for r in tier)
-    pair_outcome = None
-    if len(flat) == 2:
-        if is_tie(ranking):
-            pair_outcome = Judgement.PairOutcome.TIE
-        elif ranking[0] == [flat[0]]:
-            pair_outcome = Judgement.PairOutcome.LOWER_ID_WINS
-        else:
-            pair_outcome = Judgement.PairOutcome.HIGHER_ID_WINS
     picked_first_shown = None
     if len(ranking[0]) == 1 and display_order:
         picked_first_shown = ranking[0][0] == display_order[0]
-    return {"pair_outcome": pair_outcome, "picked_first_shown": picked_first_shown}
+    return {"pair_outcome": pair_outcome(ranking), "picked_first_shown": picked_first_shown}
 
 
 def _existing_by_client_id(*, client_id: str, assignment: Assignment, replaces: Judgement | None) -> Judgement | None:

@@ -10,6 +10,9 @@ from django.db.models import Count
 
 from annotation.errors import DomainError
 from annotation.models import Assignment, ComparisonTask, Judgement
+from rest_framework.authtoken.models import Token
+
+from annotation.services.annotate_sql import next_via_sql, submit_via_sql
 from annotation.services.assignments import assignment_next
 from annotation.services.judgements import judgement_submit
 from tests.annotation.factories import add_member, make_project, make_task
@@ -20,14 +23,52 @@ N_TASKS = 40
 OVERLAP = 3
 
 
+class ThroughServices:
+    """The Python services, as SQLite and every deferred request run them."""
+
+    @staticmethod
+    def lease(project, annotator):
+        assignment = assignment_next(project=project, annotator=annotator)
+        return None if assignment is None else (assignment.pk, list(assignment.display_order))
+
+    @staticmethod
+    def submit(annotator, assignment_id, ranking, client_id):
+        judgement, created = judgement_submit(assignment_id=assignment_id, annotator=annotator, ranking=ranking,
+                                              client_id=client_id)
+        return judgement.pk, created
+
+
+class ThroughSqlFunctions:
+    """The PostgreSQL functions, falling back to the services when they defer (as the API does)."""
+
+    @staticmethod
+    def lease(project, annotator):
+        answer = next_via_sql(token=Token.objects.get(user=annotator).key, project_id=project.pk)
+        if answer is None:
+            return ThroughServices.lease(project, annotator)
+        data, status = answer
+        return None if status == 204 else (data["assignment"]["id"], [r["id"] for r in data["task"]["responses"]])
+
+    @staticmethod
+    def submit(annotator, assignment_id, ranking, client_id):
+        answer = submit_via_sql(token=Token.objects.get(user=annotator).key, assignment_id=assignment_id,
+                                fields={"ranking": ranking, "client_id": client_id})
+        if answer is None:
+            return ThroughServices.submit(annotator, assignment_id, ranking, client_id)
+        return answer[0]["id"], answer[1] == 201
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_annotators_respect_every_rule():
+@pytest.mark.parametrize("way", [ThroughServices, ThroughSqlFunctions], ids=["services", "sql-functions"])
+def test_concurrent_annotators_respect_every_rule(way):
     assert connection.vendor == "postgresql"
     project = make_project(overlap=OVERLAP, lease_seconds=600)
     for _ in range(N_TASKS):
         make_task(project)
     annotators = [add_member(project) for _ in range(N_ANNOTATORS)]
+    for annotator in annotators:
+        Token.objects.get_or_create(user=annotator)
     drivers = annotators + annotators[:N_DOUBLE_CLICKERS]
     barrier = threading.Barrier(len(drivers))
     lock = threading.Lock()
@@ -40,26 +81,24 @@ def test_concurrent_annotators_respect_every_rule():
         try:
             barrier.wait()
             while True:
-                assignment = assignment_next(project=project, annotator=annotator)
-                if assignment is None:
+                lease = way.lease(project, annotator)
+                if lease is None:
                     return
-                order = list(assignment.display_order)
+                assignment_id, order = lease
                 rng.shuffle(order)
-                client_id = f"{annotator.pk}-{assignment.pk}-{seed}"
+                client_id = f"{annotator.pk}-{assignment_id}-{seed}"
                 try:
-                    judgement, _ = judgement_submit(assignment_id=assignment.pk, annotator=annotator,
-                                                    ranking=[[i] for i in order], client_id=client_id)
+                    judgement_id, _ = way.submit(annotator, assignment_id, [[i] for i in order], client_id)
                 except DomainError as error:
                     # The other thread of a double-clicker judged this assignment first.
                     assert error.http_status == 409, error.message
                     continue
                 with lock:
-                    accepted[client_id] = judgement.pk
+                    accepted[client_id] = judgement_id
                 if rng.random() < 0.3:  # a network retry of the same POST
-                    again, created = judgement_submit(assignment_id=assignment.pk, annotator=annotator,
-                                                      ranking=[[i] for i in order], client_id=client_id)
+                    again_id, created = way.submit(annotator, assignment_id, [[i] for i in order], client_id)
                     with lock:
-                        retried.append((client_id, judgement.pk, again.pk))
+                        retried.append((client_id, judgement_id, again_id))
                     assert not created
         except BaseException as error:  # reported below with the thread's context
             with lock:

@@ -37,3 +37,15 @@ def test_next_and_submit_use_few_queries(n_tasks):
     next_queries, submit_queries = cycle_queries(client, project)
     assert len(next_queries) <= MAX_QUERIES_NEXT, "\n".join(q["sql"][:150] for q in next_queries)
     assert len(submit_queries) <= MAX_QUERIES_SUBMIT, "\n".join(q["sql"][:150] for q in submit_queries)
+
+
+def test_on_postgresql_each_request_is_one_function_call():
+    project = make_project(overlap=2)
+    for _ in range(3):
+        make_task(project)
+    client = client_for(add_member(project))
+    cycle_queries(client, project)
+    for queries, function in zip(cycle_queries(client, project), ("prefloop_next", "prefloop_submit")):
+        # The test's transaction wraps the call in a savepoint; in production it is autocommit.
+        statements = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+        assert len(statements) == 1 and function in statements[0], statements

@@ -1,0 +1,154 @@
+"""The annotate loop's two hot requests in one round trip each, through PostgreSQL functions.
+
+`prefloop_next` and `prefloop_submit` (`annotation/sql/annotate_loop.sql`, installed by migration
+0003) serve the common case of `next` and of a judgement's submit under the same rules as the
+Python services, and *defer* everything else before writing anything, so the caller runs the
+services, which answer as they always did. This module holds what both callers share: the
+statements, their parameters and the answers decoded into the API's payloads. The callers run
+them: the DRF views through Django's connection (`HotPathMixin`), and the ASGI front
+(`annotation.api.asgi_front`) through its own pool of psycopg connections, without Django's request
+cycle.
+
+A cycle through the Python services costs 11 round trips; here it is 2, and PostgreSQL runs the
+statements on the cached plans of PL/pgSQL.
+"""
+import contextlib
+import json
+import random
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from psycopg.types.json import Jsonb
+
+from annotation.services.judgements import pair_outcome
+from annotation.services.sql_rows import prepared_cursor
+
+NEXT_SQL = "SELECT * FROM prefloop_next(%s, %s, %s)"
+SUBMIT_SQL = "SELECT * FROM prefloop_submit(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+_NEXT_COLUMNS = (
+    "defer", "assignment_id", "leased_at", "expires_at", "task_id", "prompt_id", "prompt_text",
+    "prompt_messages", "responses", "task_type", "criteria", "rationale_required",
+)
+
+
+def _json(value):
+    """A jsonb column's value: Django's connection hands it over as text, a plain psycopg one decoded."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def sql_functions_enabled() -> bool:
+    """True when the default database is PostgreSQL and `HOT_PATH_SQL_FUNCTIONS` is on."""
+    return connection.vendor == "postgresql" and settings.HOT_PATH_SQL_FUNCTIONS
+
+
+def next_params(*, token: str, project_id: int) -> list:
+    # The draw decides whether a gold task comes first (used only when the project has gold_rate).
+    return [token, project_id, random.random()]
+
+
+def next_answer(row, *, project_id: int) -> tuple[dict | None, int] | None:
+    """(body, status) as `assignment_payload` + the view give them; None when Python must answer."""
+    values = dict(zip(_NEXT_COLUMNS, row))
+    if values["defer"] is not None:
+        return None
+    if values["assignment_id"] is None:
+        return None, 204
+    for column in ("prompt_messages", "responses", "criteria"):
+        values[column] = _json(values[column])
+    return {
+        "assignment": {
+            "id": values["assignment_id"],
+            "expires_at": values["expires_at"],
+            "leased_at": values["leased_at"],
+        },
+        "task": {
+            "id": values["task_id"],
+            "project_id": project_id,
+            "task_type": values["task_type"],
+            "prompt": {"id": values["prompt_id"], "text": values["prompt_text"], "messages": values["prompt_messages"]},
+            "responses": [{"id": shown["id"], "text": shown["text"]} for shown in values["responses"]],
+            "criteria": values["criteria"],
+            "rationale_required": values["rationale_required"],
+        },
+    }, 200
+
+
+def _ranking_ids(ranking) -> list[int] | None:
+    """The response ids of a well-formed ranking (tiers of ints, each id once), else None."""
+    if type(ranking) is not list or not ranking:
+        return None
+    ids: list[int] = []
+    for tier in ranking:
+        if type(tier) is not list or not tier or any(type(r) is not int for r in tier):
+            return None
+        ids.extend(tier)
+    return ids if len(set(ids)) == len(ids) else None
+
+
+def _plain_int(value):
+    return None if value is None else int(value)  # an IntegerChoices member as the driver's plain int
+
+
+def submit_params(*, token: str, assignment_id: int, fields: dict) -> list | None:
+    """Parameters of `prefloop_submit` for a body's judgement fields (as `plain_judgement_fields`
+    gives them), or None when the Python service should judge this body (a demonstration's text,
+    criteria, a ranking that is not well formed: their answers, and errors, are Python's)."""
+    ranking = fields.get("ranking")
+    ids = _ranking_ids(ranking)
+    if ids is None or fields.get("text") not in (None, "") or fields.get("criteria", {}) != {}:
+        return None
+    rationale = fields.get("rationale", "")
+    top = ranking[0]
+    return [
+        token, assignment_id, fields["client_id"], Jsonb(ranking), ids, len(ranking) == 1,
+        top[0] if len(top) == 1 else None, _plain_int(pair_outcome(ranking)), fields.get("both_bad", False),
+        fields.get("strength"), rationale, not rationale.strip(), Jsonb(sorted(set(fields.get("flags", [])))),
+        fields.get("time_spent_ms"),
+    ]
+
+
+_SUBMIT_COLUMNS = (
+    "defer", "created", "id", "assignment", "replaces", "task", "annotator", "ranking", "both_bad", "strength",
+    "criteria", "rationale", "flags", "time_spent_ms", "client_id", "demonstration", "pair_outcome",
+    "picked_first_shown", "created_at",
+)
+_PAYLOAD_KEYS = (  # `judgement_payload`'s keys, in its order
+    "id", "assignment", "task", "annotator", "replaces", "ranking", "both_bad", "strength", "criteria", "rationale",
+    "flags", "time_spent_ms", "client_id", "demonstration", "pair_outcome", "picked_first_shown", "created_at",
+)
+
+
+def submit_answer(row) -> tuple[dict, int] | None:
+    """(body, status) as `judgement_payload` + the view give them; None when Python must answer."""
+    values = dict(zip(_SUBMIT_COLUMNS, row))
+    if values["defer"] is not None:
+        return None
+    for column in ("ranking", "criteria", "flags"):
+        values[column] = _json(values[column])
+    return {key: values[key] for key in _PAYLOAD_KEYS}, 201 if values["created"] else 200
+
+
+def _run(statement: str, params: list):
+    """One function call: its own transaction in autocommit, a savepoint inside an outer one."""
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with guard, prepared_cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone()
+
+
+def next_via_sql(*, token: str, project_id: int) -> tuple[dict | None, int] | None:
+    """`next` through `prefloop_next` on Django's connection; None when the services must answer."""
+    return next_answer(_run(NEXT_SQL, next_params(token=token, project_id=project_id)), project_id=project_id)
+
+
+def submit_via_sql(*, token: str, assignment_id: int, fields: dict) -> tuple[dict, int] | None:
+    """A submit through `prefloop_submit` on Django's connection; None when the services must answer
+    (also when a concurrent retry with the same client_id won the race: they find its judgement)."""
+    params = submit_params(token=token, assignment_id=assignment_id, fields=fields)
+    if params is None:
+        return None
+    try:
+        return submit_answer(_run(SUBMIT_SQL, params))
+    except IntegrityError:
+        return None
