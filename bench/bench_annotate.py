@@ -48,7 +48,9 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
     parser.add_argument("--threads", type=int, default=4,
                         help="gunicorn threads per worker (gthread); 2 x 4 measured best on 2 cores (2 x 2 to 4 x 16 tried).")
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread or sync).")
+    parser.add_argument("--worker-class", default="gthread",
+                        help="gunicorn worker class for config.wsgi (gthread or sync); "
+                             "uvicorn_worker.UvicornWorker serves config.asgi (the annotate loop's front).")
     parser.add_argument("--client", choices=["wrk", "threads"], default="wrk",
                         help="Load generator: wrk + bench/annotate_loop.lua, or Python threads.")
     parser.add_argument("--paced", default="",
@@ -133,8 +135,9 @@ def seed_level(n_annotators: int, n_tasks: int, overlap: int) -> tuple[int, list
 
 
 def start_gunicorn(env: dict, port: int, workers: int, threads: int, worker_class: str = "gthread") -> subprocess.Popen:
+    entry = "config.asgi" if "Uvicorn" in worker_class else "config.wsgi"
     process = subprocess.Popen(
-        [str(Path(PYTHON).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+        [str(Path(PYTHON).parent / "gunicorn"), entry, "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
          "--keep-alive", "30", "--log-level", "warning"],
         cwd=ROOT, env=env,

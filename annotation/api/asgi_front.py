@@ -1,0 +1,187 @@
+"""The ASGI entry's front: the annotate loop's two hot requests answered without Django's request cycle.
+
+`POST /api/projects/{id}/next/` and `POST /api/assignments/{id}/judgement/` with a `Token` header,
+an Accept that only JSON satisfies and (for a judgement) a plain JSON body are answered by one call
+of their PostgreSQL function (`annotation.services.annotate_sql`) on an async psycopg pool: the
+same rules, the same JSON, the same headers as the DRF views give (a test compares them). Every
+other request, and every one the function defers (a bad token, a paused annotator, a lapsed
+lease, a body the serializer would refuse...), goes to Django's ASGI application unchanged, with
+its body replayed.
+
+Why: under gunicorn's `gthread` workers a cycle cost ~3 ms of CPU in the web tier, most of it HTTP
+handling and Django's request cycle around ~0.2 ms of our own work; here, under uvicorn workers,
+it is a fraction of that (bench/README.md, "annotate loop").
+"""
+import asyncio
+import re
+
+from django.conf import settings
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from annotation.api.annotate import JudgementView, NextView
+from annotation.api.hot_path import NotOnTheHotPath, json_body_bytes, rendered_json, token_key
+from annotation.api.judgement_input import plain_judgement_fields
+from annotation.services import annotate_sql
+
+_NEXT = re.compile(r"/api/projects/(\d+)/next/")
+_JUDGEMENT = re.compile(r"/api/assignments/(\d+)/judgement/")
+_JSON_ONLY_ACCEPT = {b"*/*", b"application/json"}
+_ALLOW = {view: ", ".join(view().allowed_methods).encode() for view in (NextView, JudgementView)}
+
+
+def _security_headers() -> list[tuple[bytes, bytes]]:
+    """The headers Django's middleware adds to every answer of these views (settings decide)."""
+    headers = []
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        headers.append((b"referrer-policy", settings.SECURE_REFERRER_POLICY.encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append((b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode()))
+    headers.append((b"x-frame-options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper().encode()))
+    return headers
+
+
+def _conninfo() -> str:
+    database = settings.DATABASES["default"]
+    return make_conninfo(
+        dbname=database["NAME"], user=database.get("USER") or None, password=database.get("PASSWORD") or None,
+        host=database.get("HOST") or None, port=str(database["PORT"]) if database.get("PORT") else None,
+        options="-c TimeZone=UTC",
+    )
+
+
+class AnnotateLoopFront:
+    """ASGI middleware around Django's ASGI application (see the module's docstring)."""
+
+    def __init__(self, app, *, pool_size: int = 4):
+        self.app = app
+        self.pool_size = pool_size
+        self._pool: AsyncConnectionPool | None = None
+        self._opening = asyncio.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] == "http" and scope["method"] == "POST" and annotate_sql.sql_functions_enabled():
+            served, receive = await self._serve(scope, receive, send)
+            if served:
+                return
+        await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive, send):
+        # Django's ASGI handler has no lifespan; the pool opens on first use and closes here.
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._pool is not None:
+                    await self._pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _serve(self, scope, receive, send):
+        """(True, _) when answered here; else (False, a receive that replays what was read)."""
+        path = scope["path"]
+        route = _NEXT.fullmatch(path) or _JUDGEMENT.fullmatch(path)
+        if route is None:
+            return False, receive
+        headers = dict(scope["headers"])
+        key = token_key(headers.get(b"authorization", b"").decode("latin-1"))
+        if key is None or headers.get(b"accept", b"*/*") not in _JSON_ONLY_ACCEPT:
+            return False, receive
+        body = await _read_body(receive)
+        if body is None:
+            return True, receive  # the client went away: nobody to answer
+        replay = _replayer(body, receive)
+        if route.re is _NEXT:
+            view = NextView
+            statement = annotate_sql.NEXT_SQL
+            project_id = int(route[1])
+            params = annotate_sql.next_params(token=key, project_id=project_id)
+        else:
+            view = JudgementView
+            statement = annotate_sql.SUBMIT_SQL
+            try:
+                data = json_body_bytes(headers.get(b"content-type", b"").decode("latin-1"), body)
+            except NotOnTheHotPath:
+                return False, replay
+            fields = plain_judgement_fields(data)
+            params = fields and annotate_sql.submit_params(token=key, assignment_id=int(route[1]), fields=fields)
+            if not params:
+                return False, replay
+        answer = await self._call(statement, params)
+        if answer is not None:
+            answer = (annotate_sql.next_answer(answer, project_id=project_id) if view is NextView
+                      else annotate_sql.submit_answer(answer))
+        if answer is None:
+            return False, replay
+        await self._send(send, view, *answer)
+        return True, replay
+
+    async def _call(self, statement: str, params: list):
+        """The function's row, or None when a concurrent retry won the client_id's race (Django's way
+        then answers with that judgement)."""
+        pool = await self._open_pool()
+        async with pool.connection() as conn:
+            try:
+                cursor = await conn.execute(statement, params, prepare=settings.HOT_PATH_PREPARED_STATEMENTS)
+            except _UniqueViolation:
+                return None
+            return await cursor.fetchone()
+
+    async def _open_pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    pool = AsyncConnectionPool(
+                        _conninfo(), min_size=1, max_size=self.pool_size, open=False,
+                        kwargs={"autocommit": True},
+                    )
+                    await pool.open(wait=True)
+                    self._pool = pool
+        return self._pool
+
+    async def _send(self, send, view, data, status: int):
+        body = rendered_json(data)
+        headers = [(b"vary", b"Accept"), (b"allow", _ALLOW[view]), *_security_headers()]
+        if body:
+            headers.insert(0, (b"content-type", b"application/json"))
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive) -> bytes | None:
+    """The request's body, or None when the client went away."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replayer(body: bytes, receive):
+    """A receive that first hands Django the body already read."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+try:
+    from psycopg.errors import UniqueViolation as _UniqueViolation
+except ImportError:  # pragma: no cover - psycopg is a requirement
+    _UniqueViolation = Exception

@@ -1,0 +1,213 @@
+"""The ASGI front (`config.asgi`): the annotate loop's hot requests by one SQL function call each,
+answering byte for byte as the DRF views do, and everything else handed to Django unchanged."""
+import asyncio
+import json
+from collections import Counter
+
+import pytest
+from django.core.asgi import get_asgi_application
+from rest_framework.authtoken.models import Token
+
+from annotation.api.asgi_front import AnnotateLoopFront
+from annotation.models import Assignment, Judgement, Membership
+from tests.annotation.factories import add_member, client_for, make_project, make_task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IGNORED_HEADERS = {"date", "server"}
+
+
+class AsgiClient:
+    """Calls an ASGI application in-process, on one event loop (the front's pool lives on it)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+
+    def post(self, path: str, token: str | None, body=None, headers: dict | None = None):
+        return self.request("POST", path, token, body, headers)
+
+    def request(self, method: str, path: str, token: str | None = None, body=None, headers: dict | None = None):
+        raw = json.dumps(body).encode() if body is not None else b""
+        sent = {"content-type": "application/json", "content-length": str(len(raw)), **(headers or {})}
+        if token:
+            sent["authorization"] = f"Token {token}"
+        return self.loop.run_until_complete(self._call(method, path, raw, sent))
+
+    async def _call(self, method, path, body, headers):
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"testserver")] + [(k.encode(), v.encode()) for k, v in headers.items()],
+            "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        }
+        incoming = [{"type": "http.request", "body": body, "more_body": False}]
+        messages = []
+
+        async def receive():
+            if incoming:
+                return incoming.pop()
+            await asyncio.sleep(3600)  # the client stays connected
+
+        async def send(message):
+            messages.append(message)
+
+        await self.app(scope, receive, send)
+        start = messages[0]
+        answer_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        return start["status"], answer_headers, b"".join(m.get("body", b"") for m in messages[1:])
+
+    def close(self):
+        async def shutdown():
+            steps = [{"type": "lifespan.shutdown"}, {"type": "lifespan.startup"}]
+
+            async def receive():
+                return steps.pop()
+
+            async def send(message):
+                pass
+
+            await self.app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+
+        self.loop.run_until_complete(shutdown())
+        self.loop.close()
+
+
+@pytest.fixture
+def front():
+    client = AsgiClient(AnnotateLoopFront(get_asgi_application()))
+    yield client
+    client.close()
+
+
+def token_of(user) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def django_headers(response) -> dict:
+    return {k.lower(): v for k, v in response.headers.items() if k.lower() not in IGNORED_HEADERS}
+
+
+def served_by_front(front, monkeypatch) -> list:
+    """Records the SQL statements the front runs (to tell its answers from Django's)."""
+    calls = []
+    original = AnnotateLoopFront._call
+
+    async def recording(self, statement, params):
+        calls.append(statement)
+        return await original(self, statement, params)
+
+    monkeypatch.setattr(AnnotateLoopFront, "_call", recording)
+    return calls
+
+
+def test_the_front_answers_byte_for_byte_as_the_drf_views(front, monkeypatch):
+    calls = served_by_front(front, monkeypatch)
+    project = make_project(overlap=1)
+    for _ in range(3):
+        make_task(project)
+    first, second = add_member(project), add_member(project)
+    token = token_of(first)
+
+    # A lease by the front; Django, asked again, returns the same live lease: same bytes, same headers.
+    status, headers, body = front.post(f"/api/projects/{project.pk}/next/", token)
+    assert status == 200 and len(calls) == 1
+    django = client_for(first).post(f"/api/projects/{project.pk}/next/")
+    assert django.status_code == 200 and django.content == body
+    assert {k: v for k, v in headers.items() if k not in IGNORED_HEADERS} == django_headers(django)
+
+    # A judgement by the front (201); the retry by the front and by Django both give it back (200).
+    lease = json.loads(body)
+    ranking = [[r["id"]] for r in lease["task"]["responses"]][::-1]
+    judgement = {"ranking": ranking, "strength": 3, "flags": ["unsafe", "pii", "unsafe"], "rationale": "Kinder.",
+                 "time_spent_ms": 4200, "client_id": "front-1"}
+    url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
+    status, headers, created = front.post(url, token, judgement)
+    assert status == 201, created
+    status, _, again = front.post(url, token, judgement)
+    django = client_for(first).post(url, judgement, format="json")
+    assert status == 200 and django.status_code == 200 and again == created == django.content
+    assert {k: v for k, v in headers.items() if k not in IGNORED_HEADERS} == {
+        **django_headers(django), "content-length": str(len(created))}
+    row = Judgement.objects.get(client_id="front-1")
+    assert row.flags == ["pii", "unsafe"] and row.strength == 3 and row.pair_outcome is not None
+    assert row.picked_first_shown == (ranking[0][0] == lease["task"]["responses"][0]["id"])
+    assert row.task.judgement_count == 1 and row.task.is_complete
+    assert Assignment.objects.get(pk=lease["assignment"]["id"]).state == Assignment.State.SUBMITTED
+
+    # A lease by Django, then the front returns it: same bytes.
+    django = client_for(second).post(f"/api/projects/{project.pk}/next/")
+    status, _, body = front.post(f"/api/projects/{project.pk}/next/", token_of(second))
+    assert status == 200 and body == django.content
+    assert calls == [c for c in calls if "prefloop" in c] and len(calls) == 4
+
+
+def test_what_the_front_does_not_serve_gets_djangos_answer(front):
+    project = make_project(overlap=1, criteria=["helpfulness"])
+    make_task(project)
+    member, paused, stranger = add_member(project), add_member(project), add_member(make_project())
+    Membership.objects.filter(user=paused).update(paused=True, paused_reason="Too fast.")
+    token = token_of(member)
+    next_url = f"/api/projects/{project.pk}/next/"
+
+    status, _, body = front.post(next_url, "not-a-token")
+    assert status == 401 and json.loads(body) == {"detail": "Invalid token."}
+    status, _, body = front.post(next_url, token_of(paused))
+    assert status == 403 and "Too fast." in json.loads(body)["detail"]
+    status, _, body = front.post(next_url, token_of(stranger))
+    assert status == 404
+    status, _, body = front.request("GET", "/api/health/")
+    assert status == 200
+
+    status, _, body = front.post(next_url, token)
+    lease = json.loads(body)
+    ids = [r["id"] for r in lease["task"]["responses"]]
+    url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
+    # Refused verdicts: the function defers, Django names the problem.
+    status, _, body = front.post(url, token, {"ranking": [[ids[0]], [999999]], "client_id": "c-1"})
+    assert status == 400 and json.loads(body)["field"] == "ranking"
+    status, _, body = front.post(url, token, {"ranking": [[ids[0], ids[1]]], "strength": 2, "client_id": "c-2"})
+    assert status == 400 and json.loads(body)["field"] == "strength"
+    status, _, body = front.post(url, token, {"ranking": [[ids[0]], [ids[1]]], "strength": "2", "client_id": "c-3"},
+                                 headers={"accept": "application/json"})
+    assert status == 201, body  # coerced by the serializer on Django's way: "2" -> 2
+    status, _, body = front.post(url, token, {"ranking": [[ids[1]], [ids[0]]], "client_id": "c-4"})
+    assert status == 409 and "already judged" in json.loads(body)["detail"]
+    # Criteria are judged by the services; the answer is the same shape.
+    assert Judgement.objects.get(client_id="c-3").strength == 2
+
+    status, _, body = front.post(next_url, token)
+    assert status == 204 and body == b""
+
+
+def test_many_annotators_through_the_front_keep_every_rule(front):
+    project = make_project(overlap=3, lease_seconds=600)
+    for _ in range(20):
+        make_task(project)
+    tokens = [token_of(add_member(project)) for _ in range(8)]
+
+    async def annotate(token, seed):
+        while True:
+            status, _, body = await front._call(
+                "POST", f"/api/projects/{project.pk}/next/", b"",
+                {"content-type": "application/json", "authorization": f"Token {token}"})
+            if status == 204:
+                return
+            lease = json.loads(body)
+            ranking = [[r["id"]] for r in lease["task"]["responses"]]
+            payload = json.dumps({"ranking": ranking, "client_id": f"{seed}-{lease['assignment']['id']}"}).encode()
+            for _ in range(2):  # the second is a network retry: 200, nothing doubled
+                status, _, _ = await front._call(
+                    "POST", f"/api/assignments/{lease['assignment']['id']}/judgement/", payload,
+                    {"content-type": "application/json", "content-length": str(len(payload)),
+                     "authorization": f"Token {token}"})
+                assert status in (200, 201)
+
+    async def everyone():
+        await asyncio.gather(*(annotate(token, seed) for seed, token in enumerate(tokens)))
+
+    front.loop.run_until_complete(everyone())
+    judgements = Judgement.objects.filter(project=project)
+    assert judgements.count() == 60
+    assert max(Counter(judgements.values_list("task_id", "annotator_id")).values()) == 1
+    assert sorted(Counter(judgements.values_list("task_id", flat=True)).values()) == [3] * 20
