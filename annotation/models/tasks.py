@@ -102,6 +102,10 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["project", "annotator", "state"], name="assignment_holder_idx"),
             models.Index(fields=["task", "state", "expires_at"], name="assignment_lease_idx"),
+            # Every `next` looks up the annotator's live lease. Only live leases are in it (one per
+            # annotator at most), so the planner takes it even with statistics from an empty project,
+            # where it took the project's index and read every assignment of the project (4.8 ms).
+            models.Index(fields=["annotator", "project"], condition=Q(state="active"), name="assignment_live_lease_idx"),
         ]
 
     def __str__(self) -> str:
