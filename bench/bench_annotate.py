@@ -367,10 +367,11 @@ def run_level_wrk(port: int, project_id: int, tokens: list[str], seconds: float,
 
 def pgbench_tps(url: str, clients: int, seconds: int) -> float:
     """`pgbench -N` (simple-update) TPS on the benchmark database, initialised at scale 10."""
-    from urllib.parse import urlparse
+    from urllib.parse import unquote, urlparse
 
     parsed = urlparse(url)
-    args = ["-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
+    # A percent-encoded host is a Unix socket's directory (postgres://user@%2Fvar%2Frun%2Fpostgresql/db).
+    args = ["-h", unquote(parsed.hostname or "127.0.0.1"), "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
     env = dict(os.environ, PGPASSWORD=parsed.password or "")
     db = parsed.path.lstrip("/")
     subprocess.run(["pgbench", *args, "-i", "-s", "10", "-q", db], check=True, env=env, capture_output=True)

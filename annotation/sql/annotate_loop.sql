@@ -219,9 +219,9 @@ BEGIN
        OR v_row.state <> 'active' OR v_row.expires_at <= v_now   -- judged, skipped or lapsed: 409
        OR v_row.task_type = 'demonstration' OR jsonb_array_length(v_row.display_order) = 0
        OR p_ranking_ids IS NULL                                  -- a ranking Python must explain: 400
-       OR (SELECT array_agg(x ORDER BY x) FROM unnest(p_ranking_ids) x)
-          IS DISTINCT FROM (SELECT array_agg(e::bigint ORDER BY e::bigint)
-                            FROM jsonb_array_elements_text(v_row.display_order) e)
+       -- The ids are distinct (Python checked): same count and contained means the same set.
+       OR cardinality(p_ranking_ids) <> jsonb_array_length(v_row.display_order)
+       OR NOT v_row.display_order @> to_jsonb(p_ranking_ids)
        OR (p_strength IS NOT NULL AND (v_row.task_type <> 'pairwise' OR p_tie))
        OR (v_row.rationale_required AND p_rationale_blank)
        OR (v_row.purpose = 'gold' AND v_row.gold_pause_threshold > 0)  -- the gold pause rule
