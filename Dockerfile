@@ -18,4 +18,5 @@ RUN SECRET_KEY=build-time-collectstatic-only-not-a-real-key-000000000000000000 \
 RUN useradd --create-home prefloop && mkdir -p /artifacts && chown prefloop /artifacts
 USER prefloop
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4"]
+# config.asgi: the annotate loop's hot requests by one SQL function call each (bench/README.md).
+CMD ["gunicorn", "config.asgi", "--worker-class", "uvicorn_worker.UvicornWorker", "--bind", "0.0.0.0:8000", "--workers", "4"]

@@ -14,7 +14,12 @@ per annotator, in C, so it takes little of the CPU it measures (its CPU is repor
 
     .venv/bin/python bench/bench_annotate.py [--annotators 1,8,32,64] [--seconds 15]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_annotate] [--port 18100]
-        [--workers 2 --threads 4] [--tasks 5000] [--paced 32:1000] [--json var/bench/annotate.json]
+        [--workers 2] [--worker-class uvicorn_worker.UvicornWorker | gthread --threads 4]
+        [--tasks 10000] [--paced 32:1000] [--json var/bench/annotate.json]
+
+`HOT_PATH_SQL_FUNCTIONS=0` in the environment measures the Python services' way instead of the
+SQL functions; a database URL with a percent-encoded host (`%2Fvar%2Frun%2Fpostgresql`) connects
+both the server and pgbench through PostgreSQL's Unix socket.
 """
 import argparse
 import http.client
@@ -48,14 +53,15 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
     parser.add_argument("--threads", type=int, default=4,
                         help="gunicorn threads per worker (gthread); 2 x 4 measured best on 2 cores (2 x 2 to 4 x 16 tried).")
-    parser.add_argument("--worker-class", default="gthread",
-                        help="gunicorn worker class for config.wsgi (gthread or sync); "
-                             "uvicorn_worker.UvicornWorker serves config.asgi (the annotate loop's front).")
+    parser.add_argument("--worker-class", default="uvicorn_worker.UvicornWorker",
+                        help="gunicorn worker class: uvicorn_worker.UvicornWorker serves config.asgi (the deployed "
+                             "entry, with the annotate loop's front); gthread or sync serve config.wsgi (make run's).")
     parser.add_argument("--client", choices=["wrk", "threads"], default="wrk",
                         help="Load generator: wrk + bench/annotate_loop.lua, or Python threads.")
     parser.add_argument("--paced", default="",
                         help="N:THINK_MS -- also measure N annotators pausing THINK_MS on average before each task.")
-    parser.add_argument("--tasks", type=int, default=5000, help="Tasks per level's fresh project.")
+    parser.add_argument("--tasks", type=int, default=10000,
+                        help="Tasks per level's fresh project (x overlap cycles; at ~700 cycles/s 5,000 ran out).")
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--pgbench-clients", type=int, default=32)
     parser.add_argument("--pgbench-seconds", type=int, default=10)

@@ -211,3 +211,13 @@ def test_many_annotators_through_the_front_keep_every_rule(front):
     assert judgements.count() == 60
     assert max(Counter(judgements.values_list("task_id", "annotator_id")).values()) == 1
     assert sorted(Counter(judgements.values_list("task_id", flat=True)).values()) == [3] * 20
+
+
+def test_the_asgi_application_serves_the_rest_of_the_site(front):
+    """Under `config.asgi` every other page is Django's: the schema, the admin's login form, a 404."""
+    status, headers, body = front.request("GET", "/api/schema/", headers={"accept": "application/vnd.oai.openapi"})
+    assert status == 200 and b"/next/:" in body and b"openapi: 3" in body
+    status, headers, body = front.request("GET", "/admin/login/", headers={"accept": "text/html"})
+    assert status == 200 and b"csrfmiddlewaretoken" in body and "csrftoken" in headers.get("set-cookie", "")
+    status, _, _ = front.request("GET", "/api/no-such-thing/")
+    assert status == 404
