@@ -13,16 +13,20 @@ handling and Django's request cycle around ~0.2 ms of our own work; here, under 
 it is a fraction of that (bench/README.md, "annotate loop").
 """
 import asyncio
+import logging
 import re
 
+import psycopg
 from django.conf import settings
 from psycopg.conninfo import make_conninfo
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from annotation.api.annotate import JudgementView, NextView
 from annotation.api.hot_path import NotOnTheHotPath, json_body_bytes, rendered_json, token_key
 from annotation.api.judgement_input import plain_judgement_fields
 from annotation.services import annotate_sql
+
+logger = logging.getLogger(__name__)
 
 _NEXT = re.compile(r"/api/projects/(\d+)/next/")
 _JUDGEMENT = re.compile(r"/api/assignments/(\d+)/judgement/")
@@ -127,15 +131,19 @@ class AnnotateLoopFront:
         return True, replay
 
     async def _call(self, statement: str, params: list):
-        """The function's row, or None when a concurrent retry won the client_id's race (Django's way
-        then answers with that judgement)."""
-        pool = await self._open_pool()
-        async with pool.connection() as conn:
-            try:
+        """The function's row, or None when Django's way should answer: a concurrent retry won the
+        client_id's race (the services then find that judgement), or the database refused (the
+        failed call wrote nothing; Django's way answers as it would have, or reports the error)."""
+        try:
+            pool = await self._open_pool()
+            async with pool.connection() as conn:
                 cursor = await conn.execute(statement, params, prepare=self._prepare)
-            except _UniqueViolation:
-                return None
-            return await cursor.fetchone()
+                return await cursor.fetchone()
+        except psycopg.errors.UniqueViolation:
+            return None
+        except (psycopg.Error, PoolTimeout) as error:
+            logger.warning("annotate loop front: %s; Django's way answers this request", error)
+            return None
 
     async def _open_pool(self) -> AsyncConnectionPool:
         if self._pool is None:
@@ -185,7 +193,3 @@ def _replayer(body: bytes, receive):
     return replay
 
 
-try:
-    from psycopg.errors import UniqueViolation as _UniqueViolation
-except ImportError:  # pragma: no cover - psycopg is a requirement
-    _UniqueViolation = Exception

@@ -4,6 +4,7 @@ import asyncio
 import json
 from collections import Counter
 
+import psycopg
 import pytest
 from django.core.asgi import get_asgi_application
 from rest_framework.authtoken.models import Token
@@ -221,3 +222,14 @@ def test_the_asgi_application_serves_the_rest_of_the_site(front):
     assert status == 200 and b"csrfmiddlewaretoken" in body and "csrftoken" in headers.get("set-cookie", "")
     status, _, _ = front.request("GET", "/api/no-such-thing/")
     assert status == 404
+
+
+def test_when_the_fronts_pool_fails_djangos_way_answers(front, monkeypatch):
+    async def refused(self):
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(AnnotateLoopFront, "_open_pool", refused)
+    project = make_project(overlap=1)
+    make_task(project)
+    status, _, body = front.post(f"/api/projects/{project.pk}/next/", token_of(add_member(project)))
+    assert status == 200 and json.loads(body)["task"]["project_id"] == project.pk
