@@ -59,9 +59,9 @@ def _conninfo() -> str:
 class AnnotateLoopFront:
     """ASGI middleware around Django's ASGI application (see the module's docstring)."""
 
-    def __init__(self, app, *, pool_size: int = 4):
+    def __init__(self, app, *, pool_size: int | None = None):
         self.app = app
-        self.pool_size = pool_size
+        self.pool_size = pool_size or settings.HOT_PATH_POOL_SIZE
         self._pool: AsyncConnectionPool | None = None
         self._opening = asyncio.Lock()
         # Read once: settings and Django's connection proxy cost a few µs per lookup in async code.
