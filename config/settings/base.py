@@ -111,7 +111,7 @@ HOT_PATH_PREPARED_STATEMENTS = env_bool("HOT_PATH_PREPARED_STATEMENTS", True)
 # (`annotation/sql/annotate_loop.sql`) instead of the Python services' 5-6 statements; 0 turns it off.
 HOT_PATH_SQL_FUNCTIONS = env_bool("HOT_PATH_SQL_FUNCTIONS", True)
 # Connections per worker process for those calls under `config.asgi` (its front's own pool).
-HOT_PATH_POOL_SIZE = int(os.environ.get("HOT_PATH_POOL_SIZE", 4))
+HOT_PATH_POOL_SIZE = int(os.environ.get("HOT_PATH_POOL_SIZE", 2))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
