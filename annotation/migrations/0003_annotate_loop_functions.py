@@ -19,11 +19,13 @@ def uninstall(apps, schema_editor):
         schema_editor.execute(
             "DROP FUNCTION IF EXISTS prefloop_next(text, bigint, double precision); "
             "DROP FUNCTION IF EXISTS prefloop_submit(text, bigint, text, jsonb, bigint[], boolean, bigint, smallint, "
-            "boolean, smallint, text, boolean, jsonb, integer)",
+            "boolean, smallint, text, boolean, jsonb, integer); "
+            "DROP FUNCTION IF EXISTS prefloop_token_user(text)",
             params=None,
         )
 
 
 class Migration(migrations.Migration):
-    dependencies = [("annotation", "0002_task_queue_order_index")]
+    # The functions read the token table (its SQL helper is checked against it when created).
+    dependencies = [("annotation", "0002_task_queue_order_index"), ("authtoken", "0004_alter_tokenproxy_options")]
     operations = [migrations.RunPython(install, uninstall, elidable=False)]

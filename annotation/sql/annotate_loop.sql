@@ -12,6 +12,13 @@
 -- statements on cached plans inside the server. Each statement in a VOLATILE function takes a fresh
 -- READ COMMITTED snapshot, which the lease's room check relies on (see `_lease_if_room`).
 
+-- The active user holding a token (DRF's TokenAuthentication's rule), or NULL.
+CREATE OR REPLACE FUNCTION prefloop_token_user(p_token text) RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT u.id FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.key = p_token AND u.is_active
+$$;
+
+
 CREATE OR REPLACE FUNCTION prefloop_next(p_token text, p_project bigint, p_gold_draw double precision)
 RETURNS TABLE (
     defer text, assignment_id bigint, leased_at timestamptz, expires_at timestamptz, task_id bigint,
@@ -22,7 +29,6 @@ LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
     v_user integer;
-    v_active boolean;
     v_project record;
     v_now timestamptz := statement_timestamp();
     v_kinds boolean[];
@@ -32,13 +38,8 @@ DECLARE
     v_held bigint;
     v_order bigint[];
 BEGIN
-    SELECT u.id, u.is_active INTO v_user, v_active
-    FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.key = p_token;
-    IF v_user IS NULL OR NOT v_active THEN
-        defer := 'token';  -- Python answers 401
-        RETURN NEXT;
-        RETURN;
-    END IF;
+    v_user := prefloop_token_user(p_token);
+    IF v_user IS NULL THEN defer := 'token'; RETURN NEXT; RETURN; END IF;  -- Python answers 401
 
     -- Serializes one annotator's requests (a double click leases one task, not two).
     SELECT m.paused, p.id, p.overlap, p.lease_seconds, p.gold_rate, p.task_order, p.task_type,
@@ -83,6 +84,8 @@ BEGIN
                     ORDER BY t.priority DESC, t.random_key ASC, t.id ASC
                     LIMIT 1 FOR UPDATE OF t SKIP LOCKED;
                 ELSIF v_project.task_order = 'uncertainty' THEN
+                    -- The same query as below but for its ORDER BY: one statement per order keeps
+                    -- each plan on its index (an ORDER BY CASE would sort every open task).
                     SELECT t.id INTO v_task FROM annotation_comparisontask t
                     WHERE t.project_id = p_project AND NOT t.is_complete AND t.purpose IN ('training', 'evaluation')
                       AND NOT EXISTS (SELECT 1 FROM annotation_assignment a WHERE a.task_id = t.id AND a.annotator_id = v_user)
@@ -166,19 +169,13 @@ LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
     v_user integer;
-    v_active boolean;
     v_now timestamptz := statement_timestamp();
     v_row record;
     v_existing_id bigint;
     v_picked boolean;
 BEGIN
-    SELECT u.id, u.is_active INTO v_user, v_active
-    FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.key = p_token;
-    IF v_user IS NULL OR NOT v_active THEN
-        defer := 'token';  -- Python answers 401
-        RETURN NEXT;
-        RETURN;
-    END IF;
+    v_user := prefloop_token_user(p_token);
+    IF v_user IS NULL THEN defer := 'token'; RETURN NEXT; RETURN; END IF;  -- Python answers 401
 
     SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.state, a.expires_at, a.display_order, t.purpose,
            p.overlap, p.task_type, p.rationale_required, p.gold_pause_threshold,
