@@ -4,8 +4,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.hot_path import HotPathMixin, NotOnTheHotPath, json_body
-from annotation.api.judgement_input import judgement_input, plain_judgement_fields
+from annotation.api.hot_path import HotPathMixin
+from annotation.api.judgement_input import judgement_input, plain_judgement_request
 from annotation.api.serializers import (
     AssignmentSerializer,
     JudgementInputSerializer,
@@ -58,17 +58,13 @@ class JudgementView(HotPathMixin, APIView):
     @staticmethod
     def sql_post(request, token: str, *, assignment_id: int):
         """`post` for a plain JSON body in one SQL function call; None leaves it to the services."""
-        fields = plain_judgement_fields(json_body(request))
-        if fields is None:
-            raise NotOnTheHotPath
+        fields = plain_judgement_request(request.META.get("CONTENT_TYPE", ""), request.body)
         return submit_via_sql(token=token, assignment_id=assignment_id, fields=fields)
 
     @staticmethod
     def fast_post(request, user, *, assignment_id: int):
         """`post` for a plain JSON body (see `HotPathMixin`); other bodies are left to `post`."""
-        fields = plain_judgement_fields(json_body(request))
-        if fields is None:
-            raise NotOnTheHotPath
+        fields = plain_judgement_request(request.META.get("CONTENT_TYPE", ""), request.body)
         judgement, created = judgement_submit(assignment_id=assignment_id, annotator=user, **fields)
         return judgement_payload(judgement), 201 if created else 200
 

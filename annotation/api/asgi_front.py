@@ -22,8 +22,8 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from annotation.api.annotate import JudgementView, NextView
-from annotation.api.hot_path import NotOnTheHotPath, json_body_bytes, rendered_json, token_key
-from annotation.api.judgement_input import plain_judgement_fields
+from annotation.api.hot_path import NotOnTheHotPath, rendered_json, token_key
+from annotation.api.judgement_input import plain_judgement_request
 from annotation.services import annotate_sql
 
 logger = logging.getLogger(__name__)
@@ -114,12 +114,11 @@ class AnnotateLoopFront:
             view = JudgementView
             statement = annotate_sql.SUBMIT_SQL
             try:
-                data = json_body_bytes(headers.get(b"content-type", b"").decode("latin-1"), body)
+                fields = plain_judgement_request(headers.get(b"content-type", b"").decode("latin-1"), body)
             except NotOnTheHotPath:
                 return False, replay
-            fields = plain_judgement_fields(data)
-            params = fields and annotate_sql.submit_params(token=key, assignment_id=int(route[1]), fields=fields)
-            if not params:
+            params = annotate_sql.submit_params(token=key, assignment_id=int(route[1]), fields=fields)
+            if params is None:
                 return False, replay
         answer = await self._call(statement, params)
         if answer is not None:

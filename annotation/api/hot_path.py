@@ -45,13 +45,9 @@ def _token_holder(key: str):
     return user if user is not None and user.is_active else None
 
 
-def json_body(request):
-    """The parsed JSON body as DRF's JSONParser would give it; NotOnTheHotPath when DRF should decide."""
-    return json_body_bytes(request.META.get("CONTENT_TYPE", ""), request.body)
-
-
 def json_body_bytes(content_type: str, body: bytes):
-    """`json_body` for a Content-Type header and the body's bytes."""
+    """A body parsed as DRF's JSONParser would parse it under that Content-Type header;
+    NotOnTheHotPath when DRF should decide (another type or charset, no body, invalid JSON)."""
     main_type, params = parse_header_parameters(content_type)
     if main_type != "application/json" or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
         raise NotOnTheHotPath

@@ -1,4 +1,5 @@
 """The judgement body of a submit, checked as `JudgementInputSerializer` checks it, cheaply when it can."""
+from annotation.api.hot_path import NotOnTheHotPath, json_body_bytes
 from annotation.api.serializers import JudgementInputSerializer
 from annotation.models import Judgement
 from annotation.services.judgements import MAX_TEXT_CHARS, MAX_TIME_SPENT_MS
@@ -42,6 +43,14 @@ def plain_judgement_fields(data) -> dict | None:
                 fields[name] = data[name]
         return fields
     return None
+
+
+def plain_judgement_request(content_type: str, body: bytes) -> dict:
+    """`plain_judgement_fields` of a request's JSON body; NotOnTheHotPath when DRF should decide."""
+    fields = plain_judgement_fields(json_body_bytes(content_type, body))
+    if fields is None:
+        raise NotOnTheHotPath
+    return fields
 
 
 def judgement_input(data) -> dict:

@@ -20,7 +20,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from psycopg.types.json import Jsonb
 
+from annotation.errors import DomainError
 from annotation.services.judgements import pair_outcome
+from annotation.services.rankings import ranking_response_ids
 from annotation.services.sql_rows import prepared_cursor
 
 NEXT_SQL = "SELECT * FROM prefloop_next(%s, %s, %s)"
@@ -75,15 +77,11 @@ def next_answer(row, *, project_id: int) -> tuple[dict | None, int] | None:
 
 
 def _ranking_ids(ranking) -> list[int] | None:
-    """The response ids of a well-formed ranking (tiers of ints, each id once), else None."""
-    if type(ranking) is not list or not ranking:
+    """The response ids of a well-formed ranking, else None (the services then explain the 400)."""
+    try:
+        return ranking_response_ids(ranking=ranking)
+    except DomainError:
         return None
-    ids: list[int] = []
-    for tier in ranking:
-        if type(tier) is not list or not tier or any(type(r) is not int for r in tier):
-            return None
-        ids.extend(tier)
-    return ids if len(set(ids)) == len(ids) else None
 
 
 def _plain_int(value):
