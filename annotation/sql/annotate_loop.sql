@@ -11,12 +11,14 @@
 -- Why: a cycle cost 11 round trips and two Django requests; a PL/pgSQL function runs its
 -- statements on cached plans inside the server. Each statement in a VOLATILE function takes a fresh
 -- READ COMMITTED snapshot, which the lease's room check relies on (see `_lease_if_room`).
+--
+-- Why so few statements: each one pays the executor's start-up and shut-down (relation locks, plan
+-- nodes), which perf showed to be a sixth of PostgreSQL's time per cycle. So the token is joined
+-- into the first query rather than looked up by a helper (a LANGUAGE sql helper was also parsed
+-- and planned again on every call), and each request writes in a single statement. The common
+-- `next` runs four statements, the common submit two (bench/README.md, "annotate loop").
 
--- The active user holding a token (DRF's TokenAuthentication's rule), or NULL.
-CREATE OR REPLACE FUNCTION prefloop_token_user(p_token text) RETURNS integer
-LANGUAGE sql STABLE AS $$
-    SELECT u.id FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.key = p_token AND u.is_active
-$$;
+DROP FUNCTION IF EXISTS prefloop_token_user(text);
 
 
 CREATE OR REPLACE FUNCTION prefloop_next(p_token text, p_project bigint, p_gold_draw double precision)
@@ -36,32 +38,39 @@ DECLARE
     v_excluded bigint[];
     v_task bigint;
     v_held bigint;
-    v_order bigint[];
+    v_lapsed boolean;
 BEGIN
-    v_user := prefloop_token_user(p_token);
-    IF v_user IS NULL THEN defer := 'token'; RETURN NEXT; RETURN; END IF;  -- Python answers 401
-
-    -- Serializes one annotator's requests (a double click leases one task, not two).
-    SELECT m.paused, p.id, p.overlap, p.lease_seconds, p.gold_rate, p.task_order, p.task_type,
+    -- The token's active user (DRF's TokenAuthentication's rule) and their membership, locked:
+    -- that serializes one annotator's requests (a double click leases one task, not two).
+    SELECT m.user_id, m.paused, p.id, p.overlap, p.lease_seconds, p.gold_rate, p.task_order, p.task_type,
            p.criteria, p.rationale_required
     INTO v_project
-    FROM annotation_membership m JOIN annotation_project p ON p.id = m.project_id
-    WHERE m.project_id = p_project AND m.user_id = v_user
+    FROM authtoken_token tk
+    JOIN auth_user u ON u.id = tk.user_id AND u.is_active
+    JOIN annotation_membership m ON m.user_id = u.id AND m.project_id = p_project
+    JOIN annotation_project p ON p.id = m.project_id
+    WHERE tk.key = p_token
     FOR UPDATE OF m;
     IF NOT FOUND OR v_project.paused THEN
-        -- Not a member (a superuser, or a 404) or paused (a 403 with the reason): Python answers.
+        -- A bad token (401), not a member (a superuser, or a 404) or paused (a 403 with the
+        -- reason): Python answers.
         defer := 'member';
         RETURN NEXT;
         RETURN;
     END IF;
+    v_user := v_project.user_id;
 
-    -- The annotator's lapsed leases go back to the pool (not to this annotator again).
-    UPDATE annotation_assignment SET state = 'expired', finished_at = v_now
-    WHERE project_id = p_project AND annotator_id = v_user AND state = 'active' AND expires_at <= v_now;
-
-    SELECT a.id INTO v_held FROM annotation_assignment a
-    WHERE a.project_id = p_project AND a.annotator_id = v_user AND a.state = 'active' AND a.expires_at > v_now
-    ORDER BY a.leased_at DESC LIMIT 1;
+    -- The annotator's live lease, if any, and whether any lapsed (rare: then they go back to the
+    -- pool, not to this annotator again). One read in the common case, where there is neither.
+    SELECT bool_or(a.expires_at <= v_now),
+           (array_agg(a.id ORDER BY a.leased_at DESC) FILTER (WHERE a.expires_at > v_now))[1]
+    INTO v_lapsed, v_held
+    FROM annotation_assignment a
+    WHERE a.project_id = p_project AND a.annotator_id = v_user AND a.state = 'active';
+    IF v_lapsed THEN
+        UPDATE annotation_assignment SET state = 'expired', finished_at = v_now
+        WHERE project_id = p_project AND annotator_id = v_user AND state = 'active' AND expires_at <= v_now;
+    END IF;
 
     IF v_held IS NULL THEN
         IF v_project.gold_rate > 0 THEN
@@ -70,7 +79,6 @@ BEGIN
         ELSE
             v_kinds := ARRAY[false];
         END IF;
-        <<kinds>>
         FOREACH v_gold IN ARRAY v_kinds LOOP
             v_excluded := '{}';
             LOOP
@@ -107,35 +115,45 @@ BEGIN
                 END IF;
                 EXIT WHEN v_task IS NULL;  -- none of this kind left: the next kind, or 204
 
-                -- Stale leases on the task expire, skipping rows a submit holds (no deadlock).
-                UPDATE annotation_assignment SET state = 'expired', finished_at = v_now
-                WHERE id IN (SELECT s.id FROM annotation_assignment s
-                             WHERE s.task_id = v_task AND s.state = 'active' AND s.expires_at <= v_now
-                             FOR UPDATE SKIP LOCKED);
-                SELECT array_agg(tr.response_id ORDER BY random()) INTO v_order
-                FROM annotation_taskresponse tr WHERE tr.task_id = v_task;
-                -- A new statement, so a fresh snapshot: it sees every lease committed before our
-                -- lock on the task was granted, which the candidate's snapshot may not.
-                INSERT INTO annotation_assignment
-                    (project_id, task_id, annotator_id, state, leased_at, expires_at, display_order, skip_reason)
-                SELECT p_project, v_task, v_user, 'active', v_now,
-                       v_now + make_interval(secs => v_project.lease_seconds),
-                       coalesce(to_jsonb(v_order), '[]'::jsonb), ''
-                WHERE v_gold OR (SELECT c.judgement_count FROM annotation_comparisontask c WHERE c.id = v_task)
-                    + (SELECT count(*) FROM annotation_assignment l
-                       WHERE l.task_id = v_task AND l.state = 'active' AND l.expires_at > v_now) < v_project.overlap
-                RETURNING id INTO v_held;
-                EXIT kinds WHEN v_held IS NOT NULL;
+                -- One statement (a fresh snapshot: it sees every lease committed before our lock on
+                -- the task was granted, which the candidate's snapshot may not) that expires the
+                -- task's stale leases, skipping rows a submit holds (no deadlock), leases the task
+                -- if it still has room, in a shuffled display order, and returns the payload.
+                RETURN QUERY
+                WITH stale AS (
+                    UPDATE annotation_assignment SET state = 'expired', finished_at = v_now
+                    WHERE id IN (SELECT s.id FROM annotation_assignment s
+                                 WHERE s.task_id = v_task AND s.state = 'active' AND s.expires_at <= v_now
+                                 FOR UPDATE SKIP LOCKED)
+                ), lease AS (
+                    INSERT INTO annotation_assignment
+                        (project_id, task_id, annotator_id, state, leased_at, expires_at, display_order, skip_reason)
+                    SELECT p_project, v_task, v_user, 'active', v_now,
+                           v_now + make_interval(secs => v_project.lease_seconds),
+                           coalesce((SELECT to_jsonb(array_agg(tr.response_id ORDER BY random()))
+                                     FROM annotation_taskresponse tr WHERE tr.task_id = v_task), '[]'::jsonb), ''
+                    WHERE v_gold OR (SELECT c.judgement_count FROM annotation_comparisontask c WHERE c.id = v_task)
+                        + (SELECT count(*) FROM annotation_assignment l
+                           WHERE l.task_id = v_task AND l.state = 'active' AND l.expires_at > v_now) < v_project.overlap
+                    RETURNING id, leased_at, expires_at, display_order
+                )
+                SELECT NULL::text, a.id, a.leased_at, a.expires_at, v_task, pr.id, pr.text, pr.messages,
+                       coalesce((SELECT jsonb_agg(jsonb_build_object('id', r.id, 'text', r.text) ORDER BY shown.place)
+                                 FROM jsonb_array_elements_text(a.display_order) WITH ORDINALITY AS shown(response_id, place)
+                                 JOIN annotation_response r ON r.id = shown.response_id::bigint), '[]'::jsonb),
+                       v_project.task_type::text, v_project.criteria, v_project.rationale_required
+                FROM lease a
+                JOIN annotation_comparisontask t ON t.id = v_task
+                JOIN annotation_prompt pr ON pr.id = t.prompt_id;
+                IF FOUND THEN RETURN; END IF;
                 v_excluded := v_excluded || v_task;  -- filled meanwhile: the next candidate
             END LOOP;
         END LOOP;
-    END IF;
-
-    IF v_held IS NULL THEN  -- nothing left for this annotator: 204 (a row of NULLs)
-        RETURN NEXT;
+        RETURN NEXT;  -- nothing left for this annotator: 204 (a row of NULLs)
         RETURN;
     END IF;
 
+    -- The lease held already: the same assignment again.
     RETURN QUERY
     SELECT NULL::text, a.id, a.leased_at, a.expires_at, a.task_id, pr.id, pr.text, pr.messages,
            coalesce((SELECT jsonb_agg(jsonb_build_object('id', r.id, 'text', r.text) ORDER BY shown.place)
@@ -168,47 +186,35 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
-    v_user integer;
     v_now timestamptz := statement_timestamp();
     v_row record;
-    v_existing_id bigint;
     v_picked boolean;
 BEGIN
-    v_user := prefloop_token_user(p_token);
-    IF v_user IS NULL THEN defer := 'token'; RETURN NEXT; RETURN; END IF;  -- Python answers 401
-
-    SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.state, a.expires_at, a.display_order, t.purpose,
-           p.overlap, p.task_type, p.rationale_required, p.gold_pause_threshold,
+    -- Read without a lock: the write below re-checks the lease under its row lock, and anything
+    -- that changed meanwhile (a retry racing its first attempt, a skip) is deferred to Python.
+    SELECT a.id, a.annotator_id, tk.user_id AS token_user, a.project_id, a.task_id, a.state, a.expires_at,
+           a.display_order, t.purpose, p.overlap, p.task_type, p.rationale_required, p.gold_pause_threshold,
            j.id AS existing_id, j.assignment_id AS existing_assignment, j.replaces_id AS existing_replaces
     INTO v_row
-    FROM annotation_assignment a
+    FROM authtoken_token tk
+    JOIN auth_user u ON u.id = tk.user_id AND u.is_active
+    CROSS JOIN annotation_assignment a
     JOIN annotation_comparisontask t ON t.id = a.task_id
     JOIN annotation_project p ON p.id = a.project_id
     LEFT JOIN annotation_judgement j ON j.client_id = p_client_id
-    WHERE a.id = p_assignment
-    FOR UPDATE OF a;
-    IF NOT FOUND OR v_row.annotator_id <> v_user THEN
-        defer := 'assignment';  -- 404 or 403: Python tells which
+    WHERE tk.key = p_token AND a.id = p_assignment;
+    IF NOT FOUND OR v_row.annotator_id <> v_row.token_user THEN
+        defer := 'assignment';  -- 401, 404 or 403: Python tells which
         RETURN NEXT;
         RETURN;
     END IF;
 
-    IF v_row.existing_id IS NOT NULL THEN
-        IF v_row.existing_assignment = p_assignment AND v_row.existing_replaces IS NULL THEN
-            v_existing_id := v_row.existing_id;
-        END IF;
-    ELSIF v_row.state <> 'active' THEN
-        -- The client_id was read before the lock was granted; a retry that waited on the lock for
-        -- its own first attempt must see that attempt's judgement (this fresh statement does).
-        SELECT j.id INTO v_existing_id FROM annotation_judgement j
-        WHERE j.client_id = p_client_id AND j.assignment_id = p_assignment AND j.replaces_id IS NULL;
-    END IF;
-    IF v_existing_id IS NOT NULL THEN
+    IF v_row.existing_assignment = p_assignment AND v_row.existing_replaces IS NULL THEN
         -- A retry: the first judgement again, with 200, and nothing written.
         RETURN QUERY SELECT NULL::text, false, j.id, j.assignment_id, j.replaces_id, j.task_id, j.annotator_id,
             j.ranking, j.both_bad, j.strength, j.criteria, j.rationale, j.flags, j.time_spent_ms,
             j.client_id::text, j.demonstration_id, j.pair_outcome, j.picked_first_shown, j.created_at
-            FROM annotation_judgement j WHERE j.id = v_existing_id;
+            FROM annotation_judgement j WHERE j.id = v_row.existing_id;
         RETURN;
     END IF;
 
@@ -229,24 +235,38 @@ BEGIN
     END IF;
 
     v_picked := CASE WHEN p_first IS NULL THEN NULL ELSE p_first = (v_row.display_order ->> 0)::bigint END;
-    UPDATE annotation_assignment SET state = 'submitted', finished_at = v_now WHERE id = p_assignment;
-    -- judgement_count on the right is the value before this update; gold tasks never complete.
-    UPDATE annotation_comparisontask
-    SET judgement_count = judgement_count + 1,
-        is_complete = (judgement_count + 1 >= v_row.overlap AND purpose <> 'gold')
-    WHERE id = v_row.task_id;
+    -- Close the lease, count the judgement on its task and store it: one statement. The lease is
+    -- closed only if it is still live under its row lock; if not (a concurrent submit or skip won),
+    -- nothing is written and Python answers (the retry's 200, or the 409).
+    WITH closed AS (
+        UPDATE annotation_assignment SET state = 'submitted', finished_at = v_now
+        WHERE annotation_assignment.id = p_assignment AND state = 'active' AND annotation_assignment.expires_at > v_now
+        RETURNING annotation_assignment.task_id
+    ), counted AS (
+        -- judgement_count on the right is the value before this update; gold tasks never complete.
+        UPDATE annotation_comparisontask
+        SET judgement_count = judgement_count + 1,
+            is_complete = (judgement_count + 1 >= v_row.overlap AND purpose <> 'gold')
+        WHERE annotation_comparisontask.id = (SELECT c.task_id FROM closed c)
+    )
     INSERT INTO annotation_judgement AS j
         (assignment_id, replaces_id, project_id, task_id, annotator_id, ranking, both_bad, strength, criteria,
          rationale, flags, time_spent_ms, client_id, demonstration_id, is_ai, pair_outcome, picked_first_shown,
          created_at)
-    VALUES (p_assignment, NULL, v_row.project_id, v_row.task_id, v_user, p_ranking, p_both_bad, p_strength,
-            '{}'::jsonb, p_rationale, p_flags, p_time_spent_ms, p_client_id, NULL, false, p_pair_outcome, v_picked,
-            v_now)
+    SELECT p_assignment, NULL, v_row.project_id, c.task_id, v_row.annotator_id, p_ranking, p_both_bad, p_strength,
+           '{}'::jsonb, p_rationale, p_flags, p_time_spent_ms, p_client_id, NULL, false, p_pair_outcome, v_picked,
+           v_now
+    FROM closed c
     RETURNING j.id INTO id;
+    IF id IS NULL THEN
+        defer := 'raced';
+        RETURN NEXT;
+        RETURN;
+    END IF;
     created := true;
     assignment_id := p_assignment;
     task_id := v_row.task_id;
-    annotator_id := v_user;
+    annotator_id := v_row.annotator_id;
     ranking := p_ranking;
     both_bad := p_both_bad;
     strength := p_strength;
