@@ -371,18 +371,22 @@ def run_level_wrk(port: int, project_id: int, tokens: list[str], seconds: float,
     }
 
 
-def pgbench_tps(url: str, clients: int, seconds: int) -> float:
-    """`pgbench -N` (simple-update) TPS on the benchmark database, initialised at scale 10."""
+def pgbench_connection(url: str) -> tuple[list[str], dict]:
+    """pgbench's connection arguments (ending with the database's name) and environment for `url`."""
     from urllib.parse import unquote, urlparse
 
     parsed = urlparse(url)
     # A percent-encoded host is a Unix socket's directory (postgres://user@%2Fvar%2Frun%2Fpostgresql/db).
     args = ["-h", unquote(parsed.hostname or "127.0.0.1"), "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
-    env = dict(os.environ, PGPASSWORD=parsed.password or "")
-    db = parsed.path.lstrip("/")
-    subprocess.run(["pgbench", *args, "-i", "-s", "10", "-q", db], check=True, env=env, capture_output=True)
+    return [*args, parsed.path.lstrip("/")], dict(os.environ, PGPASSWORD=parsed.password or "")
+
+
+def pgbench_tps(url: str, clients: int, seconds: int) -> float:
+    """`pgbench -N` (simple-update) TPS on the benchmark database, initialised at scale 10."""
+    args, env = pgbench_connection(url)
+    subprocess.run(["pgbench", *args, "-i", "-s", "10", "-q"], check=True, env=env, capture_output=True)
     out = subprocess.run(
-        ["pgbench", *args, "-N", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), db],
+        ["pgbench", *args, "-N", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds)],
         check=True, env=env, capture_output=True, text=True,
     ).stdout
     match = re.search(r"tps = ([0-9.]+)", out)
