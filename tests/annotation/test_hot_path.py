@@ -179,6 +179,41 @@ def test_a_retry_that_waited_for_its_first_attempt_gets_the_same_judgement():
     assert Judgement.objects.filter(project=project).count() == 5
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_same_post_twice_at_once_through_the_api_gives_201_and_200_with_one_judgement():
+    """Through the SQL functions: the submit reads without a lock and writes only if the lease is
+    still live under its row lock; the loser of the race writes nothing and Python answers 200."""
+    project = make_project(overlap=1)
+    answers = []
+    for round_number in range(8):
+        make_task(project)
+        annotator = add_member(project)
+        lease = client_for(annotator).post(f"/api/projects/{project.pk}/next/", {}, format="json").json()
+        body = {"ranking": [[shown["id"]] for shown in lease["task"]["responses"]], "client_id": f"twice-{round_number}"}
+        barrier = threading.Barrier(2)
+
+        def submit():
+            try:
+                barrier.wait()
+                response = client_for(annotator).post(
+                    f"/api/assignments/{lease['assignment']['id']}/judgement/", body, format="json")
+                answers.append((round_number, response.status_code, response.json()["id"]))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=submit) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    for round_number in range(8):
+        pair = [a for a in answers if a[0] == round_number]
+        assert sorted(status for _, status, _ in pair) == [200, 201], pair
+        assert pair[0][2] == pair[1][2]
+    assert Judgement.objects.filter(project=project).count() == 8
+    assert not Assignment.objects.filter(project=project, state=Assignment.State.ACTIVE).exists()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("sql_functions", [True, False])
 def test_hot_statements_are_prepared_and_logged_with_their_text(settings, sql_functions):
