@@ -40,6 +40,24 @@ BODIES = [
 ]
 
 
+def twice_at_once(call):
+    """Runs `call` in two threads released together (each with its own database connection)."""
+    barrier = threading.Barrier(2)
+
+    def run():
+        try:
+            barrier.wait()
+            call()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+
 @pytest.mark.parametrize("body", BODIES, ids=[repr(b)[:40] for b in BODIES])
 def test_judgement_input_agrees_with_the_serializer(body):
     serializer = JudgementInputSerializer(data=body)
@@ -153,25 +171,17 @@ def test_a_retry_that_waited_for_its_first_attempt_gets_the_same_judgement():
         make_task(project)
         annotator = add_member(project)
         lease = assignment_next(project=project, annotator=annotator)
-        barrier = threading.Barrier(2)
 
         def submit():
             try:
-                barrier.wait()
                 judgement, created = judgement_submit(
                     assignment_id=lease.pk, annotator=annotator, ranking=[[i] for i in lease.display_order],
                     client_id=f"same-{round_number}")
                 outcomes.append((round_number, judgement.pk, created))
             except BaseException as error:
                 outcomes.append((round_number, repr(error), None))
-            finally:
-                connection.close()
 
-        threads = [threading.Thread(target=submit) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        twice_at_once(submit)
     for round_number in range(5):
         answers = [o for o in outcomes if o[0] == round_number]
         assert sorted(created for _, _, created in answers) == [False, True], answers
@@ -190,22 +200,13 @@ def test_the_same_post_twice_at_once_through_the_api_gives_201_and_200_with_one_
         annotator = add_member(project)
         lease = client_for(annotator).post(f"/api/projects/{project.pk}/next/", {}, format="json").json()
         body = {"ranking": [[shown["id"]] for shown in lease["task"]["responses"]], "client_id": f"twice-{round_number}"}
-        barrier = threading.Barrier(2)
 
         def submit():
-            try:
-                barrier.wait()
-                response = client_for(annotator).post(
-                    f"/api/assignments/{lease['assignment']['id']}/judgement/", body, format="json")
-                answers.append((round_number, response.status_code, response.json()["id"]))
-            finally:
-                connection.close()
+            response = client_for(annotator).post(
+                f"/api/assignments/{lease['assignment']['id']}/judgement/", body, format="json")
+            answers.append((round_number, response.status_code, response.json()["id"]))
 
-        threads = [threading.Thread(target=submit) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        twice_at_once(submit)
     for round_number in range(8):
         pair = [a for a in answers if a[0] == round_number]
         assert sorted(status for _, status, _ in pair) == [200, 201], pair
