@@ -168,9 +168,9 @@ END;
 $$;
 
 
--- The verdict arrives checked for shape by Python (`annotation.services.sql_lane.submit_params`):
+-- The verdict arrives checked for shape by Python (`annotation.services.annotate_sql.submit_params`):
 -- p_ranking_ids are the ranking's response ids, each once; p_first the single id of the top tier
--- or NULL; p_pair_outcome as `_derived` codes it. Here it is checked against the assignment.
+-- or NULL; p_pair_outcome as `pair_outcome` codes it. Here it is checked against the assignment.
 -- Returns the judgement's row (new: created; or the first one again on a retry).
 CREATE OR REPLACE FUNCTION prefloop_submit(
     p_token text, p_assignment bigint, p_client_id text, p_ranking jsonb, p_ranking_ids bigint[],
