@@ -118,7 +118,10 @@ BEGIN
                 -- One statement (a fresh snapshot: it sees every lease committed before our lock on
                 -- the task was granted, which the candidate's snapshot may not) that expires the
                 -- task's stale leases, skipping rows a submit holds (no deadlock), leases the task
-                -- if it still has room, in a shuffled display order, and returns the payload.
+                -- if it still has room, in a shuffled display order, and returns the payload. The
+                -- payload's responses are built as in the held lease's query below, on purpose twice:
+                -- the new row is visible only inside this statement, and a shared SQL function would
+                -- be planned again on every call (as the token helper was). Keep the two alike.
                 RETURN QUERY
                 WITH stale AS (
                     UPDATE annotation_assignment SET state = 'expired', finished_at = v_now
@@ -192,18 +195,17 @@ DECLARE
 BEGIN
     -- Read without a lock: the write below re-checks the lease under its row lock, and anything
     -- that changed meanwhile (a retry racing its first attempt, a skip) is deferred to Python.
-    SELECT a.id, a.annotator_id, tk.user_id AS token_user, a.project_id, a.task_id, a.state, a.expires_at,
-           a.display_order, t.purpose, p.overlap, p.task_type, p.rationale_required, p.gold_pause_threshold,
+    SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.state, a.expires_at, a.display_order, t.purpose, p.overlap, p.task_type, p.rationale_required, p.gold_pause_threshold,
            j.id AS existing_id, j.assignment_id AS existing_assignment, j.replaces_id AS existing_replaces
     INTO v_row
     FROM authtoken_token tk
     JOIN auth_user u ON u.id = tk.user_id AND u.is_active
-    CROSS JOIN annotation_assignment a
+    JOIN annotation_assignment a ON a.annotator_id = u.id  -- someone else's assignment: Python's 403
     JOIN annotation_comparisontask t ON t.id = a.task_id
     JOIN annotation_project p ON p.id = a.project_id
     LEFT JOIN annotation_judgement j ON j.client_id = p_client_id
     WHERE tk.key = p_token AND a.id = p_assignment;
-    IF NOT FOUND OR v_row.annotator_id <> v_row.token_user THEN
+    IF NOT FOUND THEN
         defer := 'assignment';  -- 401, 404 or 403: Python tells which
         RETURN NEXT;
         RETURN;
