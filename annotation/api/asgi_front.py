@@ -2,7 +2,7 @@
 
 `POST /api/projects/{id}/next/` and `POST /api/assignments/{id}/judgement/` with a `Token` header,
 an Accept that only JSON satisfies and (for a judgement) a plain JSON body are answered by one call
-of their PostgreSQL function (`annotation.services.annotate_sql`) on an async psycopg pool: the
+of their PostgreSQL function (`annotation.services.annotate_sql`) on an asyncpg pool: the
 same rules, the same JSON, the same headers as the DRF views give (a test compares them). Every
 other request, and every one the function defers (a bad token, a paused annotator, a lapsed
 lease, a body the serializer would refuse...), goes to Django's ASGI application unchanged, with
@@ -10,16 +10,18 @@ its body replayed.
 
 Why: under gunicorn's `gthread` workers a cycle cost ~3 ms of CPU in the web tier, most of it HTTP
 handling and Django's request cycle around ~0.2 ms of our own work; here, under uvicorn workers,
-it is a fraction of that (bench/README.md, "annotate loop").
+it is a fraction of that (bench/README.md, "annotate loop"). The pool is asyncpg's rather than
+psycopg's (which Django uses) because its protocol is compiled: the same call cost the workers
+~0.2 ms less CPU per cycle, a quarter of the web tier's share (bench/README.md, eighth session).
 """
 import asyncio
+import json
 import logging
 import re
 
-import psycopg
+import asyncpg
 from django.conf import settings
-from psycopg.conninfo import make_conninfo
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg.types.json import Jsonb
 
 from annotation.api.annotate import JudgementView, NextView
 from annotation.api.hot_path import NotOnTheHotPath, rendered_json, token_key
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 _NEXT = re.compile(r"/api/projects/(\d+)/next/")
 _JUDGEMENT = re.compile(r"/api/assignments/(\d+)/judgement/")
 _JSON_ONLY_ACCEPT = {b"*/*", b"application/json"}
+# How long a request waits for one of the pool's connections before Django's way answers it.
+_ACQUIRE_TIMEOUT = 30.0
 _ALLOW = {view: ", ".join(view().allowed_methods).encode() for view in (NextView, JudgementView)}
 
 
@@ -47,13 +51,40 @@ def _security_headers() -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def _conninfo() -> str:
+def _connect_kwargs() -> dict:
+    """asyncpg's connection arguments for Django's default database (the same server and role)."""
     database = settings.DATABASES["default"]
-    return make_conninfo(
-        dbname=database["NAME"], user=database.get("USER") or None, password=database.get("PASSWORD") or None,
-        host=database.get("HOST") or None, port=str(database["PORT"]) if database.get("PORT") else None,
-        options="-c TimeZone=UTC",
-    )
+    options = database.get("OPTIONS", {})
+    kwargs = {
+        "host": database.get("HOST") or None, "port": int(database["PORT"]) if database.get("PORT") else None,
+        "user": database.get("USER") or None, "password": database.get("PASSWORD") or None,
+        "database": database["NAME"], "server_settings": {"TimeZone": "UTC"},
+        # asyncpg prepares each statement once per connection (PostgreSQL then skips planning it);
+        # 0 keeps no named statements, for transaction-mode poolers (see the setting).
+        "statement_cache_size": 100 if settings.HOT_PATH_PREPARED_STATEMENTS else 0,
+    }
+    if options.get("sslmode"):
+        kwargs["ssl"] = options["sslmode"]  # asyncpg takes libpq's sslmode names
+    return kwargs
+
+
+def _numbered(statement: str) -> str:
+    """A `%s`-style statement (psycopg's, which Django's connection also runs) with `$1, $2…`."""
+    parts = statement.split("%s")
+    return parts[0] + "".join(f"${number}{part}" for number, part in enumerate(parts[1:], start=1))
+
+
+_STATEMENTS = {statement: _numbered(statement) for statement in (annotate_sql.NEXT_SQL, annotate_sql.SUBMIT_SQL)}
+
+
+def _asyncpg_value(value):
+    # asyncpg sends a jsonb parameter as its text; the shared parameters wrap it for psycopg.
+    return json.dumps(value.obj) if isinstance(value, Jsonb) else value
+
+
+async def _keep_as_is(connection) -> None:
+    """The pool's reset on release: nothing. Its default runs a statement (RESET ALL, UNLISTEN…)
+    per request, and these connections only ever run the two functions in autocommit."""
 
 
 class AnnotateLoopFront:
@@ -62,11 +93,10 @@ class AnnotateLoopFront:
     def __init__(self, app, *, pool_size: int | None = None):
         self.app = app
         self.pool_size = pool_size or settings.HOT_PATH_POOL_SIZE
-        self._pool: AsyncConnectionPool | None = None
+        self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
         # Read once: settings and Django's connection proxy cost a few µs per lookup in async code.
         self._enabled = annotate_sql.sql_functions_enabled()
-        self._prepare = settings.HOT_PATH_PREPARED_STATEMENTS
         self._headers = _security_headers()
 
     async def __call__(self, scope, receive, send):
@@ -135,25 +165,20 @@ class AnnotateLoopFront:
         failed call wrote nothing; Django's way answers as it would have, or reports the error)."""
         try:
             pool = await self._open_pool()
-            async with pool.connection() as conn:
-                cursor = await conn.execute(statement, params, prepare=self._prepare)
-                return await cursor.fetchone()
-        except psycopg.errors.UniqueViolation:
+            async with pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn:
+                return await conn.fetchrow(_STATEMENTS[statement], *map(_asyncpg_value, params))
+        except asyncpg.UniqueViolationError:
             return None
-        except (psycopg.Error, PoolTimeout) as error:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as error:
             logger.warning("annotate loop front: %s; Django's way answers this request", error)
             return None
 
-    async def _open_pool(self) -> AsyncConnectionPool:
+    async def _open_pool(self) -> asyncpg.Pool:
         if self._pool is None:
             async with self._opening:
                 if self._pool is None:
-                    pool = AsyncConnectionPool(
-                        _conninfo(), min_size=1, max_size=self.pool_size, open=False,
-                        kwargs={"autocommit": True},
-                    )
-                    await pool.open(wait=True)
-                    self._pool = pool
+                    self._pool = await asyncpg.create_pool(
+                        min_size=1, max_size=self.pool_size, reset=_keep_as_is, **_connect_kwargs())
         return self._pool
 
     async def _send(self, send, view, data, status: int):

@@ -4,7 +4,6 @@ import asyncio
 import json
 from collections import Counter
 
-import psycopg
 import pytest
 from django.core.asgi import get_asgi_application
 from rest_framework.authtoken.models import Token
@@ -235,10 +234,59 @@ def test_the_asgi_application_serves_the_rest_of_the_site(front):
 
 def test_when_the_fronts_pool_fails_djangos_way_answers(front, monkeypatch):
     async def refused(self):
-        raise psycopg.OperationalError("connection refused")
+        raise ConnectionRefusedError("connection refused")
 
     monkeypatch.setattr(AnnotateLoopFront, "_open_pool", refused)
     project = make_project(overlap=1)
     make_task(project)
     status, _, body = front.post(f"/api/projects/{project.pk}/next/", token_of(add_member(project)))
     assert status == 200 and json.loads(body)["task"]["project_id"] == project.pk
+
+
+def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_with_one_row(front):
+    """Two connections of the front's pool race on one client_id: the loser's insert meets the
+    unique index, the front hands it to Django's way, which finds the winner's judgement (200)."""
+    project = make_project(overlap=1)
+    for _ in range(8):
+        make_task(project)
+    token = token_of(add_member(project))
+    for attempt in range(8):
+        status, _, body = front.post(f"/api/projects/{project.pk}/next/", token)
+        assert status == 200
+        lease = json.loads(body)
+        payload = json.dumps({"ranking": [[r["id"]] for r in lease["task"]["responses"]],
+                              "client_id": f"twice-{attempt}"}).encode()
+        headers = {"content-type": "application/json", "content-length": str(len(payload)),
+                   "authorization": f"Token {token}"}
+        url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
+
+        async def both():
+            return await asyncio.gather(*(front._call("POST", url, payload, headers) for _ in range(2)))
+
+        answers = front.loop.run_until_complete(both())
+        assert sorted(status for status, _, _ in answers) == [200, 201], answers
+        assert json.loads(answers[0][2])["id"] == json.loads(answers[1][2])["id"]
+        assert Judgement.objects.filter(client_id=f"twice-{attempt}").count() == 1
+    assert Judgement.objects.filter(project=project).count() == 8
+
+
+def test_with_prepared_statements_off_the_front_still_serves(settings, monkeypatch):
+    """Behind a transaction-mode pooler (`HOT_PATH_PREPARED_STATEMENTS=0`) asyncpg keeps no named
+    statements; the front answers the same."""
+    settings.HOT_PATH_PREPARED_STATEMENTS = False
+    client = AsgiClient(AnnotateLoopFront(get_asgi_application()))
+    try:
+        calls = served_by_front(client, monkeypatch)
+        project = make_project(overlap=1)
+        make_task(project)
+        token = token_of(add_member(project))
+        status, _, body = client.post(f"/api/projects/{project.pk}/next/", token)
+        assert status == 200 and len(calls) == 1
+
+        async def named_statements():
+            async with client.app._pool.acquire() as connection:  # the pool's only connection
+                return await connection.fetchval("SELECT count(*) FROM pg_prepared_statements")
+
+        assert client.loop.run_until_complete(named_statements()) == 0
+    finally:
+        client.close()
