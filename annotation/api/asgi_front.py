@@ -95,6 +95,11 @@ class AnnotateLoopFront:
         self.pool_size = pool_size or settings.HOT_PATH_POOL_SIZE
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        # Requests take turns for the pool's connections, first come first served. asyncpg's pool
+        # alone lets a newcomer take a connection that was just freed for a waiting request, and
+        # under load some requests kept losing: p99 56-83 ms against 37-57 ms with psycopg's pool
+        # (bench/README.md, eighth session). asyncio's Semaphore queues newcomers behind waiters.
+        self._turns = asyncio.Semaphore(self.pool_size)
         # Read once: settings and Django's connection proxy cost a few µs per lookup in async code.
         self._enabled = annotate_sql.sql_functions_enabled()
         self._headers = _security_headers()
@@ -165,8 +170,13 @@ class AnnotateLoopFront:
         failed call wrote nothing; Django's way answers as it would have, or reports the error)."""
         try:
             pool = await self._open_pool()
-            async with pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn:
-                return await conn.fetchrow(_STATEMENTS[statement], *map(_asyncpg_value, params))
+            async with asyncio.timeout(_ACQUIRE_TIMEOUT):
+                await self._turns.acquire()
+            try:
+                async with pool.acquire() as conn:  # one is free: the turns are as many as the connections
+                    return await conn.fetchrow(_STATEMENTS[statement], *map(_asyncpg_value, params))
+            finally:
+                self._turns.release()
         except asyncpg.UniqueViolationError:
             return None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as error:

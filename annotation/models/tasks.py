@@ -86,7 +86,12 @@ class Assignment(models.Model):
     # No single-column indexes on project and task: assignment_holder_idx and unique_task_annotator
     # lead with them. Each index costs every lease and every submit an entry (the submit's change of
     # state cannot be a HOT update), and a redundant one can lure the planner (see below).
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    # The project is the task's, copied for the queries that filter by it. No database constraint:
+    # the task's holds it, and a check of this one would lock the project's row FOR KEY SHARE on
+    # every lease of every annotator at once (a shared row lock: a MultiXact). Django still
+    # cascades a project's deletion here.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments", db_index=False,
+                                db_constraint=False)
     task = models.ForeignKey(ComparisonTask, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
@@ -147,8 +152,10 @@ class Judgement(models.Model):
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
     )
-    # Indexed by judgement_project_time_idx / judgement_annotator_idx and judgement_task_idx.
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgements", db_index=False)
+    # Indexed by judgement_project_time_idx / judgement_annotator_idx and judgement_task_idx. The
+    # project is the assignment's (see Assignment.project: no database constraint, for the same reason).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgements", db_index=False,
+                                db_constraint=False)
     task = models.ForeignKey(ComparisonTask, on_delete=models.CASCADE, related_name="judgements", db_index=False)
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="judgements"
@@ -161,14 +168,16 @@ class Judgement(models.Model):
     flags = models.JSONField(default=list, blank=True)
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     client_id = models.CharField(max_length=100, help_text="Idempotency key (unique_judgement_client_id).")
+    # Indexed only where set (judgement_demonstration_idx): most judgements have none.
     demonstration = models.ForeignKey(
-        Response, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Response, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     is_ai = models.BooleanField(default=False)
     # Derived at submit time so analytics aggregate in SQL without parsing JSON.
     pair_outcome = models.PositiveSmallIntegerField(choices=PairOutcome.choices, null=True, blank=True)
     picked_first_shown = models.BooleanField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Queries by time are per project (judgement_project_time_idx) or per annotator (their index).
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -185,6 +194,8 @@ class Judgement(models.Model):
             models.Index(fields=["project", "created_at"], name="judgement_project_time_idx"),
             models.Index(fields=["project", "annotator"], name="judgement_annotator_idx"),
             models.Index(fields=["task"], name="judgement_task_idx"),
+            models.Index(fields=["demonstration"], condition=Q(demonstration__isnull=False),
+                         name="judgement_demonstration_idx"),
         ]
 
     def __str__(self) -> str:

@@ -253,3 +253,18 @@ def test_the_fast_payload_matches_the_documented_serializer():
     fast = json.loads(JSONRenderer().render(judgement_payload(judgement)))
     documented = json.loads(JSONRenderer().render(JudgementSerializer(judgement).data))
     assert fast == documented
+
+
+def test_deleting_a_project_takes_its_leases_and_judgements_with_it():
+    """The project columns of assignments and judgements have no database constraint (see the
+    models); Django's cascade must still remove them, and leave another project's alone."""
+    project, other = make_project(overlap=1), make_project(overlap=1)
+    for owner in (project, other):
+        make_task(owner)
+        annotator, assignment = leased(owner)
+        judgement_submit(assignment_id=assignment.pk, annotator=annotator, ranking=[[i] for i in assignment.display_order],
+                         client_id=f"gone-{owner.pk}")
+    project.delete()
+    assert not Assignment.objects.filter(project_id=project.pk).exists()
+    assert not Judgement.objects.filter(project_id=project.pk).exists()
+    assert Judgement.objects.filter(project=other).count() == 1 and Assignment.objects.filter(project=other).count() == 1
