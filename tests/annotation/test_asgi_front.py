@@ -290,3 +290,22 @@ def test_with_prepared_statements_off_the_front_still_serves(settings, monkeypat
         assert client.loop.run_until_complete(named_statements()) == 0
     finally:
         client.close()
+
+
+def test_a_request_that_waits_too_long_for_a_connection_gets_djangos_answer(monkeypatch):
+    """The wait for one of the front's connections is bounded; past it, Django's way answers."""
+    monkeypatch.setattr("annotation.api.asgi_front._ACQUIRE_TIMEOUT", 0.2)
+    client = AsgiClient(AnnotateLoopFront(get_asgi_application(), pool_size=1))
+    try:
+        calls = served_by_front(client, monkeypatch)
+        project = make_project(overlap=1)
+        make_task(project)
+        token = token_of(add_member(project))
+        client.loop.run_until_complete(client.app._turns.acquire())  # the only turn, held elsewhere
+        status, _, body = client.post(f"/api/projects/{project.pk}/next/", token)
+        assert status == 200 and json.loads(body)["task"]["project_id"] == project.pk
+        assert len(calls) == 1 and client.app._pool is not None  # the front tried, then gave up waiting
+        assert Assignment.objects.filter(project=project).count() == 1
+        client.app._turns.release()
+    finally:
+        client.close()
