@@ -1,6 +1,7 @@
 """The ASGI front (`config.asgi`): the annotate loop's hot requests by one SQL function call each,
 answering byte for byte as the DRF views do, and everything else handed to Django unchanged."""
 import asyncio
+import contextlib
 import json
 from collections import Counter
 
@@ -28,11 +29,16 @@ class AsgiClient:
         return self.request("POST", path, token, body, headers)
 
     def request(self, method: str, path: str, token: str | None = None, body=None, headers: dict | None = None):
+        return self.loop.run_until_complete(self.arequest(method, path, token, body, headers))
+
+    async def arequest(self, method: str, path: str, token: str | None = None, body=None,
+                       headers: dict | None = None):
+        """`request` as a coroutine, for requests that run at the same time (asyncio.gather)."""
         raw = json.dumps(body).encode() if body is not None else b""
         sent = {"content-type": "application/json", "content-length": str(len(raw)), **(headers or {})}
         if token:
             sent["authorization"] = f"Token {token}"
-        return self.loop.run_until_complete(self._call(method, path, raw, sent))
+        return await self._call(method, path, raw, sent)
 
     async def _call(self, method, path, body, headers):
         scope = {
@@ -73,11 +79,20 @@ class AsgiClient:
         self.loop.close()
 
 
+@contextlib.contextmanager
+def running_front(**options):
+    """An AsgiClient on a new front (`options` as AnnotateLoopFront takes them), closed after."""
+    client = AsgiClient(AnnotateLoopFront(get_asgi_application(), **options))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def front():
-    client = AsgiClient(AnnotateLoopFront(get_asgi_application()))
-    yield client
-    client.close()
+    with running_front() as client:
+        yield client
 
 
 def token_of(user) -> str:
@@ -189,9 +204,7 @@ def test_many_annotators_through_the_front_keep_every_rule(front):
     async def annotate(token, seed):
         empty_answers = 0
         while True:
-            status, _, body = await front._call(
-                "POST", f"/api/projects/{project.pk}/next/", b"",
-                {"content-type": "application/json", "authorization": f"Token {token}"})
+            status, _, body = await front.arequest("POST", f"/api/projects/{project.pk}/next/", token)
             if status == 204:
                 # SKIP LOCKED passes over a task another annotator's `next` holds for a moment, so
                 # near the end one may hear 204 while that task still has room for them; people ask
@@ -204,12 +217,10 @@ def test_many_annotators_through_the_front_keep_every_rule(front):
             empty_answers = 0
             lease = json.loads(body)
             ranking = [[r["id"]] for r in lease["task"]["responses"]]
-            payload = json.dumps({"ranking": ranking, "client_id": f"{seed}-{lease['assignment']['id']}"}).encode()
+            judgement = {"ranking": ranking, "client_id": f"{seed}-{lease['assignment']['id']}"}
             for _ in range(2):  # the second is a network retry: 200, nothing doubled
-                status, _, _ = await front._call(
-                    "POST", f"/api/assignments/{lease['assignment']['id']}/judgement/", payload,
-                    {"content-type": "application/json", "content-length": str(len(payload)),
-                     "authorization": f"Token {token}"})
+                status, _, _ = await front.arequest(
+                    "POST", f"/api/assignments/{lease['assignment']['id']}/judgement/", token, judgement)
                 assert status in (200, 201)
 
     async def everyone():
@@ -244,8 +255,9 @@ def test_when_the_fronts_pool_fails_djangos_way_answers(front, monkeypatch):
 
 
 def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_with_one_row(front):
-    """Two connections of the front's pool race on one client_id: the loser's insert meets the
-    unique index, the front hands it to Django's way, which finds the winner's judgement (200)."""
+    """Two connections of the front's pool race on one client_id: the loser finds the lease closed
+    under its row lock (or meets the unique index) and defers; Django's way then finds the winner's
+    judgement (200)."""
     project = make_project(overlap=1)
     for _ in range(8):
         make_task(project)
@@ -254,14 +266,11 @@ def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_wi
         status, _, body = front.post(f"/api/projects/{project.pk}/next/", token)
         assert status == 200
         lease = json.loads(body)
-        payload = json.dumps({"ranking": [[r["id"]] for r in lease["task"]["responses"]],
-                              "client_id": f"twice-{attempt}"}).encode()
-        headers = {"content-type": "application/json", "content-length": str(len(payload)),
-                   "authorization": f"Token {token}"}
+        judgement = {"ranking": [[r["id"]] for r in lease["task"]["responses"]], "client_id": f"twice-{attempt}"}
         url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
 
         async def both():
-            return await asyncio.gather(*(front._call("POST", url, payload, headers) for _ in range(2)))
+            return await asyncio.gather(*(front.arequest("POST", url, token, judgement) for _ in range(2)))
 
         answers = front.loop.run_until_complete(both())
         assert sorted(status for status, _, _ in answers) == [200, 201], answers
@@ -274,8 +283,7 @@ def test_with_prepared_statements_off_the_front_still_serves(settings, monkeypat
     """Behind a transaction-mode pooler (`HOT_PATH_PREPARED_STATEMENTS=0`) asyncpg keeps no named
     statements; the front answers the same."""
     settings.HOT_PATH_PREPARED_STATEMENTS = False
-    client = AsgiClient(AnnotateLoopFront(get_asgi_application()))
-    try:
+    with running_front() as client:
         calls = served_by_front(client, monkeypatch)
         project = make_project(overlap=1)
         make_task(project)
@@ -288,15 +296,12 @@ def test_with_prepared_statements_off_the_front_still_serves(settings, monkeypat
                 return await connection.fetchval("SELECT count(*) FROM pg_prepared_statements")
 
         assert client.loop.run_until_complete(named_statements()) == 0
-    finally:
-        client.close()
 
 
 def test_a_request_that_waits_too_long_for_a_connection_gets_djangos_answer(monkeypatch):
     """The wait for one of the front's connections is bounded; past it, Django's way answers."""
     monkeypatch.setattr("annotation.api.asgi_front._ACQUIRE_TIMEOUT", 0.2)
-    client = AsgiClient(AnnotateLoopFront(get_asgi_application(), pool_size=1))
-    try:
+    with running_front(pool_size=1) as client:
         calls = served_by_front(client, monkeypatch)
         project = make_project(overlap=1)
         make_task(project)
@@ -307,5 +312,3 @@ def test_a_request_that_waits_too_long_for_a_connection_gets_djangos_answer(monk
         assert len(calls) == 1 and client.app._pool is not None  # the front tried, then gave up waiting
         assert Assignment.objects.filter(project=project).count() == 1
         client.app._turns.release()
-    finally:
-        client.close()

@@ -262,8 +262,8 @@ def test_deleting_a_project_takes_its_leases_and_judgements_with_it():
     for owner in (project, other):
         make_task(owner)
         annotator, assignment = leased(owner)
-        judgement_submit(assignment_id=assignment.pk, annotator=annotator, ranking=[[i] for i in assignment.display_order],
-                         client_id=f"gone-{owner.pk}")
+        judgement_submit(assignment_id=assignment.pk, annotator=annotator,
+                         ranking=[[i] for i in assignment.display_order], client_id=f"gone-{owner.pk}")
     project.delete()
     assert not Assignment.objects.filter(project_id=project.pk).exists()
     assert not Judgement.objects.filter(project_id=project.pk).exists()
