@@ -15,26 +15,21 @@ psycopg's (which Django uses) because its protocol is compiled: the same call co
 ~0.2 ms less CPU per cycle, a quarter of the web tier's share (bench/README.md, eighth session).
 """
 import asyncio
-import json
-import logging
 import re
 
 import asyncpg
 from django.conf import settings
-from psycopg.types.json import Jsonb
 
 from annotation.api.annotate import JudgementView, NextView
+from annotation.api.grouped_calls import GroupedCalls
 from annotation.api.hot_path import NotOnTheHotPath, rendered_json, token_key
 from annotation.api.judgement_input import plain_judgement_request
 from annotation.services import annotate_sql
 
-logger = logging.getLogger(__name__)
 
 _NEXT = re.compile(r"/api/projects/(\d+)/next/")
 _JUDGEMENT = re.compile(r"/api/assignments/(\d+)/judgement/")
 _JSON_ONLY_ACCEPT = {b"*/*", b"application/json"}
-# How long a request waits for one of the pool's connections before Django's way answers it.
-_ACQUIRE_TIMEOUT = 30.0
 _ALLOW = {view: ", ".join(view().allowed_methods).encode() for view in (NextView, JudgementView)}
 
 
@@ -68,20 +63,6 @@ def _connect_kwargs() -> dict:
     return kwargs
 
 
-def _numbered(statement: str) -> str:
-    """A `%s`-style statement (psycopg's, which Django's connection also runs) with `$1, $2…`."""
-    parts = statement.split("%s")
-    return parts[0] + "".join(f"${number}{part}" for number, part in enumerate(parts[1:], start=1))
-
-
-_STATEMENTS = {statement: _numbered(statement) for statement in (annotate_sql.NEXT_SQL, annotate_sql.SUBMIT_SQL)}
-
-
-def _asyncpg_value(value):
-    # asyncpg sends a jsonb parameter as its text; the shared parameters wrap it for psycopg.
-    return json.dumps(value.obj) if isinstance(value, Jsonb) else value
-
-
 async def _keep_as_is(connection) -> None:
     """The pool's reset on release: nothing. Its default runs a statement (RESET ALL, UNLISTEN…)
     per request, and these connections only ever run the two functions in autocommit."""
@@ -95,11 +76,7 @@ class AnnotateLoopFront:
         self.pool_size = pool_size or settings.HOT_PATH_POOL_SIZE
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
-        # Requests take turns for the pool's connections, first come first served. asyncpg's pool
-        # alone lets a newcomer take a connection that was just freed for a waiting request, and
-        # under load some requests kept losing: p99 56-83 ms against 37-57 ms with psycopg's pool
-        # (bench/README.md, eighth session). asyncio's Semaphore queues newcomers behind waiters.
-        self._turns = asyncio.Semaphore(self.pool_size)
+        self._calls = GroupedCalls(self._open_pool, connections=self.pool_size)
         # Read once: settings and Django's connection proxy cost a few µs per lookup in async code.
         self._enabled = annotate_sql.sql_functions_enabled()
         self._headers = _security_headers()
@@ -165,26 +142,8 @@ class AnnotateLoopFront:
         return True, replay
 
     async def _call(self, statement: str, params: list):
-        """The function's row, or None when Django's way should answer: a concurrent retry won the
-        client_id's race (the services then find that judgement), or the database refused (the
-        failed call wrote nothing; Django's way answers as it would have, or reports the error)."""
-        try:
-            pool = await self._open_pool()
-            if self._turns.locked():  # a wait: bounded (the timer costs ~2% of a worker, so only then)
-                async with asyncio.timeout(_ACQUIRE_TIMEOUT):
-                    await self._turns.acquire()
-            else:
-                await self._turns.acquire()
-            try:
-                async with pool.acquire() as conn:  # one is free: the turns are as many as the connections
-                    return await conn.fetchrow(_STATEMENTS[statement], *map(_asyncpg_value, params))
-            finally:
-                self._turns.release()
-        except asyncpg.UniqueViolationError:
-            return None
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as error:
-            logger.warning("annotate loop front: %s; Django's way answers this request", error)
-            return None
+        """The function's row, or None when Django's way should answer (`GroupedCalls.call`)."""
+        return await self._calls.call(statement, params)
 
     async def _open_pool(self) -> asyncpg.Pool:
         if self._pool is None:

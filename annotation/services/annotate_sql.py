@@ -150,3 +150,42 @@ def submit_via_sql(*, token: str, assignment_id: int, fields: dict) -> tuple[dic
         return submit_answer(_run(SUBMIT_SQL, params))
     except IntegrityError:
         return None
+
+
+# Many calls in one statement: the ASGI front sends together the calls that wait for a connection
+# (`annotation.api.grouped_calls`). One statement is one transaction: the calls' writes commit
+# together, once. Each row carries its call's place in the arrays. The calls run in an order that
+# two groups at the same time share, so that they take their row locks in the same order and wait
+# for each other rather than deadlock: `next` by token (the membership's lock), a submit by task
+# (the task's counters; the assignment is the annotator's own).
+NEXT_MANY_SQL = (
+    "SELECT b.place, r.* FROM ("
+    "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::float8[]) WITH ORDINALITY"
+    " AS u(token, project, gold_draw, place) ORDER BY u.token, u.place) b"
+    " CROSS JOIN LATERAL prefloop_next(b.token, b.project, b.gold_draw) AS r"
+)
+SUBMIT_MANY_SQL = (
+    "SELECT b.place, r.* FROM ("
+    "SELECT u.*, a.task_id FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::jsonb[], %s::text[],"
+    " %s::boolean[], %s::bigint[], %s::smallint[], %s::boolean[], %s::smallint[], %s::text[], %s::boolean[],"
+    " %s::jsonb[], %s::integer[]) WITH ORDINALITY AS u(token, assignment, client_id, ranking, ranking_ids, tie,"
+    " first, pair_outcome, both_bad, strength, rationale, rationale_blank, flags, time_spent_ms, place)"
+    " LEFT JOIN annotation_assignment a ON a.id = u.assignment ORDER BY a.task_id, u.place) b"
+    " CROSS JOIN LATERAL prefloop_submit(b.token, b.assignment, b.client_id, b.ranking, b.ranking_ids::bigint[],"
+    " b.tie, b.first, b.pair_outcome, b.both_bad, b.strength, b.rationale, b.rationale_blank, b.flags,"
+    " b.time_spent_ms) AS r"
+)
+MANY_SQL = {NEXT_SQL: NEXT_MANY_SQL, SUBMIT_SQL: SUBMIT_MANY_SQL}
+
+
+def _array_text(values) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def many_params(statement: str, calls: list[list]) -> list[list]:
+    """`MANY_SQL[statement]`'s parameters for the calls' own: one array per parameter. A submit's
+    ranking ids go as an array's text (an array of arrays must be rectangular; rankings differ)."""
+    columns = [list(column) for column in zip(*calls)]
+    if statement == SUBMIT_SQL:
+        columns[4] = [_array_text(ids) for ids in columns[4]]
+    return columns

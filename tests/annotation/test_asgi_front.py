@@ -9,7 +9,9 @@ import pytest
 from django.core.asgi import get_asgi_application
 from rest_framework.authtoken.models import Token
 
+from annotation.api import grouped_calls
 from annotation.api.asgi_front import AnnotateLoopFront
+from annotation.api.grouped_calls import GroupedCalls
 from annotation.models import Assignment, Judgement, Membership
 from tests.annotation.factories import add_member, client_for, make_project, make_task
 
@@ -21,9 +23,10 @@ IGNORED_HEADERS = {"date", "server"}
 class AsgiClient:
     """Calls an ASGI application in-process, on one event loop (the front's pool lives on it)."""
 
-    def __init__(self, app):
+    def __init__(self, app, loop=None):
         self.app = app
-        self.loop = asyncio.new_event_loop()
+        self.owns_loop = loop is None
+        self.loop = loop or asyncio.new_event_loop()
 
     def post(self, path: str, token: str | None, body=None, headers: dict | None = None):
         return self.request("POST", path, token, body, headers)
@@ -76,13 +79,15 @@ class AsgiClient:
             await self.app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
 
         self.loop.run_until_complete(shutdown())
-        self.loop.close()
+        if self.owns_loop:
+            self.loop.close()
 
 
 @contextlib.contextmanager
-def running_front(**options):
-    """An AsgiClient on a new front (`options` as AnnotateLoopFront takes them), closed after."""
-    client = AsgiClient(AnnotateLoopFront(get_asgi_application(), **options))
+def running_front(loop=None, **options):
+    """An AsgiClient on a new front (`options` as AnnotateLoopFront takes them), closed after; on
+    `loop` if given (two fronts on one loop are two workers), else on a loop of its own."""
+    client = AsgiClient(AnnotateLoopFront(get_asgi_application(), **options), loop)
     try:
         yield client
     finally:
@@ -114,6 +119,19 @@ def served_by_front(front, monkeypatch) -> list:
 
     monkeypatch.setattr(AnnotateLoopFront, "_call", recording)
     return calls
+
+
+def group_sizes(monkeypatch) -> list:
+    """Records the size of each group of calls the front sends (1: a call alone)."""
+    sizes = []
+    original = GroupedCalls._send
+
+    async def recording(self, connection, group):
+        sizes.append(len(group))
+        return await original(self, connection, group)
+
+    monkeypatch.setattr(GroupedCalls, "_send", recording)
+    return sizes
 
 
 def test_the_front_answers_byte_for_byte_as_the_drf_views(front, monkeypatch):
@@ -195,16 +213,20 @@ def test_what_the_front_does_not_serve_gets_djangos_answer(front):
     assert status == 204 and body == b""
 
 
-def test_many_annotators_through_the_front_keep_every_rule(front):
+@pytest.mark.parametrize("connections", [1, 2])
+def test_many_annotators_through_the_front_keep_every_rule(connections, monkeypatch):
+    """Calls wait for the pool's connections and go in groups, one transaction each; with two
+    connections two groups run at once and lock shared tasks in the same order (no deadlock)."""
+    sizes = group_sizes(monkeypatch)
     project = make_project(overlap=3, lease_seconds=600)
     for _ in range(20):
         make_task(project)
     tokens = [token_of(add_member(project)) for _ in range(8)]
 
-    async def annotate(token, seed):
+    async def annotate(client, token, seed):
         empty_answers = 0
         while True:
-            status, _, body = await front.arequest("POST", f"/api/projects/{project.pk}/next/", token)
+            status, _, body = await client.arequest("POST", f"/api/projects/{project.pk}/next/", token)
             if status == 204:
                 # SKIP LOCKED passes over a task another annotator's `next` holds for a moment, so
                 # near the end one may hear 204 while that task still has room for them; people ask
@@ -219,14 +241,16 @@ def test_many_annotators_through_the_front_keep_every_rule(front):
             ranking = [[r["id"]] for r in lease["task"]["responses"]]
             judgement = {"ranking": ranking, "client_id": f"{seed}-{lease['assignment']['id']}"}
             for _ in range(2):  # the second is a network retry: 200, nothing doubled
-                status, _, _ = await front.arequest(
+                status, _, _ = await client.arequest(
                     "POST", f"/api/assignments/{lease['assignment']['id']}/judgement/", token, judgement)
                 assert status in (200, 201)
 
-    async def everyone():
-        await asyncio.gather(*(annotate(token, seed) for seed, token in enumerate(tokens)))
+    with running_front(pool_size=connections) as client:
+        async def everyone():
+            await asyncio.gather(*(annotate(client, token, seed) for seed, token in enumerate(tokens)))
 
-    front.loop.run_until_complete(everyone())
+        client.loop.run_until_complete(everyone())
+    assert max(sizes) > 1  # calls went in groups
     judgements = Judgement.objects.filter(project=project)
     assert judgements.count() == 60
     assert max(Counter(judgements.values_list("task_id", "annotator_id")).values()) == 1
@@ -254,29 +278,85 @@ def test_when_the_fronts_pool_fails_djangos_way_answers(front, monkeypatch):
     assert status == 200 and json.loads(body)["task"]["project_id"] == project.pk
 
 
-def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_with_one_row(front):
-    """Two connections of the front's pool race on one client_id: the loser finds the lease closed
-    under its row lock (or meets the unique index) and defers; Django's way then finds the winner's
-    judgement (200)."""
+@contextlib.contextmanager
+def one_or_two_workers(workers: int):
+    """`workers` fronts on one event loop, as two uvicorn workers would be, and a request function
+    that sends the i-th request at once to front i % workers: with one front, requests that come
+    together wait for its one connection and go in one group; with two, they race on two."""
+    with contextlib.ExitStack() as stack:
+        fronts = [stack.enter_context(running_front(pool_size=1))]
+        fronts += [stack.enter_context(running_front(fronts[0].loop, pool_size=1)) for _ in range(workers - 1)]
+
+        def together(*requests):
+            async def all_at_once():
+                return await asyncio.gather(*(fronts[i % workers].arequest(*request)
+                                              for i, request in enumerate(requests)))
+
+            return fronts[0].loop.run_until_complete(all_at_once())
+
+        yield fronts[0], together
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_with_one_row(workers, monkeypatch):
+    """In one worker the two POSTs go in one group: the second call finds the first's judgement.
+    In two they race on one client_id: the loser finds the lease closed under its row lock (or
+    meets the unique index) and defers; Django's way then finds the winner's judgement (200)."""
+    sizes = group_sizes(monkeypatch)
     project = make_project(overlap=1)
     for _ in range(8):
         make_task(project)
     token = token_of(add_member(project))
-    for attempt in range(8):
-        status, _, body = front.post(f"/api/projects/{project.pk}/next/", token)
-        assert status == 200
-        lease = json.loads(body)
-        judgement = {"ranking": [[r["id"]] for r in lease["task"]["responses"]], "client_id": f"twice-{attempt}"}
-        url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
-
-        async def both():
-            return await asyncio.gather(*(front.arequest("POST", url, token, judgement) for _ in range(2)))
-
-        answers = front.loop.run_until_complete(both())
-        assert sorted(status for status, _, _ in answers) == [200, 201], answers
-        assert json.loads(answers[0][2])["id"] == json.loads(answers[1][2])["id"]
-        assert Judgement.objects.filter(client_id=f"twice-{attempt}").count() == 1
+    with one_or_two_workers(workers) as (front, together):
+        for attempt in range(8):
+            status, _, body = front.post(f"/api/projects/{project.pk}/next/", token)
+            assert status == 200
+            lease = json.loads(body)
+            judgement = {"ranking": [[r["id"]] for r in lease["task"]["responses"]], "client_id": f"twice-{attempt}"}
+            url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
+            answers = together(*[("POST", url, token, judgement)] * 2)
+            assert sorted(status for status, _, _ in answers) == [200, 201], answers
+            assert json.loads(answers[0][2])["id"] == json.loads(answers[1][2])["id"]
+            assert Judgement.objects.filter(client_id=f"twice-{attempt}").count() == 1
     assert Judgement.objects.filter(project=project).count() == 8
+    assert max(sizes) == (2 if workers == 1 else 1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_annotators_two_nexts_at_once_get_one_lease(workers, monkeypatch):
+    """A double click: in one group, the second call sees the first's lease; in two workers, the
+    membership's lock makes the second wait for the first."""
+    sizes = group_sizes(monkeypatch)
+    project = make_project(overlap=1)
+    for _ in range(3):
+        make_task(project)
+    token = token_of(add_member(project))
+    with one_or_two_workers(workers) as (_, together):
+        answers = together(*[("POST", f"/api/projects/{project.pk}/next/", token)] * 2)
+    assert [status for status, _, _ in answers] == [200, 200]
+    assert len({json.loads(body)["assignment"]["id"] for _, _, body in answers}) == 1
+    assert Assignment.objects.filter(project=project).count() == 1
+    assert max(sizes) == (2 if workers == 1 else 1)
+
+
+def test_a_group_the_database_refuses_goes_again_call_by_call(monkeypatch):
+    """PostgreSQL refusing a group's statement undoes all of it; each call then goes alone."""
+    sizes = group_sizes(monkeypatch)
+    refused = {statement: "SELECT 1 / 0" for statement in grouped_calls._MANY}
+    monkeypatch.setattr(grouped_calls, "_MANY", refused)
+    project = make_project(overlap=1)
+    for _ in range(6):
+        make_task(project)
+    tokens = [token_of(add_member(project)) for _ in range(4)]
+    with running_front(pool_size=1) as front:
+        async def everyone():
+            return await asyncio.gather(*(front.arequest("POST", f"/api/projects/{project.pk}/next/", token)
+                                          for token in tokens))
+
+        answers = front.loop.run_until_complete(everyone())
+    assert [status for status, _, _ in answers] == [200] * 4
+    assert len({json.loads(body)["task"]["id"] for _, _, body in answers}) == 4
+    assert max(sizes) > 1 and Assignment.objects.filter(project=project).count() == 4
 
 
 def test_with_prepared_statements_off_the_front_still_serves(settings, monkeypatch):
@@ -300,15 +380,15 @@ def test_with_prepared_statements_off_the_front_still_serves(settings, monkeypat
 
 def test_a_request_that_waits_too_long_for_a_connection_gets_djangos_answer(monkeypatch):
     """The wait for one of the front's connections is bounded; past it, Django's way answers."""
-    monkeypatch.setattr("annotation.api.asgi_front._ACQUIRE_TIMEOUT", 0.2)
+    monkeypatch.setattr("annotation.api.grouped_calls.WAIT_BOUND", 0.2)
     with running_front(pool_size=1) as client:
         calls = served_by_front(client, monkeypatch)
         project = make_project(overlap=1)
         make_task(project)
         token = token_of(add_member(project))
-        client.loop.run_until_complete(client.app._turns.acquire())  # the only turn, held elsewhere
+        client.app._calls._senders = 1  # the only connection, busy elsewhere
         status, _, body = client.post(f"/api/projects/{project.pk}/next/", token)
         assert status == 200 and json.loads(body)["task"]["project_id"] == project.pk
-        assert len(calls) == 1 and client.app._pool is not None  # the front tried, then gave up waiting
+        assert len(calls) == 1 and not client.app._calls._waiting  # the front tried, then gave up waiting
         assert Assignment.objects.filter(project=project).count() == 1
-        client.app._turns.release()
+        client.app._calls._senders = 0
