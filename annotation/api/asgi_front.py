@@ -3,7 +3,9 @@
 `POST /api/projects/{id}/next/` and `POST /api/assignments/{id}/judgement/` with a `Token` header,
 an Accept that only JSON satisfies and (for a judgement) a plain JSON body are answered by one call
 of their PostgreSQL function (`annotation.services.annotate_sql`) on an asyncpg pool: the
-same rules, the same JSON, the same headers as the DRF views give (a test compares them). Every
+same rules, the same JSON, the same headers as the DRF views give (a test compares them). Calls
+that wait for one of the pool's connections go together, in one statement and one transaction
+(`annotation.api.grouped_calls`). Every
 other request, and every one the function defers (a bad token, a paused annotator, a lapsed
 lease, a body the serializer would refuse...), goes to Django's ASGI application unchanged, with
 its body replayed.
@@ -13,6 +15,7 @@ handling and Django's request cycle around ~0.2 ms of our own work; here, under 
 it is a fraction of that (bench/README.md, "annotate loop"). The pool is asyncpg's rather than
 psycopg's (which Django uses) because its protocol is compiled: the same call cost the workers
 ~0.2 ms less CPU per cycle, a quarter of the web tier's share (bench/README.md, eighth session).
+Grouping the waiting calls saved both sides a round trip and a commit per call (ninth session).
 """
 import asyncio
 import re

@@ -6,8 +6,8 @@ Python services, and *defer* everything else before writing anything, so the cal
 services, which answer as they always did. This module holds what both callers share: the
 statements, their parameters and the answers decoded into the API's payloads. The callers run
 them: the DRF views through Django's connection (`HotPathMixin`), and the ASGI front
-(`annotation.api.asgi_front`) through its own pool of psycopg connections, without Django's request
-cycle.
+(`annotation.api.asgi_front`) through its own pool of asyncpg connections, without Django's request
+cycle, sending the calls that wait for a connection together (`MANY_SQL`).
 
 A cycle through the Python services costs 11 round trips; here it is 2, and PostgreSQL runs the
 statements on the cached plans of PL/pgSQL.
