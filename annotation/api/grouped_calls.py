@@ -35,7 +35,7 @@ WAIT_BOUND = 30.0
 _DEAD_CONNECTION = (asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
 
 
-def numbered(statement: str) -> str:
+def _numbered(statement: str) -> str:
     """A `%s`-style statement (psycopg's, which Django's connection also runs) with `$1, $2…`."""
     parts = statement.split("%s")
     return parts[0] + "".join(f"${number}{part}" for number, part in enumerate(parts[1:], start=1))
@@ -46,8 +46,8 @@ def _asyncpg_value(value):
     return json.dumps(value.obj) if isinstance(value, Jsonb) else value
 
 
-_ALONE = {statement: numbered(statement) for statement in annotate_sql.MANY_SQL}
-_MANY = {statement: numbered(many) for statement, many in annotate_sql.MANY_SQL.items()}
+_ALONE = {statement: _numbered(statement) for statement in annotate_sql.MANY_SQL}
+_MANY = {statement: _numbered(many) for statement, many in annotate_sql.MANY_SQL.items()}
 
 
 class _Call:
@@ -149,7 +149,7 @@ class GroupedCalls:
             except asyncpg.PostgresError as error:
                 # The whole group wrote nothing. Its calls go again alone; each is answered as before.
                 logger.warning("annotate loop front: a group of %d calls refused (%s); each goes alone",
-                            len(group), type(error).__name__)
+                               len(group), type(error).__name__)
             else:
                 for row in rows:
                     group[row["place"] - 1].settle(tuple(row.values())[1:])

@@ -278,6 +278,14 @@ def test_when_the_fronts_pool_fails_djangos_way_answers(front, monkeypatch):
     assert status == 200 and json.loads(body)["task"]["project_id"] == project.pk
 
 
+def project_with_one_annotator(*, tasks: int):
+    """A project of `tasks` tasks, each judged once, and its one annotator's token."""
+    project = make_project(overlap=1)
+    for _ in range(tasks):
+        make_task(project)
+    return project, token_of(add_member(project))
+
+
 @contextlib.contextmanager
 def one_or_two_workers(workers: int):
     """`workers` fronts on one event loop, as two uvicorn workers would be, and a request function
@@ -303,10 +311,7 @@ def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_wi
     In two they race on one client_id: the loser finds the lease closed under its row lock (or
     meets the unique index) and defers; Django's way then finds the winner's judgement (200)."""
     sizes = group_sizes(monkeypatch)
-    project = make_project(overlap=1)
-    for _ in range(8):
-        make_task(project)
-    token = token_of(add_member(project))
+    project, token = project_with_one_annotator(tasks=8)
     with one_or_two_workers(workers) as (front, together):
         for attempt in range(8):
             status, _, body = front.post(f"/api/projects/{project.pk}/next/", token)
@@ -327,10 +332,7 @@ def test_an_annotators_two_nexts_at_once_get_one_lease(workers, monkeypatch):
     """A double click: in one group, the second call sees the first's lease; in two workers, the
     membership's lock makes the second wait for the first."""
     sizes = group_sizes(monkeypatch)
-    project = make_project(overlap=1)
-    for _ in range(3):
-        make_task(project)
-    token = token_of(add_member(project))
+    project, token = project_with_one_annotator(tasks=3)
     with one_or_two_workers(workers) as (_, together):
         answers = together(*[("POST", f"/api/projects/{project.pk}/next/", token)] * 2)
     assert [status for status, _, _ in answers] == [200, 200]
