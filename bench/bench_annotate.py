@@ -3,8 +3,10 @@
 N concurrent simulated annotators, each on its own keep-alive connection, repeat
 `POST /api/projects/{id}/next/` + `POST /api/assignments/{id}/judgement/` as fast as they can (no
 think time: the worst case). Reported per N: cycles/s, p50/p95/p99 latency of single requests, and
-the same run's `pgbench -N` (simple-update) TPS on the same database, so the ratio is comparable
-across machines. Optionally (`--paced N:THINK_MS`) N annotators who pause THINK_MS on average
+the ratio to `pgbench -N` (simple-update) TPS on the same database in the same run, so that it is
+comparable across machines. Each level is bracketed by two pgbench runs, right before and right
+after it, and its ceiling is their mean: this machine's speed drifts by a third within minutes, and
+a ceiling measured minutes away from a level was a noisy divisor (bench/README.md, ninth session). Optionally (`--paced N:THINK_MS`) N annotators who pause THINK_MS on average
 (exponential) before each next task: latency under a load below saturation, reported apart
 (driven by Python threads: wrk's delay() adds stalls of its own).
 
@@ -451,7 +453,20 @@ def main():
         paced_project = seed_level(int(paced[0]), args.tasks, args.overlap)
     server = start_gunicorn(env, args.port, args.workers, args.threads, args.worker_class)
     results, paced_result = [], None
+
+    def ceiling() -> float:
+        tps = pgbench_tps(args.database_url, args.pgbench_clients, args.pgbench_seconds)
+        print(f"pgbench -N -c {args.pgbench_clients}: {tps:.0f} TPS", flush=True)
+        return tps
+
+    def bracketed(result: dict, before: float) -> float:
+        """Adds the level's ceiling (the pgbench runs right before and after it); returns the after."""
+        after = ceiling()
+        result.update(pgbench_tps_before=before, pgbench_tps_after=after, pgbench_tps=(before + after) / 2)
+        return after
+
     try:
+        tps = ceiling()
         for n in levels:
             project_id, tokens = seeded[n]
             if args.client == "wrk":
@@ -460,6 +475,7 @@ def main():
                 result = run_level(args.port, project_id, tokens, args.seconds, args.warmup, server.pid, database)
             results.append(result)
             _print_level(f"N={n:3d}", result)
+            tps = bracketed(result, tps)
         if paced:
             project_id, tokens = paced_project
             # Python threads even with --client wrk: wrk's delay() stalled ~1% of paced requests for about
@@ -469,27 +485,27 @@ def main():
                                      think_ms=paced[1])
             paced_result["think_ms"] = paced[1]
             _print_level(f"paced N={len(tokens)} think {paced[1]:.0f} ms", paced_result)
+            bracketed(paced_result, tps)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    tps = pgbench_tps(args.database_url, args.pgbench_clients, args.pgbench_seconds)
-    print(f"pgbench -N -c {args.pgbench_clients}: {tps:.0f} TPS")
     print()
-    print("| annotators | cycles/s | p50 ms | p95 ms | p99 ms | cycles/s ÷ pgbench TPS "
+    print("| annotators | cycles/s | p50 ms | p95 ms | p99 ms | pgbench TPS before / after | cycles/s ÷ pgbench TPS "
           "| CPU ms/cycle: gunicorn + PostgreSQL (+ client) | other jobs' CPU (cores) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results + ([paced_result] if paced_result else []):
         label = f"{r['annotators']}" + (f", paced ({r['think_ms']:.0f} ms think)" if r.get("think_ms") else "")
         print(f"| {label} | {r['cycles_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} | {r['cycles_per_s'] / tps:.3f} | {r['server_cpu_ms_per_cycle']:.2f} + "
+              f"{r['p99_ms']:.1f} | {r['pgbench_tps_before']:.0f} / {r['pgbench_tps_after']:.0f} | "
+              f"{r['cycles_per_s'] / r['pgbench_tps']:.3f} | {r['server_cpu_ms_per_cycle']:.2f} + "
               f"{r['database_cpu_ms_per_cycle']:.2f} (+ {r['client_cpu_ms_per_cycle']:.2f}) | "
               f"{r['other_jobs_cores']:.2f} |")
-    print(f"\npgbench -N ({args.pgbench_clients} clients, {args.pgbench_seconds} s): {tps:.0f} TPS; "
+    print(f"\npgbench -N: {args.pgbench_clients} clients, {args.pgbench_seconds} s each; "
           f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads; client {args.client}; {os.cpu_count()} CPUs; "
           f"load average now: {os.getloadavg()[0]:.1f}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(
-        {"levels": results, "paced": paced_result, "pgbench_tps": tps, "args": vars(args)}, indent=2))
+        {"levels": results, "paced": paced_result, "args": vars(args)}, indent=2))
     if any(r["errors"] for r in results + ([paced_result] if paced_result else [])):
         raise SystemExit("some annotators failed; see the errors above")
 

@@ -5,10 +5,9 @@ an Accept that only JSON satisfies and (for a judgement) a plain JSON body are a
 of their PostgreSQL function (`annotation.services.annotate_sql`) on an asyncpg pool: the
 same rules, the same JSON, the same headers as the DRF views give (a test compares them). Calls
 that wait for one of the pool's connections go together, in one statement and one transaction
-(`annotation.api.grouped_calls`). Every
-other request, and every one the function defers (a bad token, a paused annotator, a lapsed
-lease, a body the serializer would refuse...), goes to Django's ASGI application unchanged, with
-its body replayed.
+(`annotation.api.grouped_calls`). Every other request, and every one the function defers (a bad
+token, a paused annotator, a lapsed lease, a body the serializer would refuse...), goes to Django's
+ASGI application unchanged, with its body replayed.
 
 Why: under gunicorn's `gthread` workers a cycle cost ~3 ms of CPU in the web tier, most of it HTTP
 handling and Django's request cycle around ~0.2 ms of our own work; here, under uvicorn workers,
