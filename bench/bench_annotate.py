@@ -6,9 +6,10 @@ think time: the worst case). Reported per N: cycles/s, p50/p95/p99 latency of si
 the ratio to `pgbench -N` (simple-update) TPS on the same database in the same run, so that it is
 comparable across machines. Each level is bracketed by two pgbench runs, right before and right
 after it, and its ceiling is their mean: this machine's speed drifts by a third within minutes, and
-a ceiling measured minutes away from a level was a noisy divisor (bench/README.md, ninth session). Optionally (`--paced N:THINK_MS`) N annotators who pause THINK_MS on average
-(exponential) before each next task: latency under a load below saturation, reported apart
-(driven by Python threads: wrk's delay() adds stalls of its own).
+a ceiling measured minutes away from a level was a noisy divisor (bench/README.md, ninth session).
+Optionally (`--paced N:THINK_MS`) N annotators who pause THINK_MS on average (exponential) before
+each next task: latency under a load below saturation, reported apart (driven by Python threads:
+wrk's delay() adds stalls of its own).
 
 The load generator is `wrk` (Debian package `wrk`) with bench/annotate_loop.lua: one wrk thread
 per annotator, in C, so it takes little of the CPU it measures (its CPU is reported too).
