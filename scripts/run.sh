@@ -24,7 +24,11 @@ $BIN/celery -A config worker -Q default,gpu --concurrency 2 --loglevel INFO &
 pids+=($!)
 $BIN/celery -A config beat --schedule var/celerybeat-schedule --loglevel INFO &
 pids+=($!)
-$BIN/gunicorn config.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 --access-logfile - &
+# Ctrl-C reaches gunicorn twice (the terminal's INT, then stop_all's TERM). Now and then one gthread
+# worker did not exit and gunicorn waited its default 30 s before killing it; 5 s is plenty for a
+# demo's in-flight requests.
+$BIN/gunicorn config.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 --graceful-timeout 5 \
+    --access-logfile - &
 pids+=($!)
 echo "Prefloop is at http://127.0.0.1:${PORT}/  (Ctrl-C stops web, worker and beat)"
 wait -n "${pids[@]}"
