@@ -17,8 +17,8 @@ per annotator, in C, so it takes little of the CPU it measures (its CPU is repor
 
     .venv/bin/python bench/bench_annotate.py [--annotators 1,8,32,64] [--seconds 15]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_annotate] [--port 18100]
-        [--workers 2] [--worker-class uvicorn_worker.UvicornWorker | gthread --threads 4]
-        [--tasks 10000] [--paced 32:1000] [--json var/bench/annotate.json]
+        [--workers 1] [--worker-class uvicorn_worker.UvicornWorker | gthread --threads 4]
+        [--tasks 20000] [--paced 32:1000] [--json var/bench/annotate.json]
 
 `HOT_PATH_SQL_FUNCTIONS=0` in the environment measures the Python services' way instead of the
 SQL functions; a database URL with a percent-encoded host (`%2Fvar%2Frun%2Fpostgresql`) connects
@@ -46,6 +46,14 @@ sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 
 
+# Workers for this 2-core machine, where PostgreSQL shares the cores and needs more CPU per cycle
+# than the web tier. One uvicorn worker's event loop serves N=32 on about half a core, and all
+# waiting calls go to PostgreSQL in its groups; a second worker split the groups and cost both
+# sides more CPU per cycle (bench/README.md, tenth session). Threaded workers block on the database,
+# so they need more processes: 2 x 4 threads measured best (2 x 2 to 4 x 16 tried).
+DEFAULT_WORKERS = {"uvicorn": 1, "threaded": 2}
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_annotate")
@@ -53,9 +61,11 @@ def parse_args():
     parser.add_argument("--seconds", type=float, default=15.0, help="Measured time per level.")
     parser.add_argument("--warmup", type=float, default=2.0, help="Unmeasured time per level.")
     parser.add_argument("--port", type=int, default=18100)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes.")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn worker processes (default: 1 uvicorn worker, or 2 gthread/sync workers; "
+                             "see DEFAULT_WORKERS).")
     parser.add_argument("--threads", type=int, default=4,
-                        help="gunicorn threads per worker (gthread); 2 x 4 measured best on 2 cores (2 x 2 to 4 x 16 tried).")
+                        help="gunicorn threads per worker (gthread).")
     parser.add_argument("--worker-class", default="uvicorn_worker.UvicornWorker",
                         help="gunicorn worker class: uvicorn_worker.UvicornWorker serves config.asgi (the deployed "
                              "entry, with the annotate loop's front); gthread or sync serve config.wsgi (make run's).")
@@ -63,13 +73,17 @@ def parse_args():
                         help="Load generator: wrk + bench/annotate_loop.lua, or Python threads.")
     parser.add_argument("--paced", default="",
                         help="N:THINK_MS -- also measure N annotators pausing THINK_MS on average before each task.")
-    parser.add_argument("--tasks", type=int, default=10000,
-                        help="Tasks per level's fresh project (x overlap cycles; at ~700 cycles/s 5,000 ran out).")
+    parser.add_argument("--tasks", type=int, default=20000,
+                        help="Tasks per level's fresh project (x overlap cycles; at ~700 cycles/s 5,000 ran out, "
+                             "and at ~1,700 cycles/s 10,000 came within 3%% of running out).")
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--pgbench-clients", type=int, default=32)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--json", default=str(ROOT / "var" / "bench" / "annotate.json"))
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.workers is None:
+        args.workers = DEFAULT_WORKERS["uvicorn" if "Uvicorn" in args.worker_class else "threaded"]
+    return args
 
 
 def bench_env(url: str) -> dict:
