@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -225,9 +226,9 @@ def base_policy_build(*, output: Path, seed: int = 0, stream=None, extra_args: l
             if stream is not None:
                 stream.write(line)
                 stream.flush()
-        if process.wait() != 0:
-            detail = next((line for line in reversed(last_lines) if line.strip()), "no output")
-            raise RuntimeError(f"`python -m training tiny-model` failed: {detail}")
+        returncode = process.wait()
+        if returncode != 0:
+            raise RuntimeError(f"`python -m training tiny-model` {_how_it_ended(returncode, last_lines)}")
         shutil.copy(corpus, model_dir / "pretraining-corpus.jsonl")
         if output.exists():
             shutil.rmtree(output)
@@ -235,6 +236,19 @@ def base_policy_build(*, output: Path, seed: int = 0, stream=None, extra_args: l
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output
+
+
+def _how_it_ended(returncode: int, last_lines: list[str]) -> str:
+    """Why a build failed, in words: a signal by name (its last line would be a progress bar),
+    else the last line it printed."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was stopped by {name}"
+    detail = next((line for line in reversed(last_lines) if line.strip()), "no output")
+    return f"failed: {detail}"
 
 
 @transaction.atomic

@@ -78,3 +78,44 @@ def test_a_negative_simulate_count_is_refused():
 
     with pytest.raises(CommandError, match="--simulate"):
         run_demo("--simulate", "-1")
+
+
+def _fake_trainer(tmp_path, body: str) -> str:
+    """A stand-in for `python -m training tiny-model`: a shell script that ignores its arguments."""
+    script = tmp_path / "fake-python"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize("body, says", [
+    # Killed mid-build: its last line is a progress bar, so the message names the signal instead.
+    ('echo "tiny-model:  14%|# | 110/800"\nkill -9 $$\n', "`python -m training tiny-model` was stopped by SIGKILL"),
+    ('echo "tiny-model:   0%"\necho "RuntimeError: out of memory"\nexit 3\n',
+     "`python -m training tiny-model` failed: RuntimeError: out of memory"),
+])
+def test_a_failed_base_policy_build_says_why_and_leaves_nothing_half_built(tmp_path, monkeypatch, body, says):
+    import sys
+
+    from annotation.world.demo_setup import base_policy_build
+
+    monkeypatch.setattr(sys, "executable", _fake_trainer(tmp_path, body))
+    output = tmp_path / "artifacts" / "base-policy"
+    with pytest.raises(RuntimeError) as failure:
+        base_policy_build(output=output, stream=io.StringIO())
+    assert str(failure.value) == says
+    assert list(output.parent.iterdir()) == []  # no output, no staging directory: the next run builds afresh
+
+
+@pytest.mark.django_db
+def test_the_demo_goes_on_without_a_base_policy_and_says_how_to_get_one(tmp_path, monkeypatch, settings):
+    import sys
+
+    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
+    monkeypatch.setattr(sys, "executable", _fake_trainer(tmp_path, "kill -9 $$\n"))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("demo", stdout=out, stderr=err)
+    assert "Base policy not built: `python -m training tiny-model` was stopped by SIGKILL." in err.getvalue()
+    assert "Run `make run` (or `python manage.py demo`) again to build it." in err.getvalue()
+    assert "Demo logins" in out.getvalue()
+    assert not Project.objects.get(name=DEMO_PROJECT_NAME).base_policy_path

@@ -59,8 +59,11 @@ class Command(BaseCommand):
             try:
                 base_policy_build(output=output, seed=seed, stream=self.stdout)
             except RuntimeError as error:
-                # The platform still works for annotation without a policy; say so plainly.
-                self.stderr.write(f"Base policy not built: {error}")
+                # The platform still works for annotation without a policy; say so plainly, and how
+                # to get one (nothing half-built is left, so the next run starts the build afresh).
+                self.stderr.write(
+                    f"Base policy not built: {error}. Annotation works without it; training iterations "
+                    f"need it. Run `make run` (or `python manage.py demo`) again to build it.")
                 return
         policy = base_policy_register(project=project, path=output)
         self.stdout.write(f"Reference policy {policy.name!r}: {policy.path}")
