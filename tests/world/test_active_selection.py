@@ -14,6 +14,7 @@ from annotation.world.active_selection import (
     least_certain_per_group,
     most_disputed,
     most_informative,
+    most_predictive,
     parse_arguments,
     run_strategy,
     summarise,
@@ -115,6 +116,27 @@ def test_information_does_not_count_a_discounted_label_as_knowledge():
     head = LinearRewardHead(weights=np.zeros(2))
     assert most_informative(head, differences, [0, 1], [2, 3], 1, l2=1.0) == [2]  # a tie: the first
     assert most_informative(head, differences, [0, 1], [2, 3], 1, l2=1.0, labelled_weight=np.array([0.05, 1.0])) == [3]
+
+
+def test_prediction_takes_the_pair_that_teaches_about_the_targets_not_the_least_known_one():
+    # The targets differ along feature 0 only. A pair along feature 1 is less known (larger), but
+    # its label would tell the head nothing about the targets' reward gaps.
+    differences = np.array([[0.0, 2.0], [0.5, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    head = LinearRewardHead(weights=np.zeros(2))
+    assert most_informative(head, differences, [], [0, 1], 1, l2=1.0) == [0]
+    assert most_predictive(head, differences, [], [0, 1], 1, targets=[2, 3], l2=1.0) == [1]
+
+
+def test_prediction_fills_its_batch_as_if_each_pick_were_labelled():
+    rng = np.random.default_rng(0)
+    differences = rng.normal(size=(300, 8))
+    head = LinearRewardHead(weights=rng.normal(size=8) * 0.3)
+    labelled, candidates, targets = list(range(30)), list(range(30, 300)), list(range(200, 260))
+    batch = most_predictive(head, differences, labelled, candidates, 3, targets=targets, l2=1.0)
+    # The greedy rank-one updates give what a fresh posterior with the earlier picks labelled gives.
+    for i in range(1, 3):
+        rest = [c for c in candidates if c not in batch[:i]]
+        assert most_predictive(head, differences, labelled + batch[:i], rest, 1, targets=targets, l2=1.0) == [batch[i]]
 
 
 def test_summary_target_and_label_reduction_from_per_seed_curves():
