@@ -156,6 +156,22 @@ def most_disputed(member_probabilities: np.ndarray, candidates: list[int], k: in
     return [candidates[i] for i in np.argsort(-spread, kind="stable")[:k]]
 
 
+def _curvature(head, differences: np.ndarray) -> np.ndarray:
+    """p(1-p) per pair: how much one label of that pair adds to the head's posterior precision."""
+    p = sigmoid(differences @ head.weights)
+    return p * (1 - p)
+
+
+def _posterior_covariance(head, labelled_d: np.ndarray, *, l2: float, labelled_weight: np.ndarray | None) -> np.ndarray:
+    """The inverse of the head's Laplace posterior precision, l2 I + sum c p(1-p) d d^T over the labelled
+    pairs (c: the weight the fit gave each label, 1 unless the head learns reliability)."""
+    curvature = _curvature(head, labelled_d)
+    if labelled_weight is not None:
+        curvature = labelled_weight * curvature
+    precision = labelled_d.T @ (labelled_d * curvature[:, None]) + l2 * np.eye(labelled_d.shape[1])
+    return np.linalg.inv(precision)
+
+
 def most_informative(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
                      l2: float, weigh_by_confidence: bool = True, labelled_weight: np.ndarray | None = None
                      ) -> list[int]:
@@ -170,14 +186,9 @@ def most_informative(head, pool_differences: np.ndarray, labelled: list[int], ca
     Sherman-Morrison), and repeat: pairs that would teach the same direction twice are not both
     taken. With weigh_by_confidence=False the p(1-p) factor of the candidate is dropped (pure variance
     of the reward gap: explores directions the model knows least, wherever its boundary sits)."""
-    labelled_d = pool_differences[labelled]
-    p = sigmoid(labelled_d @ head.weights)
-    curvature = p * (1 - p) if labelled_weight is None else labelled_weight * p * (1 - p)
-    precision = labelled_d.T @ (labelled_d * curvature[:, None]) + l2 * np.eye(labelled_d.shape[1])
-    covariance = np.linalg.inv(precision)
+    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
     d = pool_differences[candidates]
-    weight = sigmoid(d @ head.weights)
-    weight = weight * (1 - weight)
+    weight = _curvature(head, d)
     projected = d @ covariance  # (n, F): row i is Sigma d_i
     variance = np.einsum("ij,ij->i", projected, d)
     score_weight = weight if weigh_by_confidence else np.ones_like(weight)
@@ -206,17 +217,11 @@ def most_predictive(head, pool_differences: np.ndarray, labelled: list[int], can
     w_i (d_t^T Sigma d_i)^2 / (1 + w_i d_i^T Sigma d_i); each target counts by p_t(1-p_t), as its
     prediction near 0.5 is the one a better gap can turn. The batch is filled greedily with rank-one
     updates, as in `most_informative`."""
-    labelled_d = pool_differences[labelled]
-    p = sigmoid(labelled_d @ head.weights)
-    curvature = p * (1 - p) if labelled_weight is None else labelled_weight * p * (1 - p)
-    precision = labelled_d.T @ (labelled_d * curvature[:, None]) + l2 * np.eye(labelled_d.shape[1])
-    covariance = np.linalg.inv(precision)
+    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
     d = pool_differences[candidates]
-    weight = sigmoid(d @ head.weights)
-    weight = weight * (1 - weight)
+    weight = _curvature(head, d)
     target_d = pool_differences[targets]
-    target_p = sigmoid(target_d @ head.weights)
-    target_weight = target_p * (1 - target_p)
+    target_weight = _curvature(head, target_d)
     projected = d @ covariance  # row i: Sigma d_i
     target_projected = target_d @ covariance  # row t: Sigma d_t
     variance = np.einsum("ij,ij->i", projected, d)
