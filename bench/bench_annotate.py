@@ -54,6 +54,11 @@ PYTHON = sys.executable
 DEFAULT_WORKERS = {"uvicorn": 1, "threaded": 2}
 
 
+def serves_asgi(worker_class: str) -> bool:
+    """uvicorn's workers serve config.asgi (the deployed entry); gthread and sync serve config.wsgi."""
+    return "Uvicorn" in worker_class
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_annotate")
@@ -82,7 +87,7 @@ def parse_args():
     parser.add_argument("--json", default=str(ROOT / "var" / "bench" / "annotate.json"))
     args = parser.parse_args()
     if args.workers is None:
-        args.workers = DEFAULT_WORKERS["uvicorn" if "Uvicorn" in args.worker_class else "threaded"]
+        args.workers = DEFAULT_WORKERS["uvicorn" if serves_asgi(args.worker_class) else "threaded"]
     return args
 
 
@@ -158,7 +163,7 @@ def seed_level(n_annotators: int, n_tasks: int, overlap: int) -> tuple[int, list
 
 
 def start_gunicorn(env: dict, port: int, workers: int, threads: int, worker_class: str = "gthread") -> subprocess.Popen:
-    entry = "config.asgi" if "Uvicorn" in worker_class else "config.wsgi"
+    entry = "config.asgi" if serves_asgi(worker_class) else "config.wsgi"
     process = subprocess.Popen(
         [str(Path(PYTHON).parent / "gunicorn"), entry, "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
