@@ -37,7 +37,6 @@ import json
 import math
 import random
 import statistics
-import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -267,7 +266,7 @@ class PairFeatures:
         self.second = reward_features(prompt, np.stack([table[text] for text in seconds]))
 
 
-def embedding_table(texts: set[str], *, encoder: str, directory: Path, announce=None) -> dict[str, np.ndarray]:
+def embedding_table(texts: set[str], *, encoder: str, directory: Path, progress: bool = True) -> dict[str, np.ndarray]:
     """Embeds each distinct text once with the frozen encoder, in a `python -m training embed` child.
 
     Embeddings already in `directory` (from an earlier run with the same encoder) are reused, so a
@@ -280,11 +279,13 @@ def embedding_table(texts: set[str], *, encoder: str, directory: Path, announce=
         table = dict(zip((row["text"] for row in read_jsonl(cache_texts)), np.load(cache_vectors)))
     missing = sorted(texts - table.keys())
     if missing:
-        if announce:
-            announce(f"embedding {len(missing)} new texts with the frozen encoder (~1-2 min per 1,000 on 2 busy cores)")
         data = write_jsonl(directory / "missing.jsonl", [{"text": text} for text in missing])
         output = directory / "missing.npy"
-        run_training_cli("embed", ["--model", encoder, "--data", str(data), "--output", str(output)])
+        # The first run embeds tens of thousands of texts (minutes): show how far it is.
+        with tqdm(total=len(missing), desc="embedding new texts", unit="text", disable=not progress,
+                  dynamic_ncols=True) as bar:
+            run_training_cli("embed", ["--model", encoder, "--data", str(data), "--output", str(output)],
+                             on_progress=lambda step, total: bar.update(step - bar.n))
         table.update(zip(missing, np.load(output)))
         ordered = sorted(table)
         write_jsonl(cache_texts, [{"text": text} for text in ordered])
@@ -471,8 +472,7 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
         texts.update(text for row in rows for text in (row["prompt_text"], row["first"], row["second"]))
     for row in eval_pairs:
         texts.update([row["prompt"][-1]["content"], row["chosen"][-1]["content"], row["rejected"][-1]["content"]])
-    table = embedding_table(texts, encoder=encoder or pretrained_encoder(), directory=directory,
-                            announce=(lambda message: print(message, file=sys.stderr, flush=True)) if progress else None)
+    table = embedding_table(texts, encoder=encoder or pretrained_encoder(), directory=directory, progress=progress)
     evaluation = PairFeatures([row["prompt"][-1]["content"] for row in eval_pairs],
                               [row["chosen"][-1]["content"] for row in eval_pairs],
                               [row["rejected"][-1]["content"] for row in eval_pairs], table)

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,22 +26,55 @@ class MeasurementError(RuntimeError):
     """A training command used for measurement failed; the message is its one-line error."""
 
 
-def run_training_cli(command: str, options: list[str], *, cwd: Path | None = None) -> dict:
-    """Runs `python -m training <command> ...` and returns its final JSON metrics line."""
+def run_training_cli(command: str, options: list[str], *, cwd: Path | None = None, on_progress=None) -> dict:
+    """Runs `python -m training <command> ...` and returns its final JSON metrics line.
+
+    With `on_progress(step, total)` the child also prints its progress events (`--progress-json`),
+    and each one is passed on as it arrives: a long command (embedding tens of thousands of texts)
+    can then show a progress bar instead of a silent wait."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRL_EXPERIMENTAL_SILENCE": "1"}
-    process = subprocess.run(
-        [sys.executable, "-m", "training", command, *options],
-        capture_output=True, text=True, env=env, cwd=cwd,
-    )
-    if process.returncode != 0:
-        errors = [line for line in process.stderr.splitlines() if line.startswith("error:")]
-        detail = errors[-1] if errors else " | ".join(process.stderr.strip().splitlines()[-3:])
+    argv = [sys.executable, "-m", "training", command, *options]
+    if on_progress is None:
+        process = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
+        returncode, stdout, stderr = process.returncode, process.stdout, process.stderr
+    else:
+        returncode, stdout, stderr = _run_with_progress([*argv, "--progress-json"], env=env, cwd=cwd,
+                                                        on_progress=on_progress)
+    if returncode != 0:
+        errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+        detail = errors[-1] if errors else " | ".join(stderr.strip().splitlines()[-3:])
         raise MeasurementError(f"training {command} failed: {detail or 'no output'}")
-    lines = [line for line in process.stdout.splitlines() if line.strip()]
+    lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         return json.loads(lines[-1]) if lines else {}
     except json.JSONDecodeError as error:
         raise MeasurementError(f"training {command} printed no final metrics: {lines[-1][:200]!r}") from error
+
+
+def _run_with_progress(argv: list[str], *, env: dict, cwd: Path | None, on_progress) -> tuple[int, str, str]:
+    """Runs argv, calling on_progress(step, total) for each progress event on its stdout; returns
+    (exit code, the other stdout lines, stderr). Stderr goes to a temporary file, not a pipe, so a
+    chatty child can never block on it while this reads stdout."""
+    kept = []
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr_file:
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr_file, text=True, env=env, cwd=cwd) as child:
+            for line in child.stdout:
+                event = _progress_event(line)
+                if event is None:
+                    kept.append(line)
+                else:
+                    on_progress(int(event.get("step", 0)), int(event.get("total", 0)))
+        stderr_file.seek(0)
+        return child.returncode, "".join(kept), stderr_file.read()
+
+
+def _progress_event(line: str) -> dict | None:
+    if not line.startswith('{"event": "progress"'):
+        return None
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

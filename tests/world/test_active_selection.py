@@ -182,9 +182,13 @@ def test_strategies_share_the_warm_start_and_learn_on_a_synthetic_pool():
 
 
 @pytest.mark.slow
-def test_a_tiny_experiment_end_to_end_with_the_real_encoder(tmp_path):
+def test_a_tiny_experiment_end_to_end_with_the_real_encoder(tmp_path, capsys):
     result = active_selection_experiment(directory=tmp_path, seeds=[0, 1], budget=24, batch_size=8,
-                                         tasks_per_prompt=1, eval_pairs=gold_labelled_pairs()[:24], progress=False)
+                                         tasks_per_prompt=1, eval_pairs=gold_labelled_pairs()[:24])
+    # the embedding child's progress reaches a bar here, up to every text it embedded
+    embedded = len((tmp_path / "missing.jsonl").read_text().splitlines())
+    shown = capsys.readouterr().err
+    assert embedded > 24 and "embedding new texts: 100%" in shown and f"{embedded}/{embedded}" in shown
     assert result["pool_size"] == 32 and result["seeds"] == [0, 1]
     assert [p["labels"] for p in result["curves"]["uncertainty"]] == [8, 16, 24]
     assert set(result["curves"]) == set(STRATEGIES) and len(result["runs"]["random"]) == 2
