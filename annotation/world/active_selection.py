@@ -57,7 +57,8 @@ from .measurement import gold_labelled_pairs, read_jsonl, run_training_cli, writ
 from .pretrained import pretrained_encoder
 from .simulated_annotators import choose_ranking, default_profiles
 
-STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction")
+STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction",
+              "sign", "bald", "thompson", "powerbald", "sign2", "signhalf")
 HEADLINE_STRATEGY = "uncertainty"  # the issue's "order tasks by reward-model uncertainty"
 # Chosen with the features on random-selection learning curves only (seeds 0-3, 50-400 crowd labels;
 # so the choice cannot favour an active strategy): accuracy at 400 labels was within 0.01 for l2 in
@@ -242,6 +243,80 @@ def most_predictive(head, pool_differences: np.ndarray, labelled: list[int], can
     return batch
 
 
+def _greedy_posterior_batch(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
+                            l2: float, labelled_weight: np.ndarray | None, score) -> list[int]:
+    """Fills a batch greedily by score(mean gap, variance of the gap) on the Laplace posterior; after
+    each pick the posterior is updated as if that pair were labelled (rank one), so that two pairs
+    teaching the same direction are not both taken."""
+    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
+    d = pool_differences[candidates]
+    mean = d @ head.weights
+    weight = _curvature(head, d)
+    projected = d @ covariance
+    variance = np.einsum("ij,ij->i", projected, d)
+    batch, taken = [], np.zeros(len(candidates), dtype=bool)
+    for _ in range(min(k, len(candidates))):
+        best = int(np.argmax(np.where(taken, -np.inf, score(mean, np.maximum(variance, 1e-12)))))
+        batch.append(candidates[best])
+        taken[best] = True
+        overlap = projected @ d[best]
+        shrink = weight[best] / (1 + weight[best] * variance[best])
+        variance = variance - shrink * overlap ** 2
+        projected = projected - shrink * np.outer(overlap, projected[best])
+    return batch
+
+
+def sign_doubt(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """P(the posterior's reward gap has the other sign than its mean): high where the head does not
+    know which side is better, low on pairs it is sure are near-ties."""
+    from scipy.stats import norm
+    return norm.sf(np.abs(mean) / np.sqrt(variance))
+
+
+_BALD_C = math.sqrt(math.pi * math.log(2) / 2)
+
+
+def bald_score(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """Mutual information between a pair's label and the head's weights (Houlsby et al., 2011, closed
+    form for a probit likelihood; the logistic is matched by probit(sqrt(pi/8) z))."""
+    from scipy.stats import norm
+    scale = math.pi / 8
+    mu, var = mean * math.sqrt(scale), variance * scale
+    p = norm.cdf(mu / np.sqrt(1 + var))
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    expected = _BALD_C / np.sqrt(var + _BALD_C ** 2) * np.exp(-mu ** 2 / (2 * (var + _BALD_C ** 2)))
+    return entropy - expected
+
+
+def power_bald(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
+               l2: float, labelled_weight: np.ndarray | None, rng: np.random.Generator) -> list[int]:
+    """Draws the batch without replacement with chances proportional to each pair's BALD score
+    (stochastic batch acquisition, Kirsch et al., 2023; what BAL-PM builds on): a cheap guard against
+    a top-k batch of near-duplicates."""
+    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
+    d = pool_differences[candidates]
+    score = bald_score(d @ head.weights, np.maximum(np.einsum("ij,jk,ik->i", d, covariance, d), 1e-12))
+    keys = np.log(np.maximum(score, 1e-300)) + rng.gumbel(size=len(candidates))
+    return [candidates[i] for i in np.argsort(-keys, kind="stable")[:k]]
+
+
+def thompson_least_certain(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
+                           l2: float, labelled_weight: np.ndarray | None, rng: np.random.Generator) -> list[int]:
+    """Each batch slot draws weights from the Laplace posterior and takes the pair closest to an even
+    gap under them: uncertainty ordering that spreads its batch where the head is unsure."""
+    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
+    root = np.linalg.cholesky(covariance)
+    d = pool_differences[candidates]
+    batch, taken = [], np.zeros(len(candidates), dtype=bool)
+    for _ in range(min(k, len(candidates))):
+        sample = head.weights + root @ rng.standard_normal(len(head.weights))
+        best = int(np.argmin(np.where(taken, np.inf, np.abs(d @ sample))))
+        batch.append(candidates[best])
+        taken[best] = True
+    return batch
+
+
 def labels_needed(curve: list[dict], target: float) -> float | None:
     """Labels at which the curve first reaches `target` (linear interpolation), or None."""
     previous = None
@@ -340,6 +415,17 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
             targets = acquisition_rng.sample(remaining, min(PREDICTION_TARGETS, len(remaining)))
             batch = most_predictive(head, differences, selected, remaining, k, targets=targets, l2=l2,
                                     labelled_weight=label_weight)
+        elif strategy in ("sign", "bald", "sign2", "signhalf"):
+            exponent = {"sign2": 2.0, "signhalf": 0.5}.get(strategy, 1.0)
+            score = bald_score if strategy == "bald" else (lambda m, v: -np.abs(m) / v ** (exponent / 2))
+            batch = _greedy_posterior_batch(head, differences, selected, remaining, k, l2=l2,
+                                            labelled_weight=label_weight, score=score)
+        elif strategy == "powerbald":
+            batch = power_bald(head, differences, selected, remaining, k, l2=l2, labelled_weight=label_weight,
+                               rng=bootstrap)
+        elif strategy == "thompson":
+            batch = thompson_least_certain(head, differences, selected, remaining, k, l2=l2,
+                                           labelled_weight=label_weight, rng=bootstrap)
         elif strategy == "ensemble":
             members = []
             for _ in range(ENSEMBLE_MEMBERS):
