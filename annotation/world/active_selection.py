@@ -16,7 +16,13 @@ and trains the same reward model after every batch:
 - information: label next the batch that adds most to the head's Fisher information (greedy batch
   D-optimal design on its Laplace posterior, `most_informative`): unsure pairs in directions of
   feature space that the labels so far have not pinned down, and not two pairs for one direction;
-- variance: the same without the p(1-p) factor (explores, ignoring where the boundary sits).
+- variance: the same without the p(1-p) factor (explores, ignoring where the boundary sits);
+- prediction: the batch whose labels would most shrink the head's uncertainty about its
+  predictions on unlabelled pool pairs (target-aware, EPIG-like, `most_predictive`);
+- sign: the pairs whose better side the head is least sure of, |mean gap| / posterior std
+  smallest, in greedy rank-one batches (`least_sure_of_sign`).
+
+The scores themselves live in `annotation.world.acquisition`.
 
 With `--learn-reliability` the head also learns how far to trust each annotator (EM,
 `fit_with_annotator_reliability`), as the platform's reliability-weighted consensus does.
@@ -48,17 +54,23 @@ from training.linear_reward import (
     fit_with_annotator_reliability,
     pairwise_accuracy,
     reward_features,
-    sigmoid,
 )
 
+from .acquisition import (
+    least_certain,
+    least_certain_per_group,
+    least_sure_of_sign,
+    most_disputed,
+    most_informative,
+    most_predictive,
+)
 from .corpus import demo_tasks
 from .gold_reward import gold_reward
 from .measurement import gold_labelled_pairs, read_jsonl, run_training_cli, write_jsonl
 from .pretrained import pretrained_encoder
 from .simulated_annotators import choose_ranking, default_profiles
 
-STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction",
-              "sign", "bald", "thompson", "powerbald", "sign2", "signhalf")
+STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction", "sign")
 HEADLINE_STRATEGY = "uncertainty"  # the issue's "order tasks by reward-model uncertainty"
 # Chosen with the features on random-selection learning curves only (seeds 0-3, 50-400 crowd labels;
 # so the choice cannot favour an active strategy): accuracy at 400 labels was within 0.01 for l2 in
@@ -71,7 +83,7 @@ EVAL_PAIRS_PER_PROMPT = 48  # ~450 held-out pairs: accuracy SE ~0.02 per model (
 # As many labels as one `manage.py loop` iteration collects (1,024 judgements), bought 32 at a time
 # from a pool 4x that size (each prompt's 64 candidates paired again): the setting of the headline.
 LOOP_SCALE = {"tasks_per_prompt": 32, "pairs_per_prompt": 128, "budget": 1024, "batch_size": 32,
-              "strategies": ("random", "uncertainty", "mixed", "diverse", "information")}
+              "strategies": ("random", "uncertainty", "mixed", "diverse", "information", "sign")}
 
 
 def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int, noise_free: bool = False,
@@ -128,193 +140,6 @@ def _repaired(tasks, pairs_per_prompt: int, rng: random.Random) -> list[tuple]:
         for a, b in rng.sample(pairings, pairs_per_prompt):
             pairs.append((prompt, a, b) if rng.random() < 0.5 else (prompt, b, a))
     return pairs
-
-
-def least_certain(probabilities: np.ndarray, candidates: list[int], k: int) -> list[int]:
-    """The k candidates whose P(first preferred) is nearest 0.5 (ties: earlier candidate first)."""
-    margins = np.abs(probabilities[candidates] - 0.5)
-    return [candidates[i] for i in np.argsort(margins, kind="stable")[:k]]
-
-
-def least_certain_per_group(probabilities: np.ndarray, candidates: list[int], k: int, groups) -> list[int]:
-    """Like `least_certain`, but at most one candidate per group (prompt) until every group has one."""
-    ranked = least_certain(probabilities, candidates, len(candidates))
-    batch, used = [], set()
-    for index in ranked:
-        if len(batch) == k:
-            return batch
-        if groups[index] not in used:
-            batch.append(index)
-            used.add(groups[index])
-    taken = set(batch)
-    return batch + [index for index in ranked if index not in taken][: k - len(batch)]
-
-
-def most_disputed(member_probabilities: np.ndarray, candidates: list[int], k: int) -> list[int]:
-    """The k candidates on which ensemble members disagree most. member_probabilities: (members, n)."""
-    spread = member_probabilities[:, candidates].std(axis=0)
-    return [candidates[i] for i in np.argsort(-spread, kind="stable")[:k]]
-
-
-def _curvature(head, differences: np.ndarray) -> np.ndarray:
-    """p(1-p) per pair: how much one label of that pair adds to the head's posterior precision."""
-    p = sigmoid(differences @ head.weights)
-    return p * (1 - p)
-
-
-def _posterior_covariance(head, labelled_d: np.ndarray, *, l2: float, labelled_weight: np.ndarray | None) -> np.ndarray:
-    """The inverse of the head's Laplace posterior precision, l2 I + sum c p(1-p) d d^T over the labelled
-    pairs (c: the weight the fit gave each label, 1 unless the head learns reliability)."""
-    curvature = _curvature(head, labelled_d)
-    if labelled_weight is not None:
-        curvature = labelled_weight * curvature
-    precision = labelled_d.T @ (labelled_d * curvature[:, None]) + l2 * np.eye(labelled_d.shape[1])
-    return np.linalg.inv(precision)
-
-
-def most_informative(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
-                     l2: float, weigh_by_confidence: bool = True, labelled_weight: np.ndarray | None = None
-                     ) -> list[int]:
-    """The k candidates that together carry the most information about the head's weights (greedy
-    batch D-optimal design on its Laplace posterior).
-
-    The posterior precision of a Bradley-Terry head is A = l2 I + sum_labelled c p(1-p) d d^T (d: the
-    pair's feature difference; c: the weight the fit gave the label, `labelled_weight`, default 1 -
-    a reliability-learning head's chance that the judgement is real, so that a spammer's labels do
-    not make a direction look known). A new pair's label adds p(1-p) d d^T; the gain in log det A is
-    log(1 + p(1-p) d^T A^-1 d). Greedily take the best pair, add it to A as if labelled (rank one,
-    Sherman-Morrison), and repeat: pairs that would teach the same direction twice are not both
-    taken. With weigh_by_confidence=False the p(1-p) factor of the candidate is dropped (pure variance
-    of the reward gap: explores directions the model knows least, wherever its boundary sits)."""
-    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
-    d = pool_differences[candidates]
-    weight = _curvature(head, d)
-    projected = d @ covariance  # (n, F): row i is Sigma d_i
-    variance = np.einsum("ij,ij->i", projected, d)
-    score_weight = weight if weigh_by_confidence else np.ones_like(weight)
-    batch, taken = [], np.zeros(len(candidates), dtype=bool)
-    for _ in range(min(k, len(candidates))):
-        score = np.where(taken, -np.inf, score_weight * variance)
-        best = int(np.argmax(score))
-        batch.append(candidates[best])
-        taken[best] = True
-        # Sigma <- Sigma - w (Sigma d)(Sigma d)^T / (1 + w d^T Sigma d), applied to every candidate's d^T Sigma d.
-        overlap = projected @ d[best]
-        shrink = weight[best] / (1 + weight[best] * variance[best])
-        variance = variance - shrink * overlap ** 2
-        projected = projected - shrink * np.outer(overlap, projected[best])
-    return batch
-
-
-def most_predictive(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
-                    targets: list[int], l2: float, labelled_weight: np.ndarray | None = None) -> list[int]:
-    """The k candidates whose labels would most shrink the head's uncertainty about its predictions
-    on `targets` (unlabelled pairs standing in for the pairs it will be judged on): a target-aware
-    score in the spirit of EPIG (Bickford Smith et al., 2023), on the same Laplace posterior as
-    `most_informative`.
-
-    Labelling pair i (curvature w_i = p_i(1-p_i)) shrinks the variance of target t's reward gap by
-    w_i (d_t^T Sigma d_i)^2 / (1 + w_i d_i^T Sigma d_i); each target counts by p_t(1-p_t), as its
-    prediction near 0.5 is the one a better gap can turn. The batch is filled greedily with rank-one
-    updates, as in `most_informative`."""
-    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
-    d = pool_differences[candidates]
-    weight = _curvature(head, d)
-    target_d = pool_differences[targets]
-    target_weight = _curvature(head, target_d)
-    projected = d @ covariance  # row i: Sigma d_i
-    target_projected = target_d @ covariance  # row t: Sigma d_t
-    variance = np.einsum("ij,ij->i", projected, d)
-    cross = projected @ target_d.T  # (n, m): d_i^T Sigma d_t
-    batch, taken = [], np.zeros(len(candidates), dtype=bool)
-    for _ in range(min(k, len(candidates))):
-        gain = weight * ((cross ** 2) @ target_weight) / (1 + weight * variance)
-        best = int(np.argmax(np.where(taken, -np.inf, gain)))
-        batch.append(candidates[best])
-        taken[best] = True
-        overlap = projected @ d[best]
-        target_overlap = target_projected @ d[best]
-        shrink = weight[best] / (1 + weight[best] * variance[best])
-        sigma_best = projected[best].copy()  # Sigma d_best, before Sigma changes
-        variance = variance - shrink * overlap ** 2
-        cross = cross - shrink * np.outer(overlap, target_overlap)
-        projected = projected - shrink * np.outer(overlap, sigma_best)
-        target_projected = target_projected - shrink * np.outer(target_overlap, sigma_best)
-    return batch
-
-
-def _greedy_posterior_batch(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
-                            l2: float, labelled_weight: np.ndarray | None, score) -> list[int]:
-    """Fills a batch greedily by score(mean gap, variance of the gap) on the Laplace posterior; after
-    each pick the posterior is updated as if that pair were labelled (rank one), so that two pairs
-    teaching the same direction are not both taken."""
-    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
-    d = pool_differences[candidates]
-    mean = d @ head.weights
-    weight = _curvature(head, d)
-    projected = d @ covariance
-    variance = np.einsum("ij,ij->i", projected, d)
-    batch, taken = [], np.zeros(len(candidates), dtype=bool)
-    for _ in range(min(k, len(candidates))):
-        best = int(np.argmax(np.where(taken, -np.inf, score(mean, np.maximum(variance, 1e-12)))))
-        batch.append(candidates[best])
-        taken[best] = True
-        overlap = projected @ d[best]
-        shrink = weight[best] / (1 + weight[best] * variance[best])
-        variance = variance - shrink * overlap ** 2
-        projected = projected - shrink * np.outer(overlap, projected[best])
-    return batch
-
-
-def sign_doubt(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """P(the posterior's reward gap has the other sign than its mean): high where the head does not
-    know which side is better, low on pairs it is sure are near-ties."""
-    from scipy.stats import norm
-    return norm.sf(np.abs(mean) / np.sqrt(variance))
-
-
-_BALD_C = math.sqrt(math.pi * math.log(2) / 2)
-
-
-def bald_score(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """Mutual information between a pair's label and the head's weights (Houlsby et al., 2011, closed
-    form for a probit likelihood; the logistic is matched by probit(sqrt(pi/8) z))."""
-    from scipy.stats import norm
-    scale = math.pi / 8
-    mu, var = mean * math.sqrt(scale), variance * scale
-    p = norm.cdf(mu / np.sqrt(1 + var))
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
-    expected = _BALD_C / np.sqrt(var + _BALD_C ** 2) * np.exp(-mu ** 2 / (2 * (var + _BALD_C ** 2)))
-    return entropy - expected
-
-
-def power_bald(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
-               l2: float, labelled_weight: np.ndarray | None, rng: np.random.Generator) -> list[int]:
-    """Draws the batch without replacement with chances proportional to each pair's BALD score
-    (stochastic batch acquisition, Kirsch et al., 2023; what BAL-PM builds on): a cheap guard against
-    a top-k batch of near-duplicates."""
-    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
-    d = pool_differences[candidates]
-    score = bald_score(d @ head.weights, np.maximum(np.einsum("ij,jk,ik->i", d, covariance, d), 1e-12))
-    keys = np.log(np.maximum(score, 1e-300)) + rng.gumbel(size=len(candidates))
-    return [candidates[i] for i in np.argsort(-keys, kind="stable")[:k]]
-
-
-def thompson_least_certain(head, pool_differences: np.ndarray, labelled: list[int], candidates: list[int], k: int, *,
-                           l2: float, labelled_weight: np.ndarray | None, rng: np.random.Generator) -> list[int]:
-    """Each batch slot draws weights from the Laplace posterior and takes the pair closest to an even
-    gap under them: uncertainty ordering that spreads its batch where the head is unsure."""
-    covariance = _posterior_covariance(head, pool_differences[labelled], l2=l2, labelled_weight=labelled_weight)
-    root = np.linalg.cholesky(covariance)
-    d = pool_differences[candidates]
-    batch, taken = [], np.zeros(len(candidates), dtype=bool)
-    for _ in range(min(k, len(candidates))):
-        sample = head.weights + root @ rng.standard_normal(len(head.weights))
-        best = int(np.argmin(np.where(taken, np.inf, np.abs(d @ sample))))
-        batch.append(candidates[best])
-        taken[best] = True
-    return batch
 
 
 def labels_needed(curve: list[dict], target: float) -> float | None:
@@ -415,17 +240,8 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
             targets = acquisition_rng.sample(remaining, min(PREDICTION_TARGETS, len(remaining)))
             batch = most_predictive(head, differences, selected, remaining, k, targets=targets, l2=l2,
                                     labelled_weight=label_weight)
-        elif strategy in ("sign", "bald", "sign2", "signhalf"):
-            exponent = {"sign2": 2.0, "signhalf": 0.5}.get(strategy, 1.0)
-            score = bald_score if strategy == "bald" else (lambda m, v: -np.abs(m) / v ** (exponent / 2))
-            batch = _greedy_posterior_batch(head, differences, selected, remaining, k, l2=l2,
-                                            labelled_weight=label_weight, score=score)
-        elif strategy == "powerbald":
-            batch = power_bald(head, differences, selected, remaining, k, l2=l2, labelled_weight=label_weight,
-                               rng=bootstrap)
-        elif strategy == "thompson":
-            batch = thompson_least_certain(head, differences, selected, remaining, k, l2=l2,
-                                           labelled_weight=label_weight, rng=bootstrap)
+        elif strategy == "sign":
+            batch = least_sure_of_sign(head, differences, selected, remaining, k, l2=l2, labelled_weight=label_weight)
         elif strategy == "ensemble":
             members = []
             for _ in range(ENSEMBLE_MEMBERS):

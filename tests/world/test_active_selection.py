@@ -4,17 +4,20 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from annotation.world.acquisition import (
+    least_certain,
+    least_certain_per_group,
+    least_sure_of_sign,
+    most_disputed,
+    most_informative,
+    most_predictive,
+)
 from annotation.world.active_selection import (
     STRATEGIES,
     active_selection_experiment,
     labelled_pool,
     LOOP_SCALE,
     labels_needed,
-    least_certain,
-    least_certain_per_group,
-    most_disputed,
-    most_informative,
-    most_predictive,
     parse_arguments,
     run_strategy,
     summarise,
@@ -137,6 +140,35 @@ def test_prediction_fills_its_batch_as_if_each_pick_were_labelled():
     for i in range(1, 3):
         rest = [c for c in candidates if c not in batch[:i]]
         assert most_predictive(head, differences, labelled + batch[:i], rest, 1, targets=targets, l2=1.0) == [batch[i]]
+
+
+def test_sign_takes_the_pair_whose_better_side_is_unknown_not_the_known_near_tie():
+    # Twenty labels along feature 0 pin it down; feature 1 has none.
+    differences = np.array([[1.0, 0.0]] * 20 + [[0.1, 0.0], [0.0, 1.0]])
+    head = LinearRewardHead(weights=np.array([1.0, 0.5]))
+    labelled, candidates = list(range(20)), [20, 21]
+    # Pair 20's mean gap is 0.1 with std ~0.045 (z ~2.2); pair 21's is 0.5 with std 1 (z = 0.5).
+    assert least_certain(head.preference_probability(differences, np.zeros_like(differences)), candidates, 1) == [20]
+    assert least_sure_of_sign(head, differences, labelled, candidates, 1, l2=1.0) == [21]
+
+
+def test_sign_does_not_spend_a_batch_on_one_direction():
+    differences = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    head = LinearRewardHead(weights=np.array([0.0, 0.3, 0.32]))
+    # Alone, the two copies along feature 1 rank first (z 0.30 against 0.32). Once one is taken as
+    # if labelled, the other's std shrinks to ~0.90 (z ~0.335) and the pair along feature 2 wins.
+    assert least_sure_of_sign(head, differences, [], [0, 1, 2], 2, l2=1.0) == [0, 2]
+
+
+def test_sign_fills_its_batch_as_if_each_pick_were_labelled():
+    rng = np.random.default_rng(1)
+    differences = rng.normal(size=(300, 8))
+    head = LinearRewardHead(weights=rng.normal(size=8) * 0.3)
+    labelled, candidates = list(range(30)), list(range(30, 300))
+    batch = least_sure_of_sign(head, differences, labelled, candidates, 4, l2=1.0)
+    for i in range(1, 4):
+        rest = [c for c in candidates if c not in batch[:i]]
+        assert least_sure_of_sign(head, differences, labelled + batch[:i], rest, 1, l2=1.0) == [batch[i]]
 
 
 def test_summary_target_and_label_reduction_from_per_seed_curves():
