@@ -47,6 +47,7 @@ interface Undoable {
 }
 
 type Phase = "loading" | "ready" | "submitting" | "empty" | "error";
+const EMPTY_RECHECK_MS = 60_000;
 
 function isTypingTarget(target: EventTarget | null): boolean {
   const element = target as HTMLElement | null;
@@ -199,6 +200,17 @@ export function AnnotatePage() {
   }, []);
 
   useEffect(() => () => window.clearTimeout(undoTimer.current), []);
+
+  // "Nothing left" is not always final: a task another annotator holds comes back when they leave
+  // it unfinished, and new tasks arrive with each training iteration. Look again now and then
+  // while the page is in view.
+  useEffect(() => {
+    if (phase !== "empty") return;
+    const timer = window.setInterval(() => {
+      if (document.visibilityState === "visible") void loadNext();
+    }, EMPTY_RECHECK_MS);
+    return () => window.clearInterval(timer);
+  }, [phase, loadNext]);
 
   const complete =
     shown !== null &&
@@ -433,6 +445,13 @@ export function AnnotatePage() {
             <h2>Nothing left for you here</h2>
             <p>
               Every task in this project has its judgements or has been yours already. Thank you! <Link to="/">Back to your projects</Link>
+            </p>
+            <p className="muted">
+              Tasks that others hold come back if they leave them unfinished, and new ones arrive with each training
+              iteration: this page looks again every minute.{" "}
+              <button type="button" className="secondary" onClick={() => void loadNext()}>
+                Check again
+              </button>
             </p>
           </div>
         )}
