@@ -69,12 +69,12 @@ def _run_with_progress(argv: list[str], *, env: dict, cwd: Path | None, on_progr
 
 
 def _progress_event(line: str) -> dict | None:
-    if not line.startswith('{"event": "progress"'):
-        return None
+    """The progress event a stdout line holds, read as the workers' runner reads it, or None."""
     try:
-        return json.loads(line)
+        payload = json.loads(line)
     except json.JSONDecodeError:
         return None
+    return payload if isinstance(payload, dict) and payload.get("event") == "progress" else None
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
