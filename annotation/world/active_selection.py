@@ -63,7 +63,6 @@ from .acquisition import (
     most_disputed,
     most_informative,
     most_predictive,
-    most_sign_error_reduced,
 )
 from .corpus import demo_tasks
 from .gold_reward import gold_reward
@@ -71,7 +70,7 @@ from .measurement import gold_labelled_pairs, read_jsonl, run_training_cli, writ
 from .pretrained import pretrained_encoder
 from .simulated_annotators import choose_ranking, default_profiles
 
-STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction", "sign", "eer")
+STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction", "sign")
 HEADLINE_STRATEGY = "uncertainty"  # the "order tasks by reward-model uncertainty"
 # Chosen with the features on random-selection learning curves only (seeds 0-3, 50-400 crowd labels;
 # so the choice cannot favour an active strategy): accuracy at 400 labels was within 0.01 for l2 in
@@ -241,10 +240,6 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
             targets = acquisition_rng.sample(remaining, min(PREDICTION_TARGETS, len(remaining)))
             batch = most_predictive(head, differences, selected, remaining, k, targets=targets, l2=l2,
                                     labelled_weight=label_weight)
-        elif strategy == "eer":
-            targets = acquisition_rng.sample(remaining, min(PREDICTION_TARGETS, len(remaining)))
-            batch = most_sign_error_reduced(head, differences, selected, remaining, k, targets=targets, l2=l2,
-                                            labelled_weight=label_weight)
         elif strategy == "sign":
             batch = least_sure_of_sign(head, differences, selected, remaining, k, l2=l2, labelled_weight=label_weight)
         elif strategy == "ensemble":
