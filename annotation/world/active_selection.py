@@ -195,9 +195,15 @@ def embedding_table(texts: set[str], *, encoder: str, directory: Path, progress:
 
 
 def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluation: PairFeatures, *,
-                 schedule: list[int], seed: int, l2: float = L2, annotators: np.ndarray | None = None) -> list[float]:
+                 schedule: list[int], seed: int, l2: float = L2, annotators: np.ndarray | None = None,
+                 rank_once_after: int | None = None) -> list[float]:
     """Gold accuracy after each label count in `schedule`; the first count is a random warm start
-    (the same for every strategy with the same seed), later batches follow `strategy`."""
+    (the same for every strategy with the same seed), later batches follow `strategy`.
+
+    With `rank_once_after` = W (a count in `schedule`) the first W labels come in random order (as
+    random's), then the head fitted on them ranks the rest of the budget at once and later batches
+    follow that ranking without a refit: how the platform orders a new iteration's tasks, scored
+    once by the reward model of the iteration before. (Accuracy is still measured after each batch.)"""
     rng = random.Random(seed)
     order = list(range(len(labels)))
     rng.shuffle(order)
@@ -205,7 +211,9 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
     acquisition_rng = random.Random(f"{seed}:{strategy}")
     bootstrap = np.random.default_rng(seed)
     differences = pool.first - pool.second  # what the information score needs, once per run
-    accuracies, head, label_weight = [], None, None
+    if rank_once_after is not None and rank_once_after not in schedule[:-1]:
+        raise ValueError(f"rank_once_after must be a label count of the schedule before its last, not {rank_once_after}")
+    accuracies, head, label_weight, ranking = [], None, None, []
     for index, n in enumerate(schedule):
         previous = None if head is None else head.weights  # a warm start: the optimum is the same, found sooner
         if annotators is None:
@@ -219,8 +227,16 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
         if index + 1 == len(schedule):
             break
         k = schedule[index + 1] - n
+        if ranking:  # ranked once already: the next pairs in that order
+            selected, ranking = selected + ranking[:k], ranking[k:]
+            continue
         chosen = set(selected)
         remaining = [i for i in order if i not in chosen]
+        if rank_once_after is not None and n < rank_once_after:
+            selected = selected + remaining[:k]
+            continue
+        if rank_once_after is not None:
+            k = schedule[-1] - n  # the rest of the budget, in one ranking
         if strategy == "random":
             batch = remaining[:k]
         elif strategy == "uncertainty":
@@ -252,6 +268,9 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
             batch = most_disputed(np.stack(members), remaining, k)
         else:
             raise ValueError(f"unknown strategy {strategy!r}")
+        if rank_once_after is not None:
+            k = schedule[index + 1] - n
+            batch, ranking = batch[:k], batch[k:]
         selected = selected + batch
     return accuracies
 
@@ -273,11 +292,22 @@ def _spread(values: list[float]) -> dict:
             "median": round(statistics.median(values), 3), "n": len(values)}
 
 
-def _reduction(strategy_needed: float | None, random_needed: float | None) -> float | None:
-    """1 - labels the strategy needs / labels random needs (None if either never reaches the target)."""
-    if strategy_needed is None or not random_needed:
+def _reduction(strategy_needed: float | None, random_needed: float | None, *, ranked_from: int = 0) -> float | None:
+    """1 - labels the strategy needs / labels random needs (None if either never reaches the target),
+    counting only the labels after `ranked_from` (the ranked phase of a rank-once run)."""
+    if strategy_needed is None or random_needed is None or random_needed <= ranked_from:
         return None
-    return 1.0 - strategy_needed / random_needed
+    return 1.0 - (strategy_needed - ranked_from) / (random_needed - ranked_from)
+
+
+def target_for(schedule: list[int], random_accuracies, fraction: float, ranked_from: int | None = None) -> float:
+    """The target accuracy: `fraction` x random's accuracy with the whole budget; in a rank-once run,
+    random's accuracy when the ranking is made plus `fraction` of what random gains after it."""
+    final = float(random_accuracies[-1])
+    if ranked_from is None:
+        return fraction * final
+    start = float(random_accuracies[schedule.index(ranked_from)])
+    return start + fraction * (final - start)
 
 
 def _curve(schedule: list[int], accuracies) -> list[dict]:
@@ -285,7 +315,8 @@ def _curve(schedule: list[int], accuracies) -> list[dict]:
 
 
 def bootstrap_reduction(schedule: list[int], random_runs: list[list[float]], strategy_runs: list[list[float]], *,
-                        target_fraction: float = TARGET_FRACTION, resamples: int = 1000, seed: int = 0) -> dict:
+                        target_fraction: float = TARGET_FRACTION, resamples: int = 1000, seed: int = 0,
+                        ranked_from: int | None = None) -> dict:
     """Spread of the mean-curve label reduction over seeds: resample seeds with replacement, recompute
     both mean curves, the target and the reduction. Returns the 5th/50th/95th percentiles and the
     share of resamples in which the strategy needs fewer labels than random."""
@@ -295,9 +326,9 @@ def bootstrap_reduction(schedule: list[int], random_runs: list[list[float]], str
     for _ in range(resamples):
         pick = rng.integers(0, len(random_array), len(random_array))
         random_mean, strategy_mean = random_array[pick].mean(axis=0), strategy_array[pick].mean(axis=0)
-        target = target_fraction * random_mean[-1]
+        target = target_for(schedule, random_mean, target_fraction, ranked_from)
         value = _reduction(labels_needed(_curve(schedule, strategy_mean), target),
-                           labels_needed(_curve(schedule, random_mean), target))
+                           labels_needed(_curve(schedule, random_mean), target), ranked_from=ranked_from or 0)
         values.append(-1.0 if value is None else value)  # never reaching the target counts as a loss
     low, median, high = np.percentile(values, [5, 50, 95])
     return {"p05": round(float(low), 3), "median": round(float(median), 3), "p95": round(float(high), 3),
@@ -305,14 +336,19 @@ def bootstrap_reduction(schedule: list[int], random_runs: list[list[float]], str
 
 
 def summarise(schedule: list[int], runs: dict[str, list[list[float]]], *, target_accuracy: float | None = None,
-              bootstrap_resamples: int = 1000) -> dict:
+              bootstrap_resamples: int = 1000, ranked_from: int | None = None) -> dict:
     """Mean curves, labels needed to reach the target and the label reduction of each strategy
     against random: on the mean curves over seeds (the headline), with a bootstrap interval over
     seeds, per seed (mean, SE, median over the seeds where both reached the target), and on the mean
-    curves for other target fractions (how sensitive the number is to the target)."""
+    curves for other target fractions (how sensitive the number is to the target).
+
+    `ranked_from` (a rank-once run, see `run_strategy`): targets and reductions count only what
+    happens after the ranking, since every strategy labels at random before it."""
     curves = {name: _mean_curve(schedule, strategy_runs) for name, strategy_runs in runs.items()}
+    random_accuracies = [point["accuracy"] for point in curves["random"]]
+    offset = ranked_from or 0
     if target_accuracy is None:
-        target_accuracy = round(TARGET_FRACTION * curves["random"][-1]["accuracy"], 4)
+        target_accuracy = round(target_for(schedule, random_accuracies, TARGET_FRACTION, ranked_from), 4)
     needed = {name: labels_needed(curve, target_accuracy) for name, curve in curves.items()}
     per_seed_needed = {
         name: [labels_needed(_curve(schedule, run), target_accuracy) for run in strategy_runs]
@@ -322,17 +358,19 @@ def summarise(schedule: list[int], runs: dict[str, list[list[float]]], *, target
     for name in runs:
         if name == "random":
             continue
-        per_seed = [_reduction(mine, theirs) for mine, theirs in zip(per_seed_needed[name], per_seed_needed["random"])]
-        mean_curves = _reduction(needed[name], needed["random"])
+        per_seed = [_reduction(mine, theirs, ranked_from=offset)
+                    for mine, theirs in zip(per_seed_needed[name], per_seed_needed["random"])]
+        mean_curves = _reduction(needed[name], needed["random"], ranked_from=offset)
         by_target = {}
-        for fraction in (0.90, 0.95, 0.98):
-            target = fraction * curves["random"][-1]["accuracy"]
-            value = _reduction(labels_needed(curves[name], target), labels_needed(curves["random"], target))
+        for fraction in (0.90, 0.95, 0.98) if ranked_from is None else (0.5, 0.75, 0.95, 1.0):
+            target = target_for(schedule, random_accuracies, fraction, ranked_from)
+            value = _reduction(labels_needed(curves[name], target), labels_needed(curves["random"], target),
+                               ranked_from=offset)
             by_target[str(fraction)] = None if value is None else round(value, 3)
         reductions[name] = {
             "mean_curves": None if mean_curves is None else round(mean_curves, 3),
             "bootstrap_over_seeds": bootstrap_reduction(schedule, runs["random"], runs[name],
-                                                        resamples=bootstrap_resamples)
+                                                        resamples=bootstrap_resamples, ranked_from=ranked_from)
             if len(runs[name]) > 1 and bootstrap_resamples else None,
             "per_seed": _spread([value for value in per_seed if value is not None]),
             "seeds_not_reaching_target": sum(value is None for value in per_seed_needed[name]),
@@ -341,7 +379,9 @@ def summarise(schedule: list[int], runs: dict[str, list[list[float]]], *, target
         }
     return {
         "target_accuracy": target_accuracy,
-        "target_rule": f"{TARGET_FRACTION} x the mean accuracy random selection reaches with the whole budget",
+        "target_rule": f"{TARGET_FRACTION} x the mean accuracy random selection reaches with the whole budget"
+        if ranked_from is None else f"random's mean accuracy at {ranked_from} labels + {TARGET_FRACTION} x what it gains "
+                                    "from there to the whole budget; reductions count the labels after the ranking",
         "curves": curves,
         "labels_needed": {name: None if value is None else round(value, 1) for name, value in needed.items()},
         "labels_needed_per_seed": {name: [None if v is None else round(v, 1) for v in values]
@@ -357,12 +397,13 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
                                 encoder: str | None = None, target_accuracy: float | None = None,
                                 eval_pairs: list[dict] | None = None, noise_free: bool = False,
                                 progress: bool = True, learn_reliability: bool = False,
-                                pairs_per_prompt: int | None = None, jobs: int = 1) -> dict:
+                                pairs_per_prompt: int | None = None, jobs: int = 1,
+                                rank_once_after: int | None = None) -> dict:
     """Runs every strategy for every seed; returns the report's `active_selection` section.
 
     Per seed the pool (candidate responses), the crowd's labels and the random warm start differ.
     `pairs_per_prompt`: see `labelled_pool`. `jobs` > 1 runs seeds in that many processes (the
-    result is the same).
+    result is the same). `rank_once_after`: see `run_strategy`.
     """
     seeds = list(seeds)
     directory = Path(directory)
@@ -392,7 +433,7 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
                dynamic_ncols=True)
     with _executor(jobs) as executor:
         futures = [[executor.submit(run_strategy, name, pool, labels, evaluation, schedule=schedule, seed=seed,
-                                    annotators=judged_by) for name in strategies]
+                                    annotators=judged_by, rank_once_after=rank_once_after) for name in strategies]
                    for seed, pool, labels, judged_by in seed_jobs]
         for seed_futures in futures:  # in seed order, so the report is the same for any number of jobs
             for name, future in zip(strategies, seed_futures):
@@ -403,7 +444,10 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
             for rows in pools.values() for r in rows]
     label_noise = statistics.fmean(float((gap > 0) != bool(first)) for gap, first in gaps if gap != 0)
     return {
-        **summarise(schedule, runs, target_accuracy=target_accuracy),
+        **summarise(schedule, runs, target_accuracy=target_accuracy, ranked_from=rank_once_after),
+        "ranked": "after every batch" if rank_once_after is None else
+        f"once, by the head fitted on the first {rank_once_after} labels (taken in random order), as the platform "
+        "scores a new iteration's tasks once",
         "headline_strategy": HEADLINE_STRATEGY,
         "pool_size": pool_size, "pairs_per_prompt": pairs_per_prompt or tasks_per_prompt,
         "pool": "distinct pairs drawn from all pairings of each prompt's candidate responses" if pairs_per_prompt
@@ -446,6 +490,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                              f"{','.join(LOOP_SCALE['strategies'])}); flags given as well override it")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help=f"comma-separated, random first (default: {','.join(STRATEGIES)})")
+    parser.add_argument("--rank-once-after", type=int, default=None, metavar="W",
+                        help="label W pairs in random order, then let the head fitted on them rank the rest of the "
+                             "budget once, without refits (how the platform orders a new iteration's tasks)")
     parser.add_argument("--learn-reliability", action="store_true",
                         help="the reward model learns how far to trust each annotator (EM), as the platform's consensus does")
     parser.add_argument("--noise-free", action="store_true",
@@ -458,6 +505,10 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     if arguments.loop_scale:  # its values become the defaults, so flags given as well still win
         parser.set_defaults(**{**LOOP_SCALE, "strategies": ",".join(LOOP_SCALE["strategies"])})
         arguments = parser.parse_args(argv)
+    once = arguments.rank_once_after
+    if once is not None and (once % arguments.batch_size or not 0 < once < arguments.budget - arguments.batch_size + 1):
+        parser.error(f"--rank-once-after must be a multiple of --batch-size ({arguments.batch_size}) below --budget "
+                     f"({arguments.budget}), not {once}")
     arguments.strategies = tuple(arguments.strategies.split(","))
     unknown = sorted(set(arguments.strategies) - set(STRATEGIES))
     if unknown or "random" not in arguments.strategies:
@@ -476,7 +527,8 @@ def main(argv=None) -> int:
                                          annotators=arguments.annotators, noise_free=arguments.noise_free,
                                          tasks_per_prompt=arguments.tasks_per_prompt,
                                          strategies=arguments.strategies, pairs_per_prompt=arguments.pairs_per_prompt,
-                                         learn_reliability=arguments.learn_reliability, jobs=arguments.jobs)
+                                         learn_reliability=arguments.learn_reliability, jobs=arguments.jobs,
+                                         rank_once_after=arguments.rank_once_after)
     (arguments.output / "report.json").write_text(json.dumps({"active_selection": result}, indent=2))
     plot_reward_model_accuracy({"active_selection": result}, arguments.output / PLOT_FILES["rm_accuracy_vs_labels"])
     print(f"target accuracy {result['target_accuracy']} ({result['target_rule']}); labels needed: {result['labels_needed']}")

@@ -1,4 +1,5 @@
 """The pure parts of the active-selection experiment."""
+import random
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,7 +25,7 @@ from annotation.world.active_selection import (
 )
 from annotation.world.gold_reward import gold_reward
 from annotation.world.measurement import gold_labelled_pairs
-from training.linear_reward import LinearRewardHead
+from training.linear_reward import LinearRewardHead, fit_bradley_terry_head, pairwise_accuracy
 
 
 def test_labels_needed_interpolates_where_the_curve_crosses_the_target():
@@ -192,7 +193,8 @@ def test_summary_target_and_label_reduction_from_per_seed_curves():
     assert spread["share_positive"] == 1.0 and 0.22 - 1e-3 <= spread["p05"] <= spread["p95"] <= 0.278 + 1e-3
 
 
-def test_strategies_share_the_warm_start_and_learn_on_a_synthetic_pool():
+def _synthetic_pool():
+    """300 labelled pool pairs and 200 evaluation pairs (better side first) of a known linear reward."""
     rng = np.random.default_rng(0)
     true_weights = rng.normal(size=12)
     pool = SimpleNamespace(first=rng.normal(size=(300, 12)), second=rng.normal(size=(300, 12)),
@@ -202,6 +204,11 @@ def test_strategies_share_the_warm_start_and_learn_on_a_synthetic_pool():
     better = ((evaluation_first - evaluation_second) @ true_weights > 0)[:, None]
     evaluation = SimpleNamespace(first=np.where(better, evaluation_first, evaluation_second),
                                  second=np.where(better, evaluation_second, evaluation_first))
+    return pool, labels, evaluation
+
+
+def test_strategies_share_the_warm_start_and_learn_on_a_synthetic_pool():
+    pool, labels, evaluation = _synthetic_pool()
     schedule = [8, 16, 32, 64]
     curves = {name: run_strategy(name, pool, labels, evaluation, schedule=schedule, seed=1) for name in STRATEGIES}
     assert len({curve[0] for curve in curves.values()}) == 1  # the same 8 warm-start labels
@@ -211,6 +218,46 @@ def test_strategies_share_the_warm_start_and_learn_on_a_synthetic_pool():
     annotators = np.array(["a", "b", "c"] * 100)
     learned = run_strategy("information", pool, labels, evaluation, schedule=schedule, seed=1, annotators=annotators)
     assert len(learned) == len(schedule) and learned[-1] > 0.8
+
+
+def test_ranked_once_it_labels_at_random_then_follows_one_ranking_without_refits():
+    pool, labels, evaluation = _synthetic_pool()
+    schedule = [8, 16, 32, 64]
+    once = run_strategy("uncertainty", pool, labels, evaluation, schedule=schedule, seed=1, rank_once_after=16)
+    assert once[:2] == run_strategy("random", pool, labels, evaluation, schedule=schedule, seed=1)[:2]
+    # by hand: the head fitted on random's first 16 labels ranks the other pairs once, for 48 labels
+    order = list(range(300))
+    random.Random(1).shuffle(order)
+
+    def accuracy_with(indices):
+        head = fit_bradley_terry_head(pool.first[indices], pool.second[indices], labels[indices], l2=1.0)
+        return pairwise_accuracy(head, evaluation.first, evaluation.second), head
+
+    _, ranker = accuracy_with(order[:16])
+    ranking = least_certain(ranker.preference_probability(pool.first, pool.second), order[16:], 48)
+    assert once[2:] == pytest.approx([accuracy_with(order[:16] + ranking[:16])[0],
+                                      accuracy_with(order[:16] + ranking[:48])[0]])
+    with pytest.raises(ValueError, match="rank_once_after"):
+        run_strategy("uncertainty", pool, labels, evaluation, schedule=schedule, seed=1, rank_once_after=20)
+
+
+def test_ranked_once_the_summary_counts_only_the_labels_after_the_ranking():
+    schedule = [10, 20, 30, 40]
+    runs = {"random": [[0.5, 0.6, 0.7, 0.8]] * 2, "uncertainty": [[0.5, 0.6, 0.8, 0.8]] * 2}
+    summary = summarise(schedule, runs, ranked_from=20)
+    # 0.6 at the ranking + 0.95 x random's gain after it (0.2)
+    assert summary["target_accuracy"] == pytest.approx(0.79)
+    assert summary["labels_needed"] == pytest.approx({"random": 39.0, "uncertainty": 29.5})
+    # 9.5 labels after the ranking instead of random's 19
+    assert summary["label_reduction"] == pytest.approx(0.5)
+    assert summary["label_reductions"]["uncertainty"]["by_target_fraction"]["1.0"] == pytest.approx(0.5)
+
+
+def test_rank_once_after_must_be_a_whole_batch_before_the_budget():
+    assert parse_arguments(["--loop-scale", "--rank-once-after", "512"]).rank_once_after == 512
+    for bad in ("500", "1024"):
+        with pytest.raises(SystemExit):
+            parse_arguments(["--loop-scale", "--rank-once-after", bad])
 
 
 @pytest.mark.slow
