@@ -39,6 +39,7 @@ Standalone: `python -m annotation.world.active_selection --seeds 8 --output DIR`
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import random
@@ -245,7 +246,11 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
             batch = least_certain(head.preference_probability(pool.first, pool.second), remaining, k - k // 2)
             taken = set(batch)
             rest = [i for i in remaining if i not in taken]
-            batch += acquisition_rng.sample(rest, min(k // 2, len(rest)))
+            at_random = acquisition_rng.sample(rest, min(k // 2, len(rest)))
+            if rank_once_after is None:
+                batch += at_random
+            else:  # one ranking for the rest of the budget: alternate, so that every batch taken from it is mixed
+                batch = [i for pair in itertools.zip_longest(batch, at_random) for i in pair if i is not None]
         elif strategy == "diverse":
             batch = least_certain_per_group(head.preference_probability(pool.first, pool.second), remaining, k,
                                             pool.groups)

@@ -237,6 +237,9 @@ def test_ranked_once_it_labels_at_random_then_follows_one_ranking_without_refits
     ranking = least_certain(ranker.preference_probability(pool.first, pool.second), order[16:], 48)
     assert once[2:] == pytest.approx([accuracy_with(order[:16] + ranking[:16])[0],
                                       accuracy_with(order[:16] + ranking[:48])[0]])
+    # mixed's one ranking alternates its uncertain and random picks, so each batch from it is half and half
+    mixed = run_strategy("mixed", pool, labels, evaluation, schedule=schedule, seed=1, rank_once_after=16)
+    assert mixed[:2] == once[:2] and mixed[2] != once[2]
     with pytest.raises(ValueError, match="rank_once_after"):
         run_strategy("uncertainty", pool, labels, evaluation, schedule=schedule, seed=1, rank_once_after=20)
 
