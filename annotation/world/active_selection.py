@@ -227,17 +227,17 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
         accuracies.append(pairwise_accuracy(head, evaluation.first, evaluation.second))
         if index + 1 == len(schedule):
             break
-        k = schedule[index + 1] - n
+        step = schedule[index + 1] - n
         if ranking:  # ranked once already: the next pairs in that order
-            selected, ranking = selected + ranking[:k], ranking[k:]
+            selected, ranking = selected + ranking[:step], ranking[step:]
             continue
         chosen = set(selected)
         remaining = [i for i in order if i not in chosen]
         if rank_once_after is not None and n < rank_once_after:
-            selected = selected + remaining[:k]
+            selected = selected + remaining[:step]
             continue
-        if rank_once_after is not None:
-            k = schedule[-1] - n  # the rest of the budget, in one ranking
+        # how many to pick: the next batch, or (ranked once) the rest of the budget in one ranking
+        k = step if rank_once_after is None else schedule[-1] - n
         if strategy == "random":
             batch = remaining[:k]
         elif strategy == "uncertainty":
@@ -273,9 +273,7 @@ def run_strategy(strategy: str, pool: PairFeatures, labels: np.ndarray, evaluati
             batch = most_disputed(np.stack(members), remaining, k)
         else:
             raise ValueError(f"unknown strategy {strategy!r}")
-        if rank_once_after is not None:
-            k = schedule[index + 1] - n
-            batch, ranking = batch[:k], batch[k:]
+        batch, ranking = batch[:step], batch[step:]  # the ranking is empty unless ranked once
         selected = selected + batch
     return accuracies
 
@@ -297,12 +295,14 @@ def _spread(values: list[float]) -> dict:
             "median": round(statistics.median(values), 3), "n": len(values)}
 
 
-def _reduction(strategy_needed: float | None, random_needed: float | None, *, ranked_from: int = 0) -> float | None:
+def _reduction(strategy_needed: float | None, random_needed: float | None, *,
+               ranked_from: int | None = None) -> float | None:
     """1 - labels the strategy needs / labels random needs (None if either never reaches the target),
     counting only the labels after `ranked_from` (the ranked phase of a rank-once run)."""
-    if strategy_needed is None or random_needed is None or random_needed <= ranked_from:
+    start = ranked_from or 0
+    if strategy_needed is None or random_needed is None or random_needed <= start:
         return None
-    return 1.0 - (strategy_needed - ranked_from) / (random_needed - ranked_from)
+    return 1.0 - (strategy_needed - start) / (random_needed - start)
 
 
 def target_for(schedule: list[int], random_accuracies, fraction: float, ranked_from: int | None = None) -> float:
@@ -333,7 +333,7 @@ def bootstrap_reduction(schedule: list[int], random_runs: list[list[float]], str
         random_mean, strategy_mean = random_array[pick].mean(axis=0), strategy_array[pick].mean(axis=0)
         target = target_for(schedule, random_mean, target_fraction, ranked_from)
         value = _reduction(labels_needed(_curve(schedule, strategy_mean), target),
-                           labels_needed(_curve(schedule, random_mean), target), ranked_from=ranked_from or 0)
+                           labels_needed(_curve(schedule, random_mean), target), ranked_from=ranked_from)
         values.append(-1.0 if value is None else value)  # never reaching the target counts as a loss
     low, median, high = np.percentile(values, [5, 50, 95])
     return {"p05": round(float(low), 3), "median": round(float(median), 3), "p95": round(float(high), 3),
@@ -351,7 +351,6 @@ def summarise(schedule: list[int], runs: dict[str, list[list[float]]], *, target
     happens after the ranking, since every strategy labels at random before it."""
     curves = {name: _mean_curve(schedule, strategy_runs) for name, strategy_runs in runs.items()}
     random_accuracies = [point["accuracy"] for point in curves["random"]]
-    offset = ranked_from or 0
     if target_accuracy is None:
         target_accuracy = round(target_for(schedule, random_accuracies, TARGET_FRACTION, ranked_from), 4)
     needed = {name: labels_needed(curve, target_accuracy) for name, curve in curves.items()}
@@ -363,14 +362,14 @@ def summarise(schedule: list[int], runs: dict[str, list[list[float]]], *, target
     for name in runs:
         if name == "random":
             continue
-        per_seed = [_reduction(mine, theirs, ranked_from=offset)
+        per_seed = [_reduction(mine, theirs, ranked_from=ranked_from)
                     for mine, theirs in zip(per_seed_needed[name], per_seed_needed["random"])]
-        mean_curves = _reduction(needed[name], needed["random"], ranked_from=offset)
+        mean_curves = _reduction(needed[name], needed["random"], ranked_from=ranked_from)
         by_target = {}
         for fraction in (0.90, 0.95, 0.98) if ranked_from is None else (0.5, 0.75, 0.95, 1.0):
             target = target_for(schedule, random_accuracies, fraction, ranked_from)
             value = _reduction(labels_needed(curves[name], target), labels_needed(curves["random"], target),
-                               ranked_from=offset)
+                               ranked_from=ranked_from)
             by_target[str(fraction)] = None if value is None else round(value, 3)
         reductions[name] = {
             "mean_curves": None if mean_curves is None else round(mean_curves, 3),
