@@ -296,6 +296,7 @@ class EmbedConfig(CommonConfig):
     output: str = option(help=".npy file to write: (n, hidden) float32, L2-normalised mean pooling")
     batch_size: int = option(64, "texts per forward pass")
     max_length: int = option(256, "tokens per text (longer texts are truncated)")
+    layer: int = option(-1, "hidden states to pool: 0 = the token embeddings, K = after layer K, -1 = the last layer")
 
     def __post_init__(self):
         self._validate_common()

