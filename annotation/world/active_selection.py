@@ -85,6 +85,11 @@ EVAL_PAIRS_PER_PROMPT = 48  # ~450 held-out pairs: accuracy SE ~0.02 per model (
 # from a pool 4x that size (each prompt's 64 candidates paired again): the setting of the headline.
 LOOP_SCALE = {"tasks_per_prompt": 32, "pairs_per_prompt": 128, "budget": 1024, "batch_size": 32,
               "strategies": ("random", "uncertainty", "mixed", "diverse", "information", "sign")}
+# The platform's uncertainty option as it runs: the first iteration's 1,024 labels come in random
+# order (there is no reward model yet), then the head fitted on them ranks the next iteration's
+# tasks once. The head pools MiniLM's layer 4, the best layer on random ordering alone.
+PLATFORM_AS_BUILT = {"tasks_per_prompt": 32, "pairs_per_prompt": 256, "budget": 2048, "batch_size": 32,
+                     "rank_once_after": 1024, "layer": 4, "strategies": ("random", "uncertainty")}
 
 
 def labelled_pool(*, seed: int, tasks_per_prompt: int, annotators: int, noise_free: bool = False,

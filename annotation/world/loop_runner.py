@@ -23,7 +23,7 @@ from annotation.selectors.agreement import project_agreement
 from annotation.services.iterations import hyperparameters_merge, iteration_evaluation_record, iteration_start
 from annotation.services.projects import member_add, project_create
 
-from .active_selection import LOOP_SCALE, active_selection_experiment
+from .active_selection import LOOP_SCALE, PLATFORM_AS_BUILT, active_selection_experiment
 from .demo_setup import (
     DEMO_GUIDELINES,
     base_policy_build,
@@ -315,6 +315,10 @@ class LoopRun:
             self.results["active_selection"] = active_selection_experiment(
                 directory=self.output / "active-selection", seeds=range(config.seed, config.seed + 8),
                 annotators=config.annotators, **LOOP_SCALE)
+            self.log("... and as the platform runs it: ranked once per iteration, over two iterations' labels...")
+            self.results["active_selection_as_built"] = active_selection_experiment(
+                directory=self.output / "active-selection", seeds=range(config.seed, config.seed + 8),
+                annotators=config.annotators, **PLATFORM_AS_BUILT)
         self.results["finished_at"] = datetime.now(dt_timezone.utc).isoformat()
         self.results["verdict"] = verdict(self.results)
         write_report(self.results, self.output)

@@ -35,6 +35,9 @@ def synthetic_results(final_gold=1.2, final_kl=4.0):
                        "uncertainty": [{"labels": 50, "accuracy": 0.8}]},
             "labels_needed": {"random": 100, "uncertainty": 50}, "label_reduction": 0.5,
         },
+        "active_selection_as_built": {
+            "target_accuracy": 0.89, "labels_needed": {"random": 2000, "uncertainty": 1430}, "label_reduction": 0.58,
+        },
     }
 
 
@@ -54,7 +57,9 @@ def test_the_report_folder_has_json_plots_and_summary(tmp_path):
     summary = paths["summary"].read_text()
     assert "PASS" in summary and "| 3 | succeeded |" in summary
     assert PLOT_FILES["gold_proxy_vs_kl"] in summary
-    assert "uncertainty 50" in summary
+    assert "refitted after every batch: labels needed to reach 0.8 gold accuracy — random 100, uncertainty 50" in summary
+    assert "as the platform runs it (ranked once per iteration; the saving counts the second iteration's labels): " \
+           "labels needed to reach 0.89 gold accuracy — random 2000, uncertainty 1430 (0.58 fewer)" in summary
 
 
 def test_the_verdict_fails_over_the_kl_budget_or_without_enough_improvement():

@@ -62,7 +62,8 @@ class Command(BaseCommand):
                             help="do not start a Celery worker (one already consumes the broker)")
         parser.add_argument("--active-selection", action="store_true",
                             help="also measure labels needed by active vs random pair selection "
-                                 "(8 seeds at the loop's scale, a few minutes)")
+                                 "(8 seeds at the loop's scale, refitted after every batch and ranked once "
+                                 "per iteration as the platform does; about 15 minutes)")
         parser.add_argument("--iteration-timeout", type=float, default=3600.0, help="seconds per iteration")
 
     def handle(self, *args, **options):
