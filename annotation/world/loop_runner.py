@@ -309,16 +309,13 @@ class LoopRun:
                 if process is not None:
                     process.stop()
         if config.active_selection:
-            self.log("Measuring active pair selection (active strategies vs random, 8 seeds at the loop's scale)...")
-            # Its own reward model (a linear head on frozen MiniLM embeddings), 8 seeds at the loop's
-            # scale: see active_selection.py.
-            self.results["active_selection"] = active_selection_experiment(
-                directory=self.output / "active-selection", seeds=range(config.seed, config.seed + 8),
-                annotators=config.annotators, **LOOP_SCALE)
-            self.log("... and as the platform runs it: ranked once per iteration, over two iterations' labels...")
-            self.results["active_selection_as_built"] = active_selection_experiment(
-                directory=self.output / "active-selection", seeds=range(config.seed, config.seed + 8),
-                annotators=config.annotators, **PLATFORM_AS_BUILT)
+            self.log("Measuring active pair selection (active strategies vs random, 8 seeds at the loop's scale, "
+                     "refitted after every batch and ranked once per iteration as the platform does)...")
+            # Its own reward model (a linear head on frozen MiniLM embeddings): see active_selection.py.
+            for key, setting in (("active_selection", LOOP_SCALE), ("active_selection_as_built", PLATFORM_AS_BUILT)):
+                self.results[key] = active_selection_experiment(
+                    directory=self.output / "active-selection", seeds=range(config.seed, config.seed + 8),
+                    annotators=config.annotators, **setting)
         self.results["finished_at"] = datetime.now(dt_timezone.utc).isoformat()
         self.results["verdict"] = verdict(self.results)
         write_report(self.results, self.output)
