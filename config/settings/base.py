@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "annotation",
+    # The synthetic world: only its management commands (`demo`, `loop`); no models.
+    "simulation",
 ]
 
 MIDDLEWARE = [

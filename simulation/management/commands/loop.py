@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
 from annotation.services.iterations import hyperparameters_merge
-from annotation.world.loop_runner import REWARD_BACKBONES, LoopConfig, LoopRun
-from annotation.world.measurement import MeasurementError
+from simulation.experiments.loop_runner import REWARD_BACKBONES, LoopConfig, LoopRun
+from simulation.experiments.measurement import MeasurementError
 
 # A deliberately over-optimized run (Gao et al.): no KL penalty, many optimizer steps, a reward
 # model trained on few labels. The report should show proxy reward up and gold reward down.

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from annotation.models import ComparisonTask, Membership, Project, Prompt, Response, TaskResponse
-from annotation.world.corpus import demo_prompts
-from annotation.world.demo_setup import DEMO_PROJECT_NAME, base_policy_register
+from simulation.corpus import demo_prompts
+from simulation.demo_setup import DEMO_PROJECT_NAME, base_policy_register
 
 
 def run_demo(*args):
@@ -97,7 +97,7 @@ def _fake_trainer(tmp_path, body: str) -> str:
 def test_a_failed_base_policy_build_says_why_and_leaves_nothing_half_built(tmp_path, monkeypatch, body, says):
     import sys
 
-    from annotation.world.demo_setup import base_policy_build
+    from simulation.demo_setup import base_policy_build
 
     monkeypatch.setattr(sys, "executable", _fake_trainer(tmp_path, body))
     output = tmp_path / "artifacts" / "base-policy"

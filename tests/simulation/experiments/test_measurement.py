@@ -1,7 +1,7 @@
 """Running the training CLI from the synthetic world (`run_training_cli`)."""
 import pytest
 
-from annotation.world.measurement import MeasurementError, run_training_cli
+from simulation.experiments.measurement import MeasurementError, run_training_cli
 
 
 def test_a_failing_command_with_a_progress_callback_still_says_why(tmp_path):

@@ -13,8 +13,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import demo_prompts, demo_responses
-from .gold_reward import gold_reward, prompt_text_of
+from simulation.corpus import demo_prompts, demo_responses
+from simulation.gold_reward import gold_reward, prompt_text_of
+
 from .measure import MeanEstimate, mean_with_standard_error
 
 # Gold gaps below this are near-ties: a held-out pair that even the gold reward barely orders says
