@@ -4,7 +4,6 @@ Every step is idempotent, so `make run` can call `python manage.py demo` on ever
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -21,6 +20,7 @@ from django.db import transaction
 from annotation.models import Membership, PolicyVersion, Project
 from annotation.services.imports import import_run
 from annotation.services.projects import member_add, project_create
+from training.jsonl import write_jsonl
 
 from .corpus import demo_prompts, demo_tasks, pretraining_records
 from .pretrained import pretrained_encoder
@@ -193,9 +193,7 @@ def base_policy_dir() -> Path:
 def write_pretraining_corpus(path: Path, *, seed: int = 0) -> int:
     """Writes the corpus the tiny base policy pretrains on (JSONL: text, prompt, completion)."""
     records = pretraining_records(seed=seed)
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
+    write_jsonl(path, records)
     return len(records)
 
 

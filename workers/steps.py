@@ -33,6 +33,7 @@ from annotation.services.iterations import (
     policy_version_register,
     reward_model_register,
 )
+from training.jsonl import read_jsonl, write_jsonl
 from workers.runner import StepFailed, run_training_command
 
 # Options of the `generate` section that the platform uses itself (how many prompts to sample)
@@ -169,23 +170,12 @@ def run_policy_optimization(job: TrainingJob) -> StepOutcome:
     return StepOutcome({**metrics, "policy": policy.name}, str(output))
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
 def _sample_prompts(iteration: Iteration) -> tuple[list[dict], list[dict]]:
     """The train and eval prompts this iteration samples (a fixed draw, so re-runs agree)."""
     section = _section(iteration, "generate")
     rng = random.Random(_seed(iteration))
-    train = _read_jsonl(_snapshot_path(iteration, "prompts.jsonl"))
-    evaluation = _read_jsonl(_snapshot_path(iteration, "eval_prompts.jsonl"))
+    train = read_jsonl(_snapshot_path(iteration, "prompts.jsonl"))
+    evaluation = read_jsonl(_snapshot_path(iteration, "eval_prompts.jsonl"))
     train = rng.sample(train, min(len(train), int(section.get("train_prompts", DEFAULT_TRAIN_PROMPTS))))
     evaluation = rng.sample(evaluation, min(len(evaluation), int(section.get("eval_prompts", DEFAULT_EVAL_PROMPTS))))
     return train, evaluation
@@ -222,7 +212,7 @@ def run_generate(job: TrainingJob) -> StepOutcome:
         rows = [row for row in train + evaluation if policy == new_policy or row["id"] not in have]
         if not rows:
             continue
-        prompts_file = _write_jsonl(directory / f"prompts_{policy.pk}.jsonl", rows)
+        prompts_file = write_jsonl(directory / f"prompts_{policy.pk}.jsonl", rows)
         output = directory / f"samples_{policy.pk}.jsonl"
         extra = ["--reference", reference.path] if policy.pk != reference.pk else []
         # Independent samples per policy: with one shared seed, two nearly equal policies would
@@ -233,7 +223,7 @@ def run_generate(job: TrainingJob) -> StepOutcome:
                      "--model-name", policy.name, *_common(iteration, output),
                      "--seed", str(_seed(iteration) + policy.pk)],
         )
-        samples = _read_jsonl(output)
+        samples = read_jsonl(output)
         metrics[f"responses_{policy.name}"] = policy_responses_store(policy=policy, rows=samples, iteration=iteration)
         kls = [row["kl"] for row in samples if isinstance(row.get("kl"), (int, float))]
         if kls and policy == new_policy:
@@ -259,7 +249,7 @@ def _score_samples(job, iteration: Iteration, policies: list[PolicyVersion], pro
                      .select_related("prompt", "policy_version"))
     if reward_model is None or not responses:
         return {}
-    data = _write_jsonl(directory / "to_score.jsonl", [
+    data = write_jsonl(directory / "to_score.jsonl", [
         {"prompt": prompt_payload(r.prompt), "response": r.text, "response_id": r.pk} for r in responses
     ])
     output = directory / "scores.jsonl"
@@ -267,7 +257,7 @@ def _score_samples(job, iteration: Iteration, policies: list[PolicyVersion], pro
         job=job, command="score", progress_span=(0.8, 1.0),
         options=["--reward-model", reward_model.path, "--data", str(data), *_common(iteration, output)],
     )
-    scores = {row["response_id"]: row["reward"] for row in _read_jsonl(output)
+    scores = {row["response_id"]: row["reward"] for row in read_jsonl(output)
               if isinstance(row.get("reward"), (int, float))}
     response_rewards_store(reward_model_id=reward_model.pk, scores=scores)
     metrics = {}
@@ -302,7 +292,7 @@ def run_rlaif(job: TrainingJob) -> StepOutcome:
                   if isinstance(link.response.metadata.get("rewards", {}).get(key), (int, float))}
     missing = [link for link in links if link.response_id not in scores]
     if missing:
-        data = _write_jsonl(directory / "to_score.jsonl", [
+        data = write_jsonl(directory / "to_score.jsonl", [
             {"prompt": prompt_payload(link.response.prompt), "response": link.response.text,
              "response_id": link.response_id}
             for link in missing
@@ -312,7 +302,7 @@ def run_rlaif(job: TrainingJob) -> StepOutcome:
             job=job, command="score",
             options=["--reward-model", judge_model, "--data", str(data), *_common(iteration, output)],
         )
-        scores.update({row["response_id"]: float(row["reward"]) for row in _read_jsonl(output)
+        scores.update({row["response_id"]: float(row["reward"]) for row in read_jsonl(output)
                        if isinstance(row.get("reward"), (int, float))})
     result = ai_judgements_submit(project=iteration.project, annotator=annotator, scores=scores,
                                   max_tasks=len(tasks) + 8)

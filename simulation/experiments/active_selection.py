@@ -56,6 +56,7 @@ from training.linear_reward import (
     pairwise_accuracy,
     reward_features,
 )
+from training.jsonl import read_jsonl, write_jsonl
 
 from simulation.corpus import demo_tasks
 from simulation.gold_reward import gold_reward
@@ -70,7 +71,7 @@ from .acquisition import (
     most_informative,
     most_predictive,
 )
-from .measurement import gold_labelled_pairs, read_jsonl, run_training_cli, write_jsonl
+from .measurement import gold_labelled_pairs, run_training_cli
 
 STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction", "sign")
 HEADLINE_STRATEGY = "uncertainty"  # the "order tasks by reward-model uncertainty"

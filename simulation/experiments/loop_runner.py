@@ -22,6 +22,7 @@ from annotation.models import Iteration, PolicyVersion, Project, TrainingJob
 from annotation.selectors.agreement import project_agreement
 from annotation.services.iterations import hyperparameters_merge, iteration_evaluation_record, iteration_start
 from annotation.services.projects import member_add, project_create
+from training.jsonl import write_jsonl
 
 from simulation.demo_setup import (
     DEMO_GUIDELINES,
@@ -43,7 +44,6 @@ from .measurement import (
     gold_labelled_pairs,
     measure_policy,
     reward_model_gold_accuracy,
-    write_jsonl,
 )
 from .report import verdict, write_report
 

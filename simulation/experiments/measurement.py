@@ -13,6 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.jsonl import read_jsonl, write_jsonl
+
 from simulation.corpus import demo_prompts, demo_responses
 from simulation.gold_reward import gold_reward, prompt_text_of
 
@@ -76,16 +78,6 @@ def _progress_event(line: str) -> dict | None:
     except json.JSONDecodeError:
         return None
     return payload if isinstance(payload, dict) and payload.get("event") == "progress" else None
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def conversation(text: str) -> list[dict]:
