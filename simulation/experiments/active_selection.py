@@ -50,18 +50,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from simulation.corpus import demo_tasks
+from simulation.gold_reward import gold_reward
+from simulation.pretrained import pretrained_encoder
+from simulation.simulated_annotators import choose_ranking, default_profiles
+from training.client import run_training_command
+from training.jsonl import read_jsonl, write_jsonl
 from training.linear_reward import (
     fit_bradley_terry_head,
     fit_with_annotator_reliability,
     pairwise_accuracy,
     reward_features,
 )
-from training.jsonl import read_jsonl, write_jsonl
-
-from simulation.corpus import demo_tasks
-from simulation.gold_reward import gold_reward
-from simulation.pretrained import pretrained_encoder
-from simulation.simulated_annotators import choose_ranking, default_profiles
 
 from .acquisition import (
     least_certain,
@@ -71,7 +71,7 @@ from .acquisition import (
     most_informative,
     most_predictive,
 )
-from .measurement import gold_labelled_pairs, run_training_cli
+from .measurement import gold_labelled_pairs
 
 STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction", "sign")
 HEADLINE_STRATEGY = "uncertainty"  # the "order tasks by reward-model uncertainty"
@@ -197,9 +197,9 @@ def embedding_table(texts: set[str], *, encoder: str, directory: Path, progress:
         # The first run embeds tens of thousands of texts (minutes): show how far it is.
         with tqdm(total=len(missing), desc="embedding new texts", unit="text", disable=not progress,
                   dynamic_ncols=True) as bar:
-            run_training_cli("embed", ["--model", encoder, "--data", str(data), "--output", str(output),
-                                       "--layer", str(layer)],
-                             on_progress=lambda step, total: bar.update(step - bar.n))
+            run_training_command("embed", ["--model", encoder, "--data", str(data), "--output", str(output),
+                                           "--layer", str(layer)],
+                                 on_progress=lambda event: bar.update(event.step - bar.n))
         table.update(zip(missing, np.load(output)))
         ordered = sorted(table)
         write_jsonl(cache_texts, [{"text": text} for text in ordered])

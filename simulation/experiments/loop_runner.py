@@ -22,8 +22,6 @@ from annotation.models import Iteration, PolicyVersion, Project, TrainingJob
 from annotation.selectors.agreement import project_agreement
 from annotation.services.iterations import hyperparameters_merge, iteration_evaluation_record, iteration_start
 from annotation.services.projects import member_add, project_create
-from training.jsonl import write_jsonl
-
 from simulation.demo_setup import (
     DEMO_GUIDELINES,
     base_policy_build,
@@ -36,6 +34,7 @@ from simulation.demo_setup import (
 from simulation.pretrained import pretrained_encoder
 from simulation.processes import CeleryWorker, WebServer, child_environment, free_port
 from simulation.simulated_annotators import DEFAULT_PASSWORD, SimulatedCrowd, default_profiles
+from training.jsonl import write_jsonl
 
 from .active_selection import LOOP_SCALE, PLATFORM_AS_BUILT, active_selection_experiment
 from .measure import MeanEstimate, overoptimization_detected

@@ -90,9 +90,9 @@ def _fake_trainer(tmp_path, body: str) -> str:
 
 @pytest.mark.parametrize("body, says", [
     # Killed mid-build: its last line is a progress bar, so the message names the signal instead.
-    ('echo "tiny-model:  14%|# | 110/800"\nkill -9 $$\n', "`python -m training tiny-model` was stopped by SIGKILL"),
+    ('echo "tiny-model:  14%|# | 110/800"\nkill -9 $$\n', "training tiny-model was stopped by SIGKILL"),
     ('echo "tiny-model:   0%"\necho "RuntimeError: out of memory"\nexit 3\n',
-     "`python -m training tiny-model` failed: RuntimeError: out of memory"),
+     "training tiny-model failed (exit status 3): RuntimeError: out of memory"),
 ])
 def test_a_failed_base_policy_build_says_why_and_leaves_nothing_half_built(tmp_path, monkeypatch, body, says):
     import sys
@@ -115,7 +115,7 @@ def test_the_demo_goes_on_without_a_base_policy_and_says_how_to_get_one(tmp_path
     monkeypatch.setattr(sys, "executable", _fake_trainer(tmp_path, "kill -9 $$\n"))
     out, err = io.StringIO(), io.StringIO()
     call_command("demo", stdout=out, stderr=err)
-    assert "Base policy not built: `python -m training tiny-model` was stopped by SIGKILL." in err.getvalue()
+    assert "Base policy not built: training tiny-model was stopped by SIGKILL." in err.getvalue()
     assert "Run `make run` (or `python manage.py demo`) again to build it." in err.getvalue()
     assert "Demo logins" in out.getvalue()
     assert not Project.objects.get(name=DEMO_PROJECT_NAME).base_policy_path

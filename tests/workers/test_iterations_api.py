@@ -129,13 +129,13 @@ def test_the_leaderboard_is_for_engineers(project, engineer):
 
 
 def test_the_runner_keeps_progress_bars_out_of_the_log_tail():
+    from training.client import ProgressEvent
     from workers.runner import _JobReporter
 
-    reporter = _JobReporter(1, None, "reward", (0.0, 1.0))
-    reporter.take("stderr", "reward:  40%|████      | 4/10 [00:02<00:03,  1.9it/s, loss=0.6]")
-    reporter.take("stderr", "WARNING trl: something worth reading")
-    reporter.take("stdout", '{"event": "progress", "progress": 0.5, "step": 5, "total": 10, "metrics": {"loss": 0.6}}')
-    reporter.take("stdout", '{"accuracy": 0.9}')
+    reporter = _JobReporter(1, None, "reward", (0.5, 1.0))
+    reporter.take_output("stderr", "reward:  40%|████      | 4/10 [00:02<00:03,  1.9it/s, loss=0.6]")
+    reporter.take_output("stderr", "WARNING trl: something worth reading")
+    reporter.take_progress(ProgressEvent(progress=0.5, step=5, total=10, metrics={"loss": 0.6}))
     assert reporter.log_lines == ["WARNING trl: something worth reading"]
-    assert reporter.progress == 0.5 and reporter.final == {"accuracy": 0.9}
+    assert reporter.progress == 0.75  # halfway through the second half of the job
     assert reporter.metrics_entries == [{"command": "reward", "step": 5, "total": 10, "loss": 0.6}]
