@@ -10,7 +10,14 @@ from pathlib import Path
 from django.conf import settings
 
 from annotation.errors import DomainError
-from annotation.models import ComparisonTask, Iteration, PolicyVersion, Response, TaskResponse, TrainingJob
+from annotation.models import ComparisonTask, Iteration, PolicyVersion, TrainingJob
+from annotation.selectors.iteration_steps import (
+    iteration_step_job,
+    policy_responses_to_prompts,
+    prompt_ids_answered_by,
+    sft_job_on_demonstrations,
+    task_responses,
+)
 from annotation.services.iteration_rlaif import (
     ai_annotator_ensure,
     ai_candidate_tasks,
@@ -77,8 +84,8 @@ def _section(iteration: Iteration, name: str) -> dict:
 
 
 def _job_metrics(iteration: Iteration, step: str) -> dict:
-    job = iteration.jobs.filter(step=step, status=TrainingJob.Status.SUCCEEDED).first()
-    if job is None:
+    job = iteration_step_job(iteration=iteration, step=step)
+    if job is None or job.status != TrainingJob.Status.SUCCEEDED:
         raise StepFailed(f"step {step!r} has not succeeded yet.")
     return job.metrics
 
@@ -105,10 +112,7 @@ def run_sft(job: TrainingJob) -> StepOutcome:
     demonstrations_hash = snapshot["demonstrations_hash"]
     if not snapshot["n_demonstrations"]:
         return StepOutcome({"skipped": True, "reason": "no demonstrations"})
-    earlier = TrainingJob.objects.filter(
-        iteration__project_id=iteration.project_id, step="sft", status=TrainingJob.Status.SUCCEEDED,
-        metrics__demonstrations_hash=demonstrations_hash, metrics__skipped=False,
-    ).exclude(iteration=iteration).first()
+    earlier = sft_job_on_demonstrations(iteration=iteration, demonstrations_hash=demonstrations_hash)
     if earlier is not None:
         return StepOutcome({"skipped": True, "reason": f"demonstrations unchanged since iteration "
                                                         f"{earlier.iteration.number}",
@@ -146,8 +150,9 @@ def run_reward(job: TrainingJob) -> StepOutcome:
 def run_policy_optimization(job: TrainingJob) -> StepOutcome:
     """PPO, RLOO (against the new reward model) or DPO (on the pairs) from the starting policy."""
     iteration = job.iteration
-    sft = iteration.jobs.get(step="sft")
-    start = sft.artifact_path if sft.artifact_path and not sft.metrics.get("skipped") else iteration.policy_before.path
+    sft = iteration_step_job(iteration=iteration, step="sft")
+    trained = sft is not None and sft.artifact_path and not sft.metrics.get("skipped")
+    start = sft.artifact_path if trained else iteration.policy_before.path
     output = iteration_directory(iteration) / "policy"
     algorithm = iteration.algorithm
     options = [*cli_options(_section(iteration, algorithm)), "--policy", start]
@@ -208,7 +213,7 @@ def run_generate(job: TrainingJob) -> StepOutcome:
     metrics: dict = {"train_prompts": len(train), "eval_prompts": len(evaluation)}
     span = 0.8 / len(policies)
     for index, policy in enumerate(policies):
-        have = set(Response.objects.filter(policy_version=policy).values_list("prompt_id", flat=True))
+        have = prompt_ids_answered_by(policy=policy)
         rows = [row for row in train + evaluation if policy == new_policy or row["id"] not in have]
         if not rows:
             continue
@@ -245,8 +250,7 @@ def _score_samples(job, iteration: Iteration, policies: list[PolicyVersion], pro
     """Scores the policies' responses on the sampled train prompts with the iteration's reward
     model (the overoptimization monitor compares these scores with the annotators' verdicts)."""
     reward_model = iteration.reward_model
-    responses = list(Response.objects.filter(policy_version__in=policies, prompt_id__in=prompt_ids)
-                     .select_related("prompt", "policy_version"))
+    responses = policy_responses_to_prompts(policies=policies, prompt_ids=prompt_ids)
     if reward_model is None or not responses:
         return {}
     data = write_jsonl(directory / "to_score.jsonl", [
@@ -279,7 +283,7 @@ def run_rlaif(job: TrainingJob) -> StepOutcome:
     max_tasks = int(section.get("max_tasks", DEFAULT_RLAIF_TASKS))
     annotator = ai_annotator_ensure(project=iteration.project)
     tasks = ai_candidate_tasks(project=iteration.project, annotator=annotator, limit=max_tasks)
-    links = list(TaskResponse.objects.filter(task__in=tasks).select_related("response__prompt"))
+    links = task_responses(tasks=tasks)
     if not links:
         return StepOutcome({"judged": 0, "skipped": 0, "judge_model": judge_model})
     directory = iteration_directory(iteration) / "rlaif"
