@@ -337,3 +337,7 @@ STEP_RUNNERS = {
     "rlaif": run_rlaif,
     "evaluate": run_evaluate,
 }
+# Steps that only touch the database and files run on the `default` queue; every other step
+# launches `python -m training ...` and runs on the `gpu` queue (see workers.tasks).
+DB_STEPS = frozenset({"snapshot", "evaluate"})
+GPU_STEPS = frozenset(STEP_RUNNERS) - DB_STEPS
