@@ -8,7 +8,6 @@ stops running (a cancel, or the watchdog).
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
