@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.configs import EvaluateRewardConfig, RewardConfig, ScoreConfig
-from training.data import PreferencePair, conversation_text, read_pairs, read_responses, write_jsonl
+from training.data import PreferencePair, conversation_text, read_pairs, read_responses
 from training.errors import TrainingUserError
+from training.jsonl import write_jsonl
 from training.progress import ProgressCallback, trainer_progress_callback
 
 ENSEMBLE_FILE = "ensemble.json"

@@ -27,8 +27,6 @@ from annotation.selectors.iteration_evaluation import iteration_evaluation
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = tuple(Project.Algorithm.values)
-# Steps that run `python -m training ...` and so belong on the `gpu` queue.
-GPU_STEPS = frozenset({"sft", "reward", "generate", "rlaif", *ALGORITHMS})
 # Sections of `hyperparameters`: each maps option names to values passed to that CLI command.
 HYPERPARAMETER_SECTIONS = frozenset({"sft", "reward", "generate", "rlaif", *ALGORITHMS})
 LIVE = (Iteration.Status.QUEUED, Iteration.Status.RUNNING)
@@ -100,7 +98,7 @@ def hyperparameters_merge(base: dict, override: dict) -> dict:
 
 def _send_advance(iteration_id: int) -> None:
     try:
-        current_app.send_task("workers.advance_iteration", args=[iteration_id], queue="default")
+        current_app.send_task("workers.advance_iteration", args=[iteration_id])
     except Exception:  # the broker is down: the rows are committed, the beat nudges it later
         logger.exception("Could not queue iteration %s; the beat will retry.", iteration_id)
 

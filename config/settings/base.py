@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "annotation",
+    # The synthetic world: only its management commands (`demo`, `loop`); no models.
+    "simulation",
 ]
 
 MIDDLEWARE = [
@@ -171,7 +173,8 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 12 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 11 * 3600))
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_TIMEZONE = "UTC"
-# Training and generation go to the `gpu` queue (the gpu-worker); bookkeeping stays on `default`.
+# Training and generation go to the `gpu` queue (the gpu-worker); every other task, including
+# those the web process sends by name, goes to CELERY_TASK_DEFAULT_QUEUE.
 CELERY_TASK_ROUTES = {"workers.run_gpu_step": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE = {
     "check-projects": {"task": "workers.check_projects", "schedule": 60.0},

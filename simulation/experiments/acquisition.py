@@ -1,5 +1,5 @@
 """Acquisition scores for active pair selection: which unlabelled pairs a Bradley-Terry linear head
-(`training.linear_reward`) should have labelled next. Pure numpy; `annotation.world.active_selection`
+(`training.linear_reward`) should have labelled next. Pure numpy; `simulation.experiments.active_selection`
 compares them against random selection.
 
 Arguments shared by the posterior-based scores: `pool_differences` (n, F) holds each pool pair's

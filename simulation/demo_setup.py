@@ -4,14 +4,11 @@ Every step is idempotent, so `make run` can call `python manage.py demo` on ever
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +18,8 @@ from django.db import transaction
 from annotation.models import Membership, PolicyVersion, Project
 from annotation.services.imports import import_run
 from annotation.services.projects import member_add, project_create
+from training.client import run_training_command
+from training.jsonl import write_jsonl
 
 from .corpus import demo_prompts, demo_tasks, pretraining_records
 from .pretrained import pretrained_encoder
@@ -193,9 +192,7 @@ def base_policy_dir() -> Path:
 def write_pretraining_corpus(path: Path, *, seed: int = 0) -> int:
     """Writes the corpus the tiny base policy pretrains on (JSONL: text, prompt, completion)."""
     records = pretraining_records(seed=seed)
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
+    write_jsonl(path, records)
     return len(records)
 
 
@@ -204,8 +201,8 @@ def base_policy_build(*, output: Path, seed: int = 0, stream=None, extra_args: l
     `extra_args` come last, so they override `BASE_POLICY_SHAPE` (tests build a smaller one).
 
     Builds into a temporary directory next to `output` and renames it into place, so a build
-    interrupted half-way never looks finished. Raises RuntimeError with the trainer's last output
-    line if it fails.
+    interrupted half-way never looks finished. The trainer's output (its progress bar) goes to
+    `stream`. Raises `TrainingCommandError` (a RuntimeError) saying why if it fails.
     """
     if (output / "config.json").exists():
         return output
@@ -215,20 +212,11 @@ def base_policy_build(*, output: Path, seed: int = 0, stream=None, extra_args: l
         corpus = staging / "corpus.jsonl"
         write_pretraining_corpus(corpus, seed=seed)
         model_dir = staging / "model"
-        command = [sys.executable, "-m", "training", "tiny-model", "--corpus", str(corpus),
-                   "--output", str(model_dir), "--seed", str(seed), *BASE_POLICY_SHAPE, *(extra_args or [])]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env=env, cwd=settings.BASE_DIR)
-        last_lines: list[str] = []
-        for line in process.stdout:
-            last_lines = (last_lines + [line.rstrip()])[-5:]
-            if stream is not None:
-                stream.write(line)
-                stream.flush()
-        returncode = process.wait()
-        if returncode != 0:
-            raise RuntimeError(f"`python -m training tiny-model` {_how_it_ended(returncode, last_lines)}")
+        run_training_command(
+            "tiny-model", ["--corpus", str(corpus), "--output", str(model_dir), "--seed", str(seed),
+                           *BASE_POLICY_SHAPE, *(extra_args or [])],
+            cwd=settings.BASE_DIR, on_output=None if stream is None else partial(_echo, stream),
+        )
         shutil.copy(corpus, model_dir / "pretraining-corpus.jsonl")
         if output.exists():
             shutil.rmtree(output)
@@ -238,17 +226,9 @@ def base_policy_build(*, output: Path, seed: int = 0, stream=None, extra_args: l
     return output
 
 
-def _how_it_ended(returncode: int, last_lines: list[str]) -> str:
-    """Why a build failed, in words: a signal by name (its last line would be a progress bar),
-    else the last line it printed."""
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"was stopped by {name}"
-    detail = next((line for line in reversed(last_lines) if line.strip()), "no output")
-    return f"failed: {detail}"
+def _echo(stream, _name: str, line: str) -> None:
+    stream.write(line + "\n")
+    stream.flush()
 
 
 @transaction.atomic

@@ -22,7 +22,7 @@ and trains the same reward model after every batch:
 - sign: the pairs whose better side the head is least sure of, |mean gap| / posterior std
   smallest, in greedy rank-one batches (`least_sure_of_sign`).
 
-The scores themselves live in `annotation.world.acquisition`.
+The scores themselves live in `simulation.experiments.acquisition`.
 
 With `--learn-reliability` the head also learns how far to trust each annotator (EM,
 `fit_with_annotator_reliability`), as the platform's reliability-weighted consensus does.
@@ -34,7 +34,7 @@ child process. After each batch the model's accuracy on held-out gold-labelled p
 prompts, `gold_labelled_pairs`) is recorded; the report compares how many labels each strategy needs
 to reach a target accuracy.
 
-Standalone: `python -m annotation.world.active_selection --seeds 8 --output DIR`.
+Standalone: `python -m simulation.experiments.active_selection --seeds 8 --output DIR`.
 """
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from simulation.corpus import demo_tasks
+from simulation.gold_reward import gold_reward
+from simulation.pretrained import pretrained_encoder
+from simulation.simulated_annotators import choose_ranking, default_profiles
+from training.client import run_training_command
+from training.jsonl import read_jsonl, write_jsonl
 from training.linear_reward import (
     fit_bradley_terry_head,
     fit_with_annotator_reliability,
@@ -65,11 +71,7 @@ from .acquisition import (
     most_informative,
     most_predictive,
 )
-from .corpus import demo_tasks
-from .gold_reward import gold_reward
-from .measurement import gold_labelled_pairs, read_jsonl, run_training_cli, write_jsonl
-from .pretrained import pretrained_encoder
-from .simulated_annotators import choose_ranking, default_profiles
+from .measurement import gold_labelled_pairs
 
 STRATEGIES = ("random", "uncertainty", "ensemble", "mixed", "diverse", "information", "variance", "prediction", "sign")
 HEADLINE_STRATEGY = "uncertainty"  # the issue's "order tasks by reward-model uncertainty"
@@ -195,9 +197,9 @@ def embedding_table(texts: set[str], *, encoder: str, directory: Path, progress:
         # The first run embeds tens of thousands of texts (minutes): show how far it is.
         with tqdm(total=len(missing), desc="embedding new texts", unit="text", disable=not progress,
                   dynamic_ncols=True) as bar:
-            run_training_cli("embed", ["--model", encoder, "--data", str(data), "--output", str(output),
-                                       "--layer", str(layer)],
-                             on_progress=lambda step, total: bar.update(step - bar.n))
+            run_training_command("embed", ["--model", encoder, "--data", str(data), "--output", str(output),
+                                           "--layer", str(layer)],
+                                 on_progress=lambda event: bar.update(event.step - bar.n))
         table.update(zip(missing, np.load(output)))
         ordered = sorted(table)
         write_jsonl(cache_texts, [{"text": text} for text in ordered])
@@ -491,7 +493,7 @@ def _executor(jobs: int):
 
 def parse_arguments(argv=None) -> argparse.Namespace:
     """The command line, with `strategies` as a tuple (exits with a message on a bad one)."""
-    parser = argparse.ArgumentParser(prog="python -m annotation.world.active_selection",
+    parser = argparse.ArgumentParser(prog="python -m simulation.experiments.active_selection",
                                      description="Labels needed: active pair selection vs random (writes "
                                                  "report.json and the accuracy-vs-labels plot).")
     parser.add_argument("--seeds", type=int, default=8, help="number of seeds (0..N-1)")

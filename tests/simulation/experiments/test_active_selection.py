@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from annotation.world.acquisition import (
+from simulation.experiments.acquisition import (
     least_certain,
     least_certain_per_group,
     least_sure_of_sign,
@@ -13,7 +13,7 @@ from annotation.world.acquisition import (
     most_informative,
     most_predictive,
 )
-from annotation.world.active_selection import (
+from simulation.experiments.active_selection import (
     STRATEGIES,
     active_selection_experiment,
     labelled_pool,
@@ -23,8 +23,8 @@ from annotation.world.active_selection import (
     run_strategy,
     summarise,
 )
-from annotation.world.gold_reward import gold_reward
-from annotation.world.measurement import gold_labelled_pairs
+from simulation.gold_reward import gold_reward
+from simulation.experiments.measurement import gold_labelled_pairs
 from training.linear_reward import LinearRewardHead, fit_bradley_terry_head, pairwise_accuracy
 
 

@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 
 from annotation.models import ComparisonTask, Iteration, Judgement, PolicyVersion, Project, TrainingJob
-from annotation.world.demo_setup import base_policy_build, base_policy_dir
-from annotation.world.loop_runner import KL_SAFETY, LoopConfig, default_hyperparameters, ppo_kl_schedule
-from annotation.world.pretrained import pretrained_encoder
-from annotation.world.report import PLOT_FILES
+from simulation.demo_setup import base_policy_build, base_policy_dir
+from simulation.experiments.loop_runner import KL_SAFETY, LoopConfig, default_hyperparameters, ppo_kl_schedule
+from simulation.pretrained import pretrained_encoder
+from simulation.experiments.report import PLOT_FILES
 
 TINY = {
     "reward": {"epochs": 1, "max_length": 128},
@@ -89,13 +89,13 @@ def test_the_kl_budget_opens_in_equal_parts_and_the_last_iteration_gets_it_all_w
 
 
 def loop_options(*args: str) -> dict:
-    from annotation.management.commands.loop import Command
+    from simulation.management.commands.loop import Command
 
     return vars(Command().create_parser("manage.py", "loop").parse_args(list(args)))
 
 
 def test_the_overoptimized_run_uses_a_small_reward_model_and_no_kl_cap(tmp_path):
-    from annotation.management.commands.loop import loop_config_from_options
+    from simulation.management.commands.loop import loop_config_from_options
 
     config = loop_config_from_options(loop_options("--overoptimize", "--output", str(tmp_path)))
     assert config.reward_backbone == "policy" and config.iterations == 2

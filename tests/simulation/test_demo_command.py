@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from annotation.models import ComparisonTask, Membership, Project, Prompt, Response, TaskResponse
-from annotation.world.corpus import demo_prompts
-from annotation.world.demo_setup import DEMO_PROJECT_NAME, base_policy_register
+from simulation.corpus import demo_prompts
+from simulation.demo_setup import DEMO_PROJECT_NAME, base_policy_register
 
 
 def run_demo(*args):
@@ -90,14 +90,14 @@ def _fake_trainer(tmp_path, body: str) -> str:
 
 @pytest.mark.parametrize("body, says", [
     # Killed mid-build: its last line is a progress bar, so the message names the signal instead.
-    ('echo "tiny-model:  14%|# | 110/800"\nkill -9 $$\n', "`python -m training tiny-model` was stopped by SIGKILL"),
+    ('echo "tiny-model:  14%|# | 110/800"\nkill -9 $$\n', "training tiny-model was stopped by SIGKILL"),
     ('echo "tiny-model:   0%"\necho "RuntimeError: out of memory"\nexit 3\n',
-     "`python -m training tiny-model` failed: RuntimeError: out of memory"),
+     "training tiny-model failed (exit status 3): RuntimeError: out of memory"),
 ])
 def test_a_failed_base_policy_build_says_why_and_leaves_nothing_half_built(tmp_path, monkeypatch, body, says):
     import sys
 
-    from annotation.world.demo_setup import base_policy_build
+    from simulation.demo_setup import base_policy_build
 
     monkeypatch.setattr(sys, "executable", _fake_trainer(tmp_path, body))
     output = tmp_path / "artifacts" / "base-policy"
@@ -115,7 +115,7 @@ def test_the_demo_goes_on_without_a_base_policy_and_says_how_to_get_one(tmp_path
     monkeypatch.setattr(sys, "executable", _fake_trainer(tmp_path, "kill -9 $$\n"))
     out, err = io.StringIO(), io.StringIO()
     call_command("demo", stdout=out, stderr=err)
-    assert "Base policy not built: `python -m training tiny-model` was stopped by SIGKILL." in err.getvalue()
+    assert "Base policy not built: training tiny-model was stopped by SIGKILL." in err.getvalue()
     assert "Run `make run` (or `python manage.py demo`) again to build it." in err.getvalue()
     assert "Demo logins" in out.getvalue()
     assert not Project.objects.get(name=DEMO_PROJECT_NAME).base_policy_path

@@ -1,4 +1,4 @@
-"""Run simulated annotators against a Prefloop server: `python -m annotation.world.simulate`.
+"""Run simulated annotators against a Prefloop server: `python -m simulation.simulate`.
 
 Pure HTTP: it needs no database, only the server's URL, a project id and (to create the
 annotators' accounts) a manager's or admin's login. It waits for the server to come up, then

@@ -2,7 +2,7 @@
 port range 18600-18699 (so parallel test runs of other parts never collide with it)."""
 import pytest
 
-from annotation.world.processes import WebServer, child_environment, free_port
+from simulation.processes import WebServer, child_environment, free_port
 
 PORTS = (18600, 18699)
 

@@ -3,8 +3,8 @@ import statistics
 
 import pytest
 
-from annotation.world.corpus import demo_prompts, demo_responses, demo_tasks, pretraining_records
-from annotation.world.gold_reward import gold_reward, gold_score, prompt_text_of
+from simulation.corpus import demo_prompts, demo_responses, demo_tasks, pretraining_records
+from simulation.gold_reward import gold_reward, gold_score, prompt_text_of
 
 SLEEP = "How can I sleep better at night?"
 ON_TOPIC = "Go to bed at the same time every night. Keep your bedroom dark, quiet and a little cool."

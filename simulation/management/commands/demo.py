@@ -12,13 +12,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Judgement
 from annotation.services.projects import member_add
-from annotation.world.demo_setup import (
+from simulation.demo_setup import (
     base_policy_build,
     base_policy_dir,
     base_policy_register,
     demo_setup,
 )
-from annotation.world.simulated_annotators import DEFAULT_PASSWORD, default_profiles
+from simulation.simulated_annotators import DEFAULT_PASSWORD, default_profiles
 
 
 class Command(BaseCommand):
@@ -90,7 +90,7 @@ class Command(BaseCommand):
             member_add(project=project, actor=admin, username=profile.username, role="annotator",
                        password=None if exists else DEFAULT_PASSWORD)
         command = [
-            sys.executable, "-m", "annotation.world.simulate", "--url", options["url"],
+            sys.executable, "-m", "simulation.simulate", "--url", options["url"],
             "--project", str(project.pk), "--annotators", str(count), "--seed", str(options["seed"]),
             "--seconds-per-judgement", str(options["seconds_per_judgement"]),
         ]

@@ -1,7 +1,7 @@
 """The loop report's human evaluation is the platform's own, refreshed through the beat's service."""
 import pytest
 
-from annotation.world.loop_runner import platform_evaluation
+from simulation.experiments.loop_runner import platform_evaluation
 from tests.workers.test_evaluation import Loop, overoptimized_first_iteration
 
 

@@ -13,8 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Project
 from annotation.services.iterations import hyperparameters_merge
-from annotation.world.loop_runner import REWARD_BACKBONES, LoopConfig, LoopRun
-from annotation.world.measurement import MeasurementError
+from simulation.experiments.loop_runner import REWARD_BACKBONES, LoopConfig, LoopRun
 
 # A deliberately over-optimized run (Gao et al.): no KL penalty, many optimizer steps, a reward
 # model trained on few labels. The report should show proxy reward up and gold reward down.
@@ -70,7 +69,7 @@ class Command(BaseCommand):
         config = loop_config_from_options(options)
         try:
             results = LoopRun(config, log=lambda line: self.stdout.write(line)).run()
-        except (MeasurementError, TimeoutError, RuntimeError) as error:
+        except (TimeoutError, RuntimeError) as error:  # RuntimeError: also a failed training command
             raise CommandError(str(error)) from error
         verdict = results.get("verdict") or {}
         self.stdout.write(f"Report: {config.output / 'summary.md'}")

@@ -6,10 +6,10 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from annotation.models import ComparisonTask, Judgement, Project
-from annotation.world.corpus import demo_prompts
-from annotation.world.demo_setup import DEMO_PROJECT_NAME
-from annotation.world.gold_reward import gold_reward
-from annotation.world.simulated_annotators import (
+from simulation.corpus import demo_prompts
+from simulation.demo_setup import DEMO_PROJECT_NAME
+from simulation.gold_reward import gold_reward
+from simulation.simulated_annotators import (
     ALWAYS_LEFT,
     BRADLEY_TERRY,
     ApiClient,

@@ -22,9 +22,7 @@ from annotation.models import Iteration, PolicyVersion, Project, TrainingJob
 from annotation.selectors.agreement import project_agreement
 from annotation.services.iterations import hyperparameters_merge, iteration_evaluation_record, iteration_start
 from annotation.services.projects import member_add, project_create
-
-from .active_selection import LOOP_SCALE, PLATFORM_AS_BUILT, active_selection_experiment
-from .demo_setup import (
+from simulation.demo_setup import (
     DEMO_GUIDELINES,
     base_policy_build,
     base_policy_dir,
@@ -33,18 +31,20 @@ from .demo_setup import (
     demo_accounts,
     demo_content_import,
 )
+from simulation.pretrained import pretrained_encoder
+from simulation.processes import CeleryWorker, WebServer, child_environment, free_port
+from simulation.simulated_annotators import DEFAULT_PASSWORD, SimulatedCrowd, default_profiles
+from training.jsonl import write_jsonl
+
+from .active_selection import LOOP_SCALE, PLATFORM_AS_BUILT, active_selection_experiment
 from .measure import MeanEstimate, overoptimization_detected
 from .measurement import (
     evaluation_prompt_rows,
     gold_labelled_pairs,
     measure_policy,
     reward_model_gold_accuracy,
-    write_jsonl,
 )
-from .pretrained import pretrained_encoder
-from .processes import CeleryWorker, WebServer, child_environment, free_port
 from .report import verdict, write_report
-from .simulated_annotators import DEFAULT_PASSWORD, SimulatedCrowd, default_profiles
 
 # Tokens per response wherever the loop samples a policy: PPO's rollouts, the generate step's
 # samples for annotators, and the gold measurement.

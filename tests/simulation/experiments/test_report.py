@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from annotation.world.measure import mean_with_standard_error, overoptimization_detected
-from annotation.world.report import PLOT_FILES, verdict, write_report
+from simulation.experiments.measure import mean_with_standard_error, overoptimization_detected
+from simulation.experiments.report import PLOT_FILES, verdict, write_report
 
 
 def synthetic_results(final_gold=1.2, final_kl=4.0):

@@ -4,7 +4,7 @@ import random
 import pytest
 from scipy.stats import binomtest, chisquare
 
-from annotation.world.simulated_annotators import (
+from simulation.simulated_annotators import (
     ALWAYS_LEFT,
     BRADLEY_TERRY,
     RANDOM_SPAMMER,
@@ -114,7 +114,7 @@ def test_a_profile_refuses_nonsense():
 
 
 def test_reported_reading_times_look_human_for_careful_annotators_and_fast_for_spammers():
-    from annotation.world.simulated_annotators import reported_time_ms
+    from simulation.simulated_annotators import reported_time_ms
 
     rng = random.Random(0)
     careful = sorted(reported_time_ms(AnnotatorProfile("c"), rng) for _ in range(201))

@@ -1,90 +1,24 @@
 """Measuring policies and reward models against the hidden gold reward.
 
 Models are only touched through the training CLI (`python -m training generate | score |
-evaluate-reward`) in a child process, like the workers do: this module never imports torch.
+evaluate-reward`) in a child process, through `training.client` as the workers do: this module
+never imports torch.
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import demo_prompts, demo_responses
-from .gold_reward import gold_reward, prompt_text_of
+from simulation.corpus import demo_prompts, demo_responses
+from simulation.gold_reward import gold_reward, prompt_text_of
+from training.client import run_training_command
+from training.jsonl import read_jsonl, write_jsonl
+
 from .measure import MeanEstimate, mean_with_standard_error
 
 # Gold gaps below this are near-ties: a held-out pair that even the gold reward barely orders says
 # little about a reward model, so it is left out of the accuracy.
 MIN_GOLD_GAP = 0.25
-
-
-class MeasurementError(RuntimeError):
-    """A training command used for measurement failed; the message is its one-line error."""
-
-
-def run_training_cli(command: str, options: list[str], *, cwd: Path | None = None, on_progress=None) -> dict:
-    """Runs `python -m training <command> ...` and returns its final JSON metrics line.
-
-    With `on_progress(step, total)` the child also prints its progress events (`--progress-json`),
-    and each one is passed on as it arrives: a long command (embedding tens of thousands of texts)
-    can then show a progress bar instead of a silent wait."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRL_EXPERIMENTAL_SILENCE": "1"}
-    argv = [sys.executable, "-m", "training", command, *options]
-    if on_progress is None:
-        process = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
-        returncode, stdout, stderr = process.returncode, process.stdout, process.stderr
-    else:
-        returncode, stdout, stderr = _run_with_progress([*argv, "--progress-json"], env=env, cwd=cwd,
-                                                        on_progress=on_progress)
-    if returncode != 0:
-        errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-        detail = errors[-1] if errors else " | ".join(stderr.strip().splitlines()[-3:])
-        raise MeasurementError(f"training {command} failed: {detail or 'no output'}")
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    try:
-        return json.loads(lines[-1]) if lines else {}
-    except json.JSONDecodeError as error:
-        raise MeasurementError(f"training {command} printed no final metrics: {lines[-1][:200]!r}") from error
-
-
-def _run_with_progress(argv: list[str], *, env: dict, cwd: Path | None, on_progress) -> tuple[int, str, str]:
-    """Runs argv, calling on_progress(step, total) for each progress event on its stdout; returns
-    (exit code, the other stdout lines, stderr). Stderr goes to a temporary file, not a pipe, so a
-    chatty child can never block on it while this reads stdout."""
-    kept = []
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr_file:
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr_file, text=True, env=env, cwd=cwd) as child:
-            for line in child.stdout:
-                event = _progress_event(line)
-                if event is None:
-                    kept.append(line)
-                else:
-                    on_progress(int(event.get("step", 0)), int(event.get("total", 0)))
-        stderr_file.seek(0)
-        return child.returncode, "".join(kept), stderr_file.read()
-
-
-def _progress_event(line: str) -> dict | None:
-    """The progress event a stdout line holds, read as the workers' runner reads it, or None."""
-    try:
-        payload = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return payload if isinstance(payload, dict) and payload.get("event") == "progress" else None
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def conversation(text: str) -> list[dict]:
@@ -120,7 +54,7 @@ def gold_labelled_pairs(*, per_prompt: int = 12, seed: int = 1000) -> list[dict]
 
 def reward_model_gold_accuracy(*, reward_model: str, pairs_file: Path) -> dict:
     """Accuracy of a reward model on gold-labelled pairs: {"accuracy", "n", ...}."""
-    metrics = run_training_cli("evaluate-reward", ["--model", str(reward_model), "--data", str(pairs_file)])
+    metrics = run_training_command("evaluate-reward", ["--model", str(reward_model), "--data", str(pairs_file)]).metrics
     return {"accuracy": metrics.get("accuracy"), "n": metrics.get("n"), "ece": metrics.get("ece")}
 
 
@@ -155,7 +89,7 @@ def measure_policy(*, policy: str, reference: str, prompts_file: Path, output_di
                "--n", str(samples_per_prompt), "--seed", str(seed), "--max-new-tokens", str(max_new_tokens)]
     if Path(reference).resolve() != Path(policy).resolve():
         options += ["--reference", str(reference)]
-    run_training_cli("generate", options)
+    run_training_command("generate", options)
     samples = read_jsonl(samples_file)
     golds = [gold_reward(prompt_text_of(row.get("prompt")), response_text(row.get("response"))) for row in samples]
     for row, value in zip(samples, golds):
@@ -166,8 +100,8 @@ def measure_policy(*, policy: str, reference: str, prompts_file: Path, output_di
     proxy = None
     if reward_model is not None:
         scored_file = output_dir / "proxy-scores.jsonl"
-        run_training_cli("score", ["--reward-model", str(reward_model), "--data", str(samples_file),
-                                   "--output", str(scored_file)])
+        run_training_command("score", ["--reward-model", str(reward_model), "--data", str(samples_file),
+                                       "--output", str(scored_file)])
         rewards = [row["reward"] for row in read_jsonl(scored_file) if isinstance(row.get("reward"), (int, float))]
         proxy = (sum(rewards) / len(rewards)) if rewards else None
     return PolicyMeasurement(mean_with_standard_error(golds), kl, proxy, len(samples))
