@@ -2,31 +2,17 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
 import type { JudgementBody, NextTask, Project, WorkloadRow } from "../api/types";
+import { AnswerFields } from "../components/annotate/AnswerFields";
 import { ChatPrompt } from "../components/ChatPrompt";
 import { CheatSheet } from "../components/CheatSheet";
 import { ProgressBar } from "../components/Charts";
-import { DemonstrationForm } from "../components/DemonstrationForm";
-import { ExtrasForm } from "../components/ExtrasForm";
 import { Markdown } from "../components/Markdown";
-import { CriteriaForm, PairwiseForm } from "../components/PairwiseForm";
-import { RankingCriteriaForm } from "../components/RankingCriteriaForm";
-import { criteriaRankings } from "../lib/rankingText";
-import { RankingForm } from "../components/RankingForm";
 import { SkipDialog } from "../components/SkipDialog";
+import { useAnswerForm } from "../hooks/useAnswerForm";
+import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
 import { formatDuration, leaseStatus } from "../lib/lease";
 import { newClientId, outboxFlushed, sendReliably } from "../lib/outbox";
-import {
-  EMPTY_PAIRWISE,
-  choiceFromRanking,
-  pairwiseComplete,
-  pairwiseJudgement,
-  pairwiseKey,
-  pairwiseRanking,
-  type Choice,
-  type PairwiseState,
-} from "../lib/pairwise";
 import { promptTurns } from "../lib/prompt";
-import { EMPTY_RANKING, rankingComplete, rankingKey, type RankingState } from "../lib/ranking";
 
 /** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
 const UNDO_MS = 10_000;
@@ -66,13 +52,6 @@ export function AnnotatePage() {
   const [notice, setNotice] = useState("");
   const [backgroundError, setBackgroundError] = useState("");
   const [announcement, setAnnouncement] = useState("");
-  const [pairwise, setPairwise] = useState<PairwiseState>(EMPTY_PAIRWISE);
-  const [ranking, setRanking] = useState<RankingState>(EMPTY_RANKING);
-  const [demoText, setDemoText] = useState("");
-  const [criteriaValues, setCriteriaValues] = useState<Record<string, Choice | undefined>>({});
-  const [criteriaTexts, setCriteriaTexts] = useState<Record<string, string>>({});
-  const [rationale, setRationale] = useState("");
-  const [flags, setFlags] = useState<string[]>([]);
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
   const [cheatSheetOpen, setCheatSheetOpen] = useState(false);
   const [skipOpen, setSkipOpen] = useState(false);
@@ -91,26 +70,17 @@ export function AnnotatePage() {
   const taskType = project?.task_type ?? "pairwise";
   const responses = shown?.next.task.responses ?? [];
   const shownIds = responses.map((r) => r.id);
+  const answer = useAnswerForm(taskType, shownIds);
+  const showAnswerForm = answer.show;
 
   const display = useCallback((next: NextTask, prefill?: { body: JudgementBody; replaces: number }) => {
     setShown({ next, shownAt: performance.now(), clientId: newClientId(), replaces: prefill?.replaces });
     setAnnouncement(prefill ? `Changing your answer to task ${next.task.id}.` : `Task ${next.task.id} is shown.`);
     setError("");
     setPhase("ready");
-    const body = prefill?.body;
-    const ids = next.task.responses.map((r) => r.id);
-    if (body && ids.length === 2 && body.ranking.length) {
-      const choice = choiceFromRanking(body.ranking, Boolean(body.both_bad), [ids[0], ids[1]]);
-      setPairwise({ choice, strength: body.strength ?? null });
-    } else setPairwise(EMPTY_PAIRWISE);
-    setRanking(body && ids.length > 2 ? { tiers: body.ranking, tieNext: false } : EMPTY_RANKING);
-    setDemoText(body?.text ?? "");
-    setRationale(body?.rationale ?? "");
-    setFlags(body?.flags ?? []);
-    setCriteriaValues({});
-    setCriteriaTexts({});
+    showAnswerForm(next.task.responses.map((r) => r.id), prefill?.body);
     window.scrollTo({ top: 0 });
-  }, []);
+  }, [showAnswerForm]);
 
   /** Leases the next task while this one is worked on, so it shows the moment this one is done. */
   const startPrefetch = useCallback(
@@ -213,62 +183,26 @@ export function AnnotatePage() {
     return () => window.clearInterval(timer);
   }, [phase, loadNext]);
 
-  const complete =
-    shown !== null &&
-    (taskType === "demonstration" || responses.length === 0
-      ? demoText.trim().length > 0
-      : responses.length === 2
-        ? pairwiseComplete(pairwise)
-        : rankingComplete(ranking, shownIds));
+  const complete = shown !== null && answer.complete;
 
-  function buildBody(current: Shown): JudgementBody {
-    const timeSpent = Math.round(performance.now() - current.shownAt);
-    const common = {
-      client_id: current.clientId,
-      time_spent_ms: timeSpent,
-      rationale,
-      flags,
-    };
-    if (taskType === "demonstration" || responses.length === 0) {
-      return { ...common, ranking: [], text: demoText } as JudgementBody;
-    }
-    if (responses.length === 2) {
-      const pair: [number, number] = [shownIds[0], shownIds[1]];
-      const criteria: Record<string, number[][]> = {};
-      for (const [name, choice] of Object.entries(criteriaValues)) {
-        if (choice) criteria[name] = pairwiseRanking(choice, pair);
-      }
-      return { ...common, ...pairwiseJudgement(pairwise, pair), criteria };
-    }
-    return { ...common, ranking: ranking.tiers, both_bad: false, criteria: criteriaRankings(criteriaTexts, shownIds).criteria };
+  function editAnswer(change: Partial<AnswerForm>) {
+    answer.edit(change);
+    if (change.criteriaTexts) setError(""); // a complaint about the old text would mislead
   }
 
   async function submit() {
     if (!shown || phase !== "ready") return;
-    if (!complete) {
-      setError(
-        taskType === "demonstration"
-          ? "Write the answer first."
-          : responses.length === 2
-            ? pairwise.choice
-              ? "Pick the strength (1-4) first."
-              : "Pick a verdict (1-4) first."
-            : "Rank every response first.",
-      );
-      return;
-    }
-    const criteriaProblem = responses.length > 2 ? criteriaRankings(criteriaTexts, shownIds).problem : "";
-    if (criteriaProblem) {
-      setError(`Criterion ${criteriaProblem} Fix it or clear the box.`);
-      return;
-    }
-    if (project?.rationale_required && !rationale.trim()) {
-      setError("This project asks for a rationale: explain your choice in the box below.");
-      document.getElementById("rationale")?.focus();
+    const problem = answerProblem(answer.form, answer.kind, shownIds, { rationaleRequired: Boolean(project?.rationale_required) });
+    if (problem) {
+      setError(problem.message);
+      if (problem.field) document.getElementById(problem.field)?.focus();
       return;
     }
     const current = shown;
-    const body = buildBody(current);
+    const body = judgementBody(answer.form, answer.kind, shownIds, {
+      clientId: current.clientId,
+      timeSpentMs: Math.round(performance.now() - current.shownAt),
+    });
     const url = current.replaces
       ? `/api/judgements/${current.replaces}/replace/`
       : `/api/assignments/${current.next.assignment.id}/judgement/`;
@@ -356,16 +290,7 @@ export function AnnotatePage() {
         event.preventDefault();
         undo();
       } else if (shown && phase === "ready" && taskType !== "demonstration") {
-        if (responses.length === 2) {
-          if (key === "Escape") setPairwise(EMPTY_PAIRWISE);
-          else if (/^[1-4]$/.test(key)) setPairwise((state) => pairwiseKey(state, key));
-        } else if (responses.length > 2) {
-          const next = rankingKey(ranking, key, shownIds);
-          if (next !== ranking) {
-            event.preventDefault();
-            setRanking(next);
-          }
-        }
+        if (answer.pressKey(key)) event.preventDefault();
       }
     }
     window.addEventListener("keydown", onKey);
@@ -474,33 +399,13 @@ export function AnnotatePage() {
             }}
           >
             <ChatPrompt turns={promptTurns(shown.next.task.prompt)} />
-            {taskType === "demonstration" || responses.length === 0 ? (
-              <DemonstrationForm text={demoText} onChange={setDemoText} />
-            ) : responses.length === 2 ? (
-              <>
-                <PairwiseForm responses={responses} state={pairwise} onChange={setPairwise} />
-                <CriteriaForm criteria={project?.criteria ?? []} values={criteriaValues} onChange={setCriteriaValues} />
-              </>
-            ) : (
-              <>
-                <RankingForm responses={responses} state={ranking} onChange={setRanking} />
-                <RankingCriteriaForm
-                  criteria={project?.criteria ?? []}
-                  responseIds={shownIds}
-                  values={criteriaTexts}
-                  onChange={(texts) => {
-                    setCriteriaTexts(texts);
-                    setError(""); // a complaint about the old text would mislead
-                  }}
-                />
-              </>
-            )}
-            <ExtrasForm
+            <AnswerFields
+              kind={answer.kind}
+              responses={responses}
+              criteria={project?.criteria ?? []}
               rationaleRequired={Boolean(project?.rationale_required)}
-              rationale={rationale}
-              onRationale={setRationale}
-              flags={flags}
-              onFlags={setFlags}
+              form={answer.form}
+              onEdit={editAnswer}
             />
             {error && (
               <p className="error" role="alert" data-testid="task-error">
