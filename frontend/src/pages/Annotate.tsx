@@ -8,6 +8,7 @@ import { CheatSheet } from "../components/CheatSheet";
 import { ProgressBar } from "../components/Charts";
 import { Markdown } from "../components/Markdown";
 import { SkipDialog } from "../components/SkipDialog";
+import { useAnnotateKeys } from "../hooks/useAnnotateKeys";
 import { useAnswerForm } from "../hooks/useAnswerForm";
 import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
 import { formatDuration, leaseStatus } from "../lib/lease";
@@ -35,13 +36,6 @@ interface Undoable {
 
 type Phase = "loading" | "ready" | "submitting" | "empty" | "error";
 const EMPTY_RECHECK_MS = 60_000;
-
-function isTypingTarget(target: EventTarget | null): boolean {
-  const element = target as HTMLElement | null;
-  if (!element) return false;
-  const tag = element.tagName;
-  return tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && !["radio", "checkbox"].includes((element as HTMLInputElement).type)) || element.isContentEditable;
-}
 
 export function AnnotatePage() {
   const projectId = Number(useParams().projectId);
@@ -262,40 +256,24 @@ export function AnnotatePage() {
     }
   }
 
-  // Keyboard: digits decide, Enter submits, S skips, ? shows the keys. Typing in a box is left alone.
-  useEffect(() => {
-    function onKey(event: KeyboardEvent) {
-      if (cheatSheetOpen || skipOpen) return;
-      if (event.ctrlKey && event.key === "Enter" && taskType === "demonstration") {
-        event.preventDefault();
-        void submit();
-        return;
-      }
-      if (event.altKey || event.ctrlKey || event.metaKey || isTypingTarget(event.target)) return;
-      const key = event.key;
-      if (key === "?") {
-        event.preventDefault();
-        setCheatSheetOpen(true);
-      } else if (key === "Enter") {
-        const target = event.target as HTMLElement;
-        if (target.tagName === "BUTTON" || target.tagName === "A") return;
-        event.preventDefault();
-        void submit();
-      } else if ((key === "s" || key === "S") && shown && !shown.replaces) {
-        event.preventDefault();
-        setSkipOpen(true);
-      } else if (key === "g" || key === "G") {
-        setGuidelinesOpen((open) => !open);
-      } else if ((key === "u" || key === "U") && undoable) {
-        event.preventDefault();
-        undo();
-      } else if (shown && phase === "ready" && taskType !== "demonstration") {
-        if (answer.pressKey(key)) event.preventDefault();
-      }
-    }
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  });
+  useAnnotateKeys(
+    {
+      dialogOpen: cheatSheetOpen || skipOpen,
+      writing: taskType === "demonstration",
+      hasTask: shown !== null,
+      replacing: Boolean(shown?.replaces),
+      canUndo: undoable !== null,
+      answering: shown !== null && phase === "ready" && taskType !== "demonstration",
+    },
+    {
+      submit: () => void submit(),
+      showKeys: () => setCheatSheetOpen(true),
+      skip: () => setSkipOpen(true),
+      toggleGuidelines: () => setGuidelinesOpen((open) => !open),
+      undo,
+      answerKey: answer.pressKey,
+    },
+  );
 
   const lease = shown && project ? leaseStatus(shown.next.assignment.expires_at, project.lease_seconds ?? 900, now) : null;
   const total = tasksLeft === null ? null : session.judged + session.skipped + tasksLeft;
