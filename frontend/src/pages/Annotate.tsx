@@ -9,10 +9,11 @@ import { ProgressBar } from "../components/Charts";
 import { Markdown } from "../components/Markdown";
 import { SkipDialog } from "../components/SkipDialog";
 import { useAnnotateKeys } from "../hooks/useAnnotateKeys";
+import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
 import { useAnswerForm } from "../hooks/useAnswerForm";
 import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
 import { formatDuration, leaseStatus } from "../lib/lease";
-import { newClientId, outboxFlushed, sendReliably } from "../lib/outbox";
+import { newClientId, outboxFlushed } from "../lib/outbox";
 import { promptTurns } from "../lib/prompt";
 
 /** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
@@ -43,7 +44,6 @@ export function AnnotatePage() {
   const [shown, setShown] = useState<Shown | null>(null);
   const [phase, setPhase] = useState<Phase>("loading");
   const [error, setError] = useState("");
-  const [notice, setNotice] = useState("");
   const [backgroundError, setBackgroundError] = useState("");
   const [announcement, setAnnouncement] = useState("");
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
@@ -65,6 +65,7 @@ export function AnnotatePage() {
   const responses = shown?.next.task.responses ?? [];
   const shownIds = responses.map((r) => r.id);
   const answer = useAnswerForm(taskType, shownIds);
+  const outbox = useAnswerOutbox();
   const showAnswerForm = answer.show;
 
   const display = useCallback((next: NextTask, prefill?: { body: JudgementBody; replaces: number }) => {
@@ -205,10 +206,7 @@ export function AnnotatePage() {
     setBackgroundError("");
     // The judgement travels through the outbox (retried with its client_id until the server
     // answers) while the prefetched task is already on screen.
-    const recorded = sendReliably<{ id: number }>(url, body as unknown as Record<string, unknown> & { client_id: string }, {
-      onRetry: (attempt) => setNotice(`Network problem: sending your last answer again (attempt ${attempt}); it is kept until it arrives.`),
-    }).then(({ data }) => {
-      setNotice("");
+    const recorded = outbox.send<{ id: number }>(url, body).then(({ data }) => {
       if (!current.replaces) {
         setSession((s) => ({ ...s, judged: s.judged + 1, timeMs: s.timeMs + (body.time_spent_ms ?? 0) }));
         setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
@@ -224,7 +222,6 @@ export function AnnotatePage() {
       // (before that, the server would hand back this same lease).
       if (!movedOn) await loadNext();
     } catch (caught) {
-      setNotice("");
       const message = caught instanceof ApiError ? caught.message : `Not sent: ${(caught as Error).message}`;
       if (movedOn) setBackgroundError(`Your answer to the previous task was not recorded: ${message}`);
       else {
@@ -310,9 +307,9 @@ export function AnnotatePage() {
         <p className="sr-only" aria-live="polite">
           {announcement}
         </p>
-        {notice && (
+        {outbox.notice && (
           <p className="notice" role="status" data-testid="notice">
-            {notice}
+            {outbox.notice}
           </p>
         )}
         {backgroundError && (
