@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
 import type { JudgementBody, NextTask, Project, WorkloadRow } from "../api/types";
@@ -11,9 +11,9 @@ import { SkipDialog } from "../components/SkipDialog";
 import { useAnnotateKeys } from "../hooks/useAnnotateKeys";
 import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
 import { useAnswerForm } from "../hooks/useAnswerForm";
+import { useLeasedTasks, type ShownTask } from "../hooks/useLeasedTasks";
 import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
 import { formatDuration, leaseStatus } from "../lib/lease";
-import { newClientId, outboxFlushed } from "../lib/outbox";
 import { promptTurns } from "../lib/prompt";
 
 /** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
@@ -21,31 +21,19 @@ const UNDO_MS = 10_000;
 
 
 
-interface Shown {
-  next: NextTask;
-  shownAt: number;
-  clientId: string;
-  /** Set while undoing: the judgement this answer replaces. */
-  replaces?: number;
-}
-
 interface Undoable {
   judgementId: number;
   next: NextTask;
   body: JudgementBody;
 }
 
-type Phase = "loading" | "ready" | "submitting" | "empty" | "error";
 const EMPTY_RECHECK_MS = 60_000;
 
 export function AnnotatePage() {
   const projectId = Number(useParams().projectId);
   const [project, setProject] = useState<Project | null>(null);
-  const [shown, setShown] = useState<Shown | null>(null);
-  const [phase, setPhase] = useState<Phase>("loading");
   const [error, setError] = useState("");
   const [backgroundError, setBackgroundError] = useState("");
-  const [announcement, setAnnouncement] = useState("");
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
   const [cheatSheetOpen, setCheatSheetOpen] = useState(false);
   const [skipOpen, setSkipOpen] = useState(false);
@@ -53,112 +41,32 @@ export function AnnotatePage() {
   const [session, setSession] = useState({ judged: 0, skipped: 0, timeMs: 0 });
   const [tasksLeft, setTasksLeft] = useState<number | null>(null);
   const [now, setNow] = useState(Date.now());
-  const heldNext = useRef<NextTask | null>(null);
   const undoTimer = useRef<number | undefined>(undefined);
-  const pendingLoad = useRef<Promise<void> | null>(null);
-  // The task after the current one, leased while the annotator works (see startPrefetch).
-  const prefetch = useRef<{ after: number; promise: Promise<NextTask | null> } | null>(null);
-  // Assignments submitted or skipped in this page: never shown again as "the next task".
-  const finished = useRef(new Set<number>());
+  const tasks = useLeasedTasks(projectId, { onShow: showTask, onEmpty: () => setTasksLeft(0) });
+  const { shown, phase, loadNext } = tasks;
 
   const taskType = project?.task_type ?? "pairwise";
   const responses = shown?.next.task.responses ?? [];
   const shownIds = responses.map((r) => r.id);
   const answer = useAnswerForm(taskType, shownIds);
   const outbox = useAnswerOutbox();
-  const showAnswerForm = answer.show;
 
-  const display = useCallback((next: NextTask, prefill?: { body: JudgementBody; replaces: number }) => {
-    setShown({ next, shownAt: performance.now(), clientId: newClientId(), replaces: prefill?.replaces });
-    setAnnouncement(prefill ? `Changing your answer to task ${next.task.id}.` : `Task ${next.task.id} is shown.`);
+  function showTask(task: ShownTask) {
+    answer.show(task.next.task.responses.map((r) => r.id), task.replacing?.body);
     setError("");
-    setPhase("ready");
-    showAnswerForm(next.task.responses.map((r) => r.id), prefill?.body);
     window.scrollTo({ top: 0 });
-  }, [showAnswerForm]);
-
-  /** Leases the next task while this one is worked on, so it shows the moment this one is done. */
-  const startPrefetch = useCallback(
-    (after: number, once: Promise<unknown> = Promise.resolve()) => {
-      // `once`: the previous task's submit. Until it is recorded that task is still a live lease,
-      // and the server would offer it as the one "ahead".
-      const promise = once
-        .catch(() => undefined)
-        .then(() => api.post<NextTask | null>(`/api/projects/${projectId}/prefetch/`, { after }))
-        .then((result) => {
-          const ahead = result.status === 200 ? result.data : null;
-          return ahead && ahead.assignment.id !== after && !finished.current.has(ahead.assignment.id) ? ahead : null;
-        })
-        .catch(() => null);
-      prefetch.current = { after, promise };
-    },
-    [projectId],
-  );
-
-  const loadNext = useCallback(async () => {
-    if (pendingLoad.current) return pendingLoad.current;
-    const run = (async () => {
-      try {
-        await outboxFlushed();
-        const result = await api.post<NextTask | null>(`/api/projects/${projectId}/next/`, {});
-        if (result.status === 204 || !result.data) {
-          setShown(null);
-          setPhase("empty");
-          setTasksLeft(0);
-        } else {
-          display(result.data);
-          startPrefetch(result.data.assignment.id);
-        }
-      } catch (caught) {
-        setError((caught as Error).message);
-        setPhase("error");
-      } finally {
-        pendingLoad.current = null;
-      }
-    })();
-    pendingLoad.current = run;
-    return run;
-  }, [projectId, display, startPrefetch]);
-
-  /** Shows what comes after assignment `done` without asking the server: a task set aside by
-   * undo, or the prefetched one. Returns false when there is none (the caller asks for the next). */
-  const advanceFromAhead = useCallback(
-    async (done: number, doneRecorded: Promise<unknown> = Promise.resolve()): Promise<boolean> => {
-      finished.current.add(done);
-      const held = heldNext.current;
-      heldNext.current = null;
-      if (held) {
-        display(held);
-        startPrefetch(held.assignment.id, doneRecorded);
-        return true;
-      }
-      const ahead = prefetch.current?.after === done ? await prefetch.current.promise : null;
-      prefetch.current = null;
-      // A prefetched lease about to lapse is not worth starting; ask for a fresh one instead.
-      if (ahead && !finished.current.has(ahead.assignment.id) && Date.parse(ahead.assignment.expires_at) - Date.now() > 5000) {
-        display(ahead);
-        startPrefetch(ahead.assignment.id, doneRecorded);
-        return true;
-      }
-      return false;
-    },
-    [display, startPrefetch],
-  );
+  }
 
   useEffect(() => {
     api
       .get<Project>(`/api/projects/${projectId}/`)
       .then(({ data }) => setProject(data))
-      .catch((caught) => {
-        setError((caught as Error).message);
-        setPhase("error");
-      });
+      .catch((caught) => tasks.fail((caught as Error).message));
     api
       .get<WorkloadRow[]>("/api/me/workload/")
       .then(({ data }) => setTasksLeft(data.find((row) => row.project.id === projectId)?.tasks_left ?? null))
       .catch(() => undefined);
-    void loadNext();
-  }, [projectId, loadNext]);
+  }, [projectId, tasks.fail]);
 
   useEffect(() => {
     const timer = window.setInterval(() => setNow(Date.now()), 1000);
@@ -198,16 +106,16 @@ export function AnnotatePage() {
       clientId: current.clientId,
       timeSpentMs: Math.round(performance.now() - current.shownAt),
     });
-    const url = current.replaces
-      ? `/api/judgements/${current.replaces}/replace/`
+    const url = current.replacing
+      ? `/api/judgements/${current.replacing.judgementId}/replace/`
       : `/api/assignments/${current.next.assignment.id}/judgement/`;
-    setPhase("submitting");
+    tasks.setSubmitting(true);
     setError("");
     setBackgroundError("");
     // The judgement travels through the outbox (retried with its client_id until the server
     // answers) while the prefetched task is already on screen.
     const recorded = outbox.send<{ id: number }>(url, body).then(({ data }) => {
-      if (!current.replaces) {
+      if (!current.replacing) {
         setSession((s) => ({ ...s, judged: s.judged + 1, timeMs: s.timeMs + (body.time_spent_ms ?? 0) }));
         setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
       }
@@ -215,7 +123,7 @@ export function AnnotatePage() {
       setUndoable({ judgementId: data.id, next: current.next, body });
       undoTimer.current = window.setTimeout(() => setUndoable(null), UNDO_MS);
     });
-    const movedOn = await advanceFromAhead(current.next.assignment.id, recorded);
+    const movedOn = await tasks.advance(current.next.assignment.id, recorded);
     try {
       await recorded;
       // Without a prefetched task, the next one is asked for only once this one is recorded
@@ -225,7 +133,7 @@ export function AnnotatePage() {
       const message = caught instanceof ApiError ? caught.message : `Not sent: ${(caught as Error).message}`;
       if (movedOn) setBackgroundError(`Your answer to the previous task was not recorded: ${message}`);
       else {
-        setPhase("ready");
+        tasks.setSubmitting(false);
         setError(message);
       }
     }
@@ -234,9 +142,7 @@ export function AnnotatePage() {
   function undo() {
     if (!undoable || phase === "submitting") return;
     window.clearTimeout(undoTimer.current);
-    // The task now on screen keeps its lease; it comes back right after the corrected answer.
-    if (shown && !shown.replaces) heldNext.current = shown.next;
-    display(undoable.next, { body: undoable.body, replaces: undoable.judgementId });
+    tasks.reopen(undoable.next, { judgementId: undoable.judgementId, body: undoable.body });
     setUndoable(null);
   }
 
@@ -247,7 +153,7 @@ export function AnnotatePage() {
       await api.post(`/api/assignments/${shown.next.assignment.id}/skip/`, { reason });
       setSession((s) => ({ ...s, skipped: s.skipped + 1 }));
       setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
-      if (!(await advanceFromAhead(shown.next.assignment.id))) await loadNext();
+      if (!(await tasks.advance(shown.next.assignment.id))) await loadNext();
     } catch (caught) {
       setError((caught as Error).message);
     }
@@ -258,7 +164,7 @@ export function AnnotatePage() {
       dialogOpen: cheatSheetOpen || skipOpen,
       writing: taskType === "demonstration",
       hasTask: shown !== null,
-      replacing: Boolean(shown?.replaces),
+      replacing: Boolean(shown?.replacing),
       canUndo: undoable !== null,
       answering: shown !== null && phase === "ready" && taskType !== "demonstration",
     },
@@ -305,7 +211,7 @@ export function AnnotatePage() {
 
       <div className="workspace">
         <p className="sr-only" aria-live="polite">
-          {announcement}
+          {tasks.announcement}
         </p>
         {outbox.notice && (
           <p className="notice" role="status" data-testid="notice">
@@ -338,7 +244,7 @@ export function AnnotatePage() {
             </button>
           </p>
         )}
-        {shown?.replaces && <p className="notice">Changing your last answer: submitting records a replacement; nothing is overwritten.</p>}
+        {shown?.replacing && <p className="notice">Changing your last answer: submitting records a replacement; nothing is overwritten.</p>}
 
         {phase === "loading" && <p className="muted">Loading the next task…</p>}
         {phase === "empty" && (
@@ -358,7 +264,7 @@ export function AnnotatePage() {
         )}
         {phase === "error" && !shown && (
           <p className="error" role="alert">
-            {error} <button type="button" className="secondary" onClick={() => void loadNext()}>Try again</button>
+            {tasks.loadError} <button type="button" className="secondary" onClick={() => void loadNext()}>Try again</button>
           </p>
         )}
 
@@ -391,7 +297,7 @@ export function AnnotatePage() {
               <button type="submit" className="primary" disabled={phase === "submitting" || !complete}>
                 {phase === "submitting" ? "Submitting…" : "Submit"} <kbd>{taskType === "demonstration" ? "Ctrl+Enter" : "Enter"}</kbd>
               </button>
-              {!shown.replaces && (
+              {!shown.replacing && (
                 <button type="button" className="secondary" onClick={() => setSkipOpen(true)}>
                   Skip <kbd>S</kbd>
                 </button>
