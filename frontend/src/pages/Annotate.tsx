@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
 import type { JudgementBody, NextTask, Project, WorkloadRow } from "../api/types";
 import { AnswerFields } from "../components/annotate/AnswerFields";
+import { NothingLeft } from "../components/annotate/NothingLeft";
 import { ChatPrompt } from "../components/ChatPrompt";
 import { CheatSheet } from "../components/CheatSheet";
 import { ProgressBar } from "../components/Charts";
@@ -12,6 +13,7 @@ import { useAnnotateKeys } from "../hooks/useAnnotateKeys";
 import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
 import { useAnswerForm } from "../hooks/useAnswerForm";
 import { useLeasedTasks, type ShownTask } from "../hooks/useLeasedTasks";
+import { useRecheckWhileVisible } from "../hooks/useRecheckWhileVisible";
 import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
 import { formatDuration, leaseStatus } from "../lib/lease";
 import { promptTurns } from "../lib/prompt";
@@ -76,15 +78,8 @@ export function AnnotatePage() {
   useEffect(() => () => window.clearTimeout(undoTimer.current), []);
 
   // "Nothing left" is not always final: a task another annotator holds comes back when they leave
-  // it unfinished, and new tasks arrive with each training iteration. Look again now and then
-  // while the page is in view.
-  useEffect(() => {
-    if (phase !== "empty") return;
-    const timer = window.setInterval(() => {
-      if (document.visibilityState === "visible") void loadNext();
-    }, EMPTY_RECHECK_MS);
-    return () => window.clearInterval(timer);
-  }, [phase, loadNext]);
+  // it unfinished, and new tasks arrive with each training iteration.
+  useRecheckWhileVisible(phase === "empty", loadNext, EMPTY_RECHECK_MS);
 
   const complete = shown !== null && answer.complete;
 
@@ -247,21 +242,7 @@ export function AnnotatePage() {
         {shown?.replacing && <p className="notice">Changing your last answer: submitting records a replacement; nothing is overwritten.</p>}
 
         {phase === "loading" && <p className="muted">Loading the next task…</p>}
-        {phase === "empty" && (
-          <div className="empty">
-            <h2>Nothing left for you here</h2>
-            <p>
-              Every task in this project has its judgements or has been yours already. Thank you! <Link to="/">Back to your projects</Link>
-            </p>
-            <p className="muted">
-              Tasks that others hold come back if they leave them unfinished, and new ones arrive with each training
-              iteration: this page looks again every minute.{" "}
-              <button type="button" className="secondary" onClick={() => void loadNext()}>
-                Check again
-              </button>
-            </p>
-          </div>
-        )}
+        {phase === "empty" && <NothingLeft onCheckAgain={() => void loadNext()} />}
         {phase === "error" && !shown && (
           <p className="error" role="alert">
             {tasks.loadError} <button type="button" className="secondary" onClick={() => void loadNext()}>Try again</button>
