@@ -1,9 +1,10 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
-import type { JudgementBody, NextTask, Project, WorkloadRow } from "../api/types";
+import type { Project, WorkloadRow } from "../api/types";
 import { AnswerFields } from "../components/annotate/AnswerFields";
 import { NothingLeft } from "../components/annotate/NothingLeft";
+import { UndoBar } from "../components/annotate/UndoBar";
 import { ChatPrompt } from "../components/ChatPrompt";
 import { CheatSheet } from "../components/CheatSheet";
 import { ProgressBar } from "../components/Charts";
@@ -14,6 +15,7 @@ import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
 import { useAnswerForm } from "../hooks/useAnswerForm";
 import { useLeasedTasks, type ShownTask } from "../hooks/useLeasedTasks";
 import { useRecheckWhileVisible } from "../hooks/useRecheckWhileVisible";
+import { useUndoOffer } from "../hooks/useUndoOffer";
 import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
 import { formatDuration, leaseStatus } from "../lib/lease";
 import { promptTurns } from "../lib/prompt";
@@ -22,12 +24,6 @@ import { promptTurns } from "../lib/prompt";
 const UNDO_MS = 10_000;
 
 
-
-interface Undoable {
-  judgementId: number;
-  next: NextTask;
-  body: JudgementBody;
-}
 
 const EMPTY_RECHECK_MS = 60_000;
 
@@ -39,11 +35,9 @@ export function AnnotatePage() {
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
   const [cheatSheetOpen, setCheatSheetOpen] = useState(false);
   const [skipOpen, setSkipOpen] = useState(false);
-  const [undoable, setUndoable] = useState<Undoable | null>(null);
   const [session, setSession] = useState({ judged: 0, skipped: 0, timeMs: 0 });
   const [tasksLeft, setTasksLeft] = useState<number | null>(null);
   const [now, setNow] = useState(Date.now());
-  const undoTimer = useRef<number | undefined>(undefined);
   const tasks = useLeasedTasks(projectId, { onShow: showTask, onEmpty: () => setTasksLeft(0) });
   const { shown, phase, loadNext } = tasks;
 
@@ -52,6 +46,7 @@ export function AnnotatePage() {
   const shownIds = responses.map((r) => r.id);
   const answer = useAnswerForm(taskType, shownIds);
   const outbox = useAnswerOutbox();
+  const undoOffer = useUndoOffer(UNDO_MS);
 
   function showTask(task: ShownTask) {
     answer.show(task.next.task.responses.map((r) => r.id), task.replacing?.body);
@@ -74,8 +69,6 @@ export function AnnotatePage() {
     const timer = window.setInterval(() => setNow(Date.now()), 1000);
     return () => window.clearInterval(timer);
   }, []);
-
-  useEffect(() => () => window.clearTimeout(undoTimer.current), []);
 
   // "Nothing left" is not always final: a task another annotator holds comes back when they leave
   // it unfinished, and new tasks arrive with each training iteration.
@@ -114,9 +107,7 @@ export function AnnotatePage() {
         setSession((s) => ({ ...s, judged: s.judged + 1, timeMs: s.timeMs + (body.time_spent_ms ?? 0) }));
         setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
       }
-      window.clearTimeout(undoTimer.current);
-      setUndoable({ judgementId: data.id, next: current.next, body });
-      undoTimer.current = window.setTimeout(() => setUndoable(null), UNDO_MS);
+      undoOffer.make({ judgementId: data.id, next: current.next, body });
     });
     const movedOn = await tasks.advance(current.next.assignment.id, recorded);
     try {
@@ -135,10 +126,10 @@ export function AnnotatePage() {
   }
 
   function undo() {
-    if (!undoable || phase === "submitting") return;
-    window.clearTimeout(undoTimer.current);
-    tasks.reopen(undoable.next, { judgementId: undoable.judgementId, body: undoable.body });
-    setUndoable(null);
+    const offer = undoOffer.offer;
+    if (!offer || phase === "submitting") return;
+    undoOffer.withdraw();
+    tasks.reopen(offer.next, { judgementId: offer.judgementId, body: offer.body });
   }
 
   async function skip(reason: string) {
@@ -160,7 +151,7 @@ export function AnnotatePage() {
       writing: taskType === "demonstration",
       hasTask: shown !== null,
       replacing: Boolean(shown?.replacing),
-      canUndo: undoable !== null,
+      canUndo: undoOffer.offer !== null,
       answering: shown !== null && phase === "ready" && taskType !== "demonstration",
     },
     {
@@ -218,14 +209,7 @@ export function AnnotatePage() {
             {backgroundError}
           </p>
         )}
-        {undoable && (
-          <div className="undo-bar" role="status">
-            Submitted.{" "}
-            <button type="button" className="secondary" onClick={undo}>
-              Undo <kbd>U</kbd>
-            </button>
-          </div>
-        )}
+        {undoOffer.offer && <UndoBar onUndo={undo} />}
         {lease?.kind === "warning" && (
           <p className="warning" role="alert" data-testid="lease-warning">
             This task's lease runs out in {lease.secondsLeft} s: submit soon or it goes back to the pool.
