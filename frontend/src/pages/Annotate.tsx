@@ -1,13 +1,13 @@
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
-import type { Project, WorkloadRow } from "../api/types";
+import type { Project } from "../api/types";
 import { AnswerFields } from "../components/annotate/AnswerFields";
 import { NothingLeft } from "../components/annotate/NothingLeft";
+import { SessionProgress } from "../components/annotate/SessionProgress";
 import { UndoBar } from "../components/annotate/UndoBar";
 import { ChatPrompt } from "../components/ChatPrompt";
 import { CheatSheet } from "../components/CheatSheet";
-import { ProgressBar } from "../components/Charts";
 import { Markdown } from "../components/Markdown";
 import { SkipDialog } from "../components/SkipDialog";
 import { useAnnotateKeys } from "../hooks/useAnnotateKeys";
@@ -15,9 +15,10 @@ import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
 import { useAnswerForm } from "../hooks/useAnswerForm";
 import { useLeasedTasks, type ShownTask } from "../hooks/useLeasedTasks";
 import { useRecheckWhileVisible } from "../hooks/useRecheckWhileVisible";
+import { useSessionProgress } from "../hooks/useSessionProgress";
 import { useUndoOffer } from "../hooks/useUndoOffer";
 import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
-import { formatDuration, leaseStatus } from "../lib/lease";
+import { leaseStatus } from "../lib/lease";
 import { promptTurns } from "../lib/prompt";
 
 /** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
@@ -35,10 +36,9 @@ export function AnnotatePage() {
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
   const [cheatSheetOpen, setCheatSheetOpen] = useState(false);
   const [skipOpen, setSkipOpen] = useState(false);
-  const [session, setSession] = useState({ judged: 0, skipped: 0, timeMs: 0 });
-  const [tasksLeft, setTasksLeft] = useState<number | null>(null);
   const [now, setNow] = useState(Date.now());
-  const tasks = useLeasedTasks(projectId, { onShow: showTask, onEmpty: () => setTasksLeft(0) });
+  const progress = useSessionProgress(projectId);
+  const tasks = useLeasedTasks(projectId, { onShow: showTask, onEmpty: progress.nothingLeft });
   const { shown, phase, loadNext } = tasks;
 
   const taskType = project?.task_type ?? "pairwise";
@@ -59,10 +59,6 @@ export function AnnotatePage() {
       .get<Project>(`/api/projects/${projectId}/`)
       .then(({ data }) => setProject(data))
       .catch((caught) => tasks.fail((caught as Error).message));
-    api
-      .get<WorkloadRow[]>("/api/me/workload/")
-      .then(({ data }) => setTasksLeft(data.find((row) => row.project.id === projectId)?.tasks_left ?? null))
-      .catch(() => undefined);
   }, [projectId, tasks.fail]);
 
   useEffect(() => {
@@ -103,10 +99,7 @@ export function AnnotatePage() {
     // The judgement travels through the outbox (retried with its client_id until the server
     // answers) while the prefetched task is already on screen.
     const recorded = outbox.send<{ id: number }>(url, body).then(({ data }) => {
-      if (!current.replacing) {
-        setSession((s) => ({ ...s, judged: s.judged + 1, timeMs: s.timeMs + (body.time_spent_ms ?? 0) }));
-        setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
-      }
+      if (!current.replacing) progress.judged(body.time_spent_ms ?? 0);
       undoOffer.make({ judgementId: data.id, next: current.next, body });
     });
     const movedOn = await tasks.advance(current.next.assignment.id, recorded);
@@ -137,8 +130,7 @@ export function AnnotatePage() {
     setSkipOpen(false);
     try {
       await api.post(`/api/assignments/${shown.next.assignment.id}/skip/`, { reason });
-      setSession((s) => ({ ...s, skipped: s.skipped + 1 }));
-      setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
+      progress.skipped();
       if (!(await tasks.advance(shown.next.assignment.id))) await loadNext();
     } catch (caught) {
       setError((caught as Error).message);
@@ -165,21 +157,13 @@ export function AnnotatePage() {
   );
 
   const lease = shown && project ? leaseStatus(shown.next.assignment.expires_at, project.lease_seconds ?? 900, now) : null;
-  const total = tasksLeft === null ? null : session.judged + session.skipped + tasksLeft;
 
   return (
     <div className={`annotate ${guidelinesOpen ? "with-guidelines" : ""}`}>
       <div className="annotate-bar">
         <Link to="/">← Projects</Link>
         <h1 className="h2">{project?.name ?? "…"}</h1>
-        <div className="session" aria-label="Session progress" data-testid="session">
-          <span>
-            {session.judged} judged · {session.skipped} skipped
-            {tasksLeft !== null && ` · ${tasksLeft} left`}
-            {session.judged > 0 && ` · ${formatDuration(session.timeMs / session.judged)} per task`}
-          </span>
-          {total ? <ProgressBar value={(session.judged + session.skipped) / total} label="Session progress" /> : null}
-        </div>
+        <SessionProgress session={progress.session} tasksLeft={progress.tasksLeft} />
         <button type="button" className="secondary" aria-expanded={guidelinesOpen} aria-controls="guidelines" onClick={() => setGuidelinesOpen((o) => !o)}>
           Guidelines <kbd>G</kbd>
         </button>
