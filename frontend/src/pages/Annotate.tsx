@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
 import type { Project } from "../api/types";
 import { AnswerFields } from "../components/annotate/AnswerFields";
+import { LeaseWarning } from "../components/annotate/LeaseWarning";
 import { NothingLeft } from "../components/annotate/NothingLeft";
 import { SessionProgress } from "../components/annotate/SessionProgress";
 import { UndoBar } from "../components/annotate/UndoBar";
@@ -18,14 +19,10 @@ import { useRecheckWhileVisible } from "../hooks/useRecheckWhileVisible";
 import { useSessionProgress } from "../hooks/useSessionProgress";
 import { useUndoOffer } from "../hooks/useUndoOffer";
 import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
-import { leaseStatus } from "../lib/lease";
 import { promptTurns } from "../lib/prompt";
 
 /** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
 const UNDO_MS = 10_000;
-
-
-
 const EMPTY_RECHECK_MS = 60_000;
 
 export function AnnotatePage() {
@@ -36,7 +33,6 @@ export function AnnotatePage() {
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
   const [cheatSheetOpen, setCheatSheetOpen] = useState(false);
   const [skipOpen, setSkipOpen] = useState(false);
-  const [now, setNow] = useState(Date.now());
   const progress = useSessionProgress(projectId);
   const tasks = useLeasedTasks(projectId, { onShow: showTask, onEmpty: progress.nothingLeft });
   const { shown, phase, loadNext } = tasks;
@@ -60,11 +56,6 @@ export function AnnotatePage() {
       .then(({ data }) => setProject(data))
       .catch((caught) => tasks.fail((caught as Error).message));
   }, [projectId, tasks.fail]);
-
-  useEffect(() => {
-    const timer = window.setInterval(() => setNow(Date.now()), 1000);
-    return () => window.clearInterval(timer);
-  }, []);
 
   // "Nothing left" is not always final: a task another annotator holds comes back when they leave
   // it unfinished, and new tasks arrive with each training iteration.
@@ -156,8 +147,6 @@ export function AnnotatePage() {
     },
   );
 
-  const lease = shown && project ? leaseStatus(shown.next.assignment.expires_at, project.lease_seconds ?? 900, now) : null;
-
   return (
     <div className={`annotate ${guidelinesOpen ? "with-guidelines" : ""}`}>
       <div className="annotate-bar">
@@ -194,18 +183,12 @@ export function AnnotatePage() {
           </p>
         )}
         {undoOffer.offer && <UndoBar onUndo={undo} />}
-        {lease?.kind === "warning" && (
-          <p className="warning" role="alert" data-testid="lease-warning">
-            This task's lease runs out in {lease.secondsLeft} s: submit soon or it goes back to the pool.
-          </p>
-        )}
-        {lease?.kind === "expired" && (
-          <p className="warning" role="alert" data-testid="lease-warning">
-            This task's lease has run out and it may go to someone else.{" "}
-            <button type="button" className="secondary" onClick={() => void loadNext()}>
-              Get a new task
-            </button>
-          </p>
+        {shown && project && (
+          <LeaseWarning
+            expiresAt={shown.next.assignment.expires_at}
+            leaseSeconds={project.lease_seconds ?? 900}
+            onNewTask={() => void loadNext()}
+          />
         )}
         {shown?.replacing && <p className="notice">Changing your last answer: submitting records a replacement; nothing is overwritten.</p>}
 
