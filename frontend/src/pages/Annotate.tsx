@@ -1,7 +1,6 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
-import type { Project } from "../api/types";
 import { AnswerFields } from "../components/annotate/AnswerFields";
 import { LeaseWarning } from "../components/annotate/LeaseWarning";
 import { NothingLeft } from "../components/annotate/NothingLeft";
@@ -15,6 +14,7 @@ import { useAnnotateKeys } from "../hooks/useAnnotateKeys";
 import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
 import { useAnswerForm } from "../hooks/useAnswerForm";
 import { useLeasedTasks, type ShownTask } from "../hooks/useLeasedTasks";
+import { useProject } from "../hooks/useProject";
 import { useRecheckWhileVisible } from "../hooks/useRecheckWhileVisible";
 import { useSessionProgress } from "../hooks/useSessionProgress";
 import { useUndoOffer } from "../hooks/useUndoOffer";
@@ -27,7 +27,6 @@ const EMPTY_RECHECK_MS = 60_000;
 
 export function AnnotatePage() {
   const projectId = Number(useParams().projectId);
-  const [project, setProject] = useState<Project | null>(null);
   const [error, setError] = useState("");
   const [backgroundError, setBackgroundError] = useState("");
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
@@ -36,6 +35,7 @@ export function AnnotatePage() {
   const progress = useSessionProgress(projectId);
   const tasks = useLeasedTasks(projectId, { onShow: showTask, onEmpty: progress.nothingLeft });
   const { shown, phase, loadNext } = tasks;
+  const project = useProject(projectId, tasks.fail);
 
   const taskType = project?.task_type ?? "pairwise";
   const responses = shown?.next.task.responses ?? [];
@@ -49,13 +49,6 @@ export function AnnotatePage() {
     setError("");
     window.scrollTo({ top: 0 });
   }
-
-  useEffect(() => {
-    api
-      .get<Project>(`/api/projects/${projectId}/`)
-      .then(({ data }) => setProject(data))
-      .catch((caught) => tasks.fail((caught as Error).message));
-  }, [projectId, tasks.fail]);
 
   // "Nothing left" is not always final: a task another annotator holds comes back when they leave
   // it unfinished, and new tasks arrive with each training iteration.
