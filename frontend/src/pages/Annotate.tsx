@@ -1,28 +1,34 @@
+/**
+ * The annotate page: one task at a time, answered from the keyboard or the mouse. The page composes
+ * hooks with one job each (the leased tasks, the answer form, the outbox, the keyboard, the undo
+ * offer, the session's progress) and puts their state on screen.
+ */
 import { useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
+import { AnnotateBar } from "../components/annotate/AnnotateBar";
 import { AnswerFields } from "../components/annotate/AnswerFields";
+import { Guidelines } from "../components/annotate/Guidelines";
 import { LeaseWarning } from "../components/annotate/LeaseWarning";
 import { NothingLeft } from "../components/annotate/NothingLeft";
 import { SessionProgress } from "../components/annotate/SessionProgress";
+import { TaskForm } from "../components/annotate/TaskForm";
 import { UndoBar } from "../components/annotate/UndoBar";
-import { ChatPrompt } from "../components/ChatPrompt";
 import { CheatSheet } from "../components/CheatSheet";
-import { Markdown } from "../components/Markdown";
 import { SkipDialog } from "../components/SkipDialog";
 import { useAnnotateKeys } from "../hooks/useAnnotateKeys";
-import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
 import { useAnswerForm } from "../hooks/useAnswerForm";
+import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
 import { useLeasedTasks, type ShownTask } from "../hooks/useLeasedTasks";
 import { useProject } from "../hooks/useProject";
 import { useRecheckWhileVisible } from "../hooks/useRecheckWhileVisible";
 import { useSessionProgress } from "../hooks/useSessionProgress";
 import { useUndoOffer } from "../hooks/useUndoOffer";
 import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
-import { promptTurns } from "../lib/prompt";
 
 /** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
 const UNDO_MS = 10_000;
+/** How often "Nothing left" looks again while the page is in view. */
 const EMPTY_RECHECK_MS = 60_000;
 
 export function AnnotatePage() {
@@ -44,17 +50,15 @@ export function AnnotatePage() {
   const outbox = useAnswerOutbox();
   const undoOffer = useUndoOffer(UNDO_MS);
 
+  // "Nothing left" is not always final: a task another annotator holds comes back when they leave
+  // it unfinished, and new tasks arrive with each training iteration.
+  useRecheckWhileVisible(phase === "empty", loadNext, EMPTY_RECHECK_MS);
+
   function showTask(task: ShownTask) {
     answer.show(task.next.task.responses.map((r) => r.id), task.replacing?.body);
     setError("");
     window.scrollTo({ top: 0 });
   }
-
-  // "Nothing left" is not always final: a task another annotator holds comes back when they leave
-  // it unfinished, and new tasks arrive with each training iteration.
-  useRecheckWhileVisible(phase === "empty", loadNext, EMPTY_RECHECK_MS);
-
-  const complete = shown !== null && answer.complete;
 
   function editAnswer(change: Partial<AnswerForm>) {
     answer.edit(change);
@@ -142,24 +146,15 @@ export function AnnotatePage() {
 
   return (
     <div className={`annotate ${guidelinesOpen ? "with-guidelines" : ""}`}>
-      <div className="annotate-bar">
-        <Link to="/">← Projects</Link>
-        <h1 className="h2">{project?.name ?? "…"}</h1>
-        <SessionProgress session={progress.session} tasksLeft={progress.tasksLeft} />
-        <button type="button" className="secondary" aria-expanded={guidelinesOpen} aria-controls="guidelines" onClick={() => setGuidelinesOpen((o) => !o)}>
-          Guidelines <kbd>G</kbd>
-        </button>
-        <button type="button" className="secondary" onClick={() => setCheatSheetOpen(true)} aria-label="Keyboard shortcuts">
-          <kbd>?</kbd> Keys
-        </button>
-      </div>
+      <AnnotateBar
+        title={project?.name ?? "…"}
+        progress={<SessionProgress session={progress.session} tasksLeft={progress.tasksLeft} />}
+        guidelinesOpen={guidelinesOpen}
+        onToggleGuidelines={() => setGuidelinesOpen((open) => !open)}
+        onShowKeys={() => setCheatSheetOpen(true)}
+      />
 
-      {guidelinesOpen && (
-        <aside id="guidelines" className="guidelines" aria-label="Guidelines">
-          <h2 className="h3">Guidelines</h2>
-          {project?.guidelines ? <Markdown source={project.guidelines} /> : <p className="muted">This project has no guidelines.</p>}
-        </aside>
-      )}
+      {guidelinesOpen && <Guidelines source={project?.guidelines} />}
 
       <div className="workspace">
         <p className="sr-only" aria-live="polite">
@@ -194,17 +189,15 @@ export function AnnotatePage() {
         )}
 
         {shown && (phase === "ready" || phase === "submitting") && (
-          <form
-            className="task"
-            aria-label="Task"
-            data-task-id={shown.next.task.id}
-            data-assignment-id={shown.next.assignment.id}
-            onSubmit={(event) => {
-              event.preventDefault();
-              void submit();
-            }}
+          <TaskForm
+            task={shown.next}
+            error={error}
+            submitting={phase === "submitting"}
+            canSubmit={answer.complete}
+            submitKey={taskType === "demonstration" ? "Ctrl+Enter" : "Enter"}
+            onSubmit={() => void submit()}
+            onSkip={shown.replacing ? undefined : () => setSkipOpen(true)}
           >
-            <ChatPrompt turns={promptTurns(shown.next.task.prompt)} />
             <AnswerFields
               kind={answer.kind}
               responses={responses}
@@ -213,22 +206,7 @@ export function AnnotatePage() {
               form={answer.form}
               onEdit={editAnswer}
             />
-            {error && (
-              <p className="error" role="alert" data-testid="task-error">
-                {error}
-              </p>
-            )}
-            <div className="button-row submit-row">
-              <button type="submit" className="primary" disabled={phase === "submitting" || !complete}>
-                {phase === "submitting" ? "Submitting…" : "Submit"} <kbd>{taskType === "demonstration" ? "Ctrl+Enter" : "Enter"}</kbd>
-              </button>
-              {!shown.replacing && (
-                <button type="button" className="secondary" onClick={() => setSkipOpen(true)}>
-                  Skip <kbd>S</kbd>
-                </button>
-              )}
-            </div>
-          </form>
+          </TaskForm>
         )}
       </div>
 
