@@ -102,6 +102,9 @@ STORAGES = {
 
 # Where datasets, checkpoints and reports of the training loop are written.
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts"))
+# Directories (comma separated) a project's base policy or reward backbone may point into, besides
+# ARTIFACT_ROOT and the built-in models' packages (annotation/services/training_settings.py).
+MODEL_ROOTS = env_list("MODEL_ROOTS", "")
 # How long after submitting an annotator may undo (replace) a judgement.
 JUDGEMENT_UNDO_SECONDS = int(os.environ.get("JUDGEMENT_UNDO_SECONDS", 30))
 # The annotate loop's statements are prepared once per database connection (PostgreSQL then skips
