@@ -123,7 +123,7 @@ def parse_line(line: str):
     except json.JSONDecodeError as error:
         raise RecordError(f"not valid JSON: {error.msg} (column {error.colno}).") from error
     except RecursionError as error:
-        raise RecordError("not valid JSON here: nested too deeply.") from error
+        raise RecordError("the JSON is nested too deeply to read.") from error
     return value
 
 
