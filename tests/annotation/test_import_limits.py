@@ -140,3 +140,20 @@ def test_an_import_that_fails_midway_keeps_none_of_its_lines(monkeypatch):
         import_run(project=project, actor=project.created_by, format="trl", records=records)
     assert not Prompt.objects.filter(project=project).exists()
     assert not ComparisonTask.objects.filter(project=project).exists()
+
+
+def test_a_json_body_over_the_request_limit_gets_413(settings):
+    # Django refuses the body; the API answers a JSON 413 naming the limit, not a bare HTML 400.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    project = make_project()
+    records = [{"prompt": f"question {i}", "chosen": "a", "rejected": "b"} for i in range(1000)]
+    answer = client_for(project.created_by).post(
+        f"/api/projects/{project.pk}/import/", {"format": "trl", "records": records}, format="json"
+    )
+    assert answer.status_code == 413, answer.status_code
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in answer.json()["detail"]
+    assert not Prompt.objects.filter(project=project).exists()
+    # Other JSON endpoints too.
+    renamed = client_for(project.created_by).patch(f"/api/projects/{project.pk}/", {"guidelines": "x" * 20_000},
+                                                   format="json")
+    assert renamed.status_code == 413
