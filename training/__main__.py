@@ -62,10 +62,12 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_class) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m training", description=__doc__.splitlines()[0])
+    # No prefix matching: workers pass a project's hyperparameters as flags, and a prefix such as
+    # `--ev` must not reach a flag they set themselves (`--eval`).
+    parser = _Parser(prog="python -m training", description=__doc__.splitlines()[0], allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, config_class in COMMAND_CONFIGS.items():
-        command = commands.add_parser(name, help=DESCRIPTIONS[name], description=DESCRIPTIONS[name])
+        command = commands.add_parser(name, help=DESCRIPTIONS[name], description=DESCRIPTIONS[name], allow_abbrev=False)
         _add_config_flags(command, config_class)
         command.add_argument("--progress-json", action="store_true",
                              help="print one JSON progress event per logged step on stdout")

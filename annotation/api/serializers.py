@@ -1,16 +1,32 @@
 """Small input/output serializers: shapes and types only; the rules live in the services."""
+from django.db import models
 from rest_framework import serializers
 
 from annotation.importers import FORMATS
+from annotation.input_checks import unstorable_json
 from annotation.models import ComparisonTask, Judgement, Membership, Project
 from annotation.services.projects import ANNOTATION_SETTINGS, TRAINING_SETTINGS
 
 MAX_TEXT_CHARS = 100_000
 
 
+class StorableJSONField(serializers.JSONField):
+    """JSON that PostgreSQL can store: no NUL, no lone surrogate, no NaN or infinity (a 400
+    naming the place instead of a database error). Text fields get the same from DRF's CharField."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        problem = unstorable_json(value, self.field_name)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     """A project and its settings; `role` is the caller's role in it."""
 
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.JSONField: StorableJSONField}
     role = serializers.SerializerMethodField()
 
     class Meta:

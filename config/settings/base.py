@@ -104,6 +104,9 @@ STORAGES = {
 
 # Where datasets, checkpoints and reports of the training loop are written.
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts"))
+# Directories (comma separated) a project's base policy or reward backbone may point into, besides
+# ARTIFACT_ROOT and the built-in models' packages (annotation/services/training_settings.py).
+MODEL_ROOTS = env_list("MODEL_ROOTS", "")
 # How long after submitting an annotator may undo (replace) a judgement.
 JUDGEMENT_UNDO_SECONDS = int(os.environ.get("JUDGEMENT_UNDO_SECONDS", 30))
 # The annotate loop's statements are prepared once per database connection (PostgreSQL then skips
@@ -127,8 +130,24 @@ REST_FRAMEWORK = {
     # Imports of a few thousand lines fit; the cap stops a runaway client, not a real user.
     "DEFAULT_THROTTLE_CLASSES": [],
 }
+# Request bodies other than uploaded files (e.g. an import's JSON records list).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024 * 1024))
-FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Uploaded files: bigger ones spool to a temporary file instead of memory (Django's default) ...
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("FILE_UPLOAD_MAX_MEMORY_SIZE", 2621440))
+# ... and a multipart body over IMPORT_MAX_UPLOAD_BYTES is refused with 413 as it arrives
+# (DATA_UPLOAD_MAX_MEMORY_SIZE does not count files).
+FILE_UPLOAD_HANDLERS = [
+    "annotation.api.uploads.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Bounds on one import file (docs/api.md, "Imports"). A gzip file is unpacked as it is read, so
+# memory stays at one line; these bound the time and rows one request can take.
+IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", 64 * 1024 * 1024))
+IMPORT_MAX_DECOMPRESSED_BYTES = int(os.environ.get("IMPORT_MAX_DECOMPRESSED_BYTES", 512 * 1024 * 1024))
+IMPORT_MAX_LINES = int(os.environ.get("IMPORT_MAX_LINES", 200_000))
+# Eight responses of 100,000 four-byte characters fit (importers.MAX_TEXT_CHARS per text).
+IMPORT_MAX_LINE_BYTES = int(os.environ.get("IMPORT_MAX_LINE_BYTES", 4 * 1024 * 1024))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Prefloop API",
