@@ -9,9 +9,9 @@ import pytest
 from django.core.asgi import get_asgi_application
 from rest_framework.authtoken.models import Token
 
-from annotation.api import grouped_calls
-from annotation.api.asgi_front import AnnotateLoopFront
-from annotation.api.grouped_calls import GroupedCalls
+from annotation.hot_path import grouped_calls
+from annotation.hot_path.front import AnnotateLoopFront
+from annotation.hot_path.grouped_calls import GroupedCalls
 from annotation.models import Assignment, Judgement, Membership
 from tests.annotation.factories import add_member, client_for, make_project, make_task
 
@@ -382,7 +382,7 @@ def test_with_prepared_statements_off_the_front_still_serves(settings, monkeypat
 
 def test_a_request_that_waits_too_long_for_a_connection_gets_djangos_answer(monkeypatch):
     """The wait for one of the front's connections is bounded; past it, Django's way answers."""
-    monkeypatch.setattr("annotation.api.grouped_calls.WAIT_BOUND", 0.2)
+    monkeypatch.setattr("annotation.hot_path.grouped_calls.WAIT_BOUND", 0.2)
     with running_front(pool_size=1) as client:
         calls = served_by_front(client, monkeypatch)
         project = make_project(overlap=1)

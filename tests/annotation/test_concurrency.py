@@ -12,7 +12,7 @@ from annotation.errors import DomainError
 from annotation.models import Assignment, ComparisonTask, Judgement
 from rest_framework.authtoken.models import Token
 
-from annotation.services.annotate_sql import next_via_sql, submit_via_sql
+from annotation.hot_path.sql_functions import next_via_sql, submit_via_sql
 from annotation.services.assignments import assignment_next
 from annotation.services.judgements import judgement_submit
 from tests.annotation.factories import add_member, make_project, make_task

@@ -241,7 +241,8 @@ def test_accurate_annotators_are_not_paused():
 
 
 def test_the_fast_payload_matches_the_documented_serializer():
-    from annotation.api.serializers import JudgementSerializer, judgement_payload
+    from annotation.api.serializers import JudgementSerializer
+    from annotation.hot_path.payloads import judgement_payload
     from rest_framework.renderers import JSONRenderer
     import json
 

@@ -171,7 +171,7 @@ END;
 $$;
 
 
--- The verdict arrives checked for shape by Python (`annotation.services.annotate_sql.submit_params`):
+-- The verdict arrives checked for shape by Python (`annotation.hot_path.sql_functions.submit_params`):
 -- p_ranking_ids are the ranking's response ids, each once; p_first the single id of the top tier
 -- or NULL; p_pair_outcome as `pair_outcome` codes it. Here it is checked against the assignment.
 -- Returns the judgement's row (new: created; or the first one again on a retry).
