@@ -196,6 +196,7 @@ BEGIN
     -- Read without a lock: the write below re-checks the lease under its row lock, and anything
     -- that changed meanwhile (a retry racing its first attempt, a skip) is deferred to Python.
     SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.state, a.expires_at, a.display_order, t.purpose, p.overlap, p.task_type, p.rationale_required, p.gold_pause_threshold,
+           coalesce(m.paused, false) AS paused,
            j.id AS existing_id, j.assignment_id AS existing_assignment, j.replaces_id AS existing_replaces
     INTO v_row
     FROM authtoken_token tk
@@ -203,6 +204,7 @@ BEGIN
     JOIN annotation_assignment a ON a.annotator_id = u.id  -- someone else's assignment: Python's 403
     JOIN annotation_comparisontask t ON t.id = a.task_id
     JOIN annotation_project p ON p.id = a.project_id
+    LEFT JOIN annotation_membership m ON m.project_id = a.project_id AND m.user_id = u.id  -- none: a superuser
     LEFT JOIN annotation_judgement j ON j.client_id = p_client_id
     WHERE tk.key = p_token AND a.id = p_assignment;
     IF NOT FOUND THEN
@@ -220,7 +222,8 @@ BEGIN
         RETURN;
     END IF;
 
-    IF v_row.existing_id IS NOT NULL                             -- another judgement's client_id: 409
+    IF v_row.paused                                              -- paused, even on an older lease: 403
+       OR v_row.existing_id IS NOT NULL                          -- another judgement's client_id: 409
        OR v_row.state <> 'active' OR v_row.expires_at <= v_now   -- judged, skipped or lapsed: 409
        OR v_row.task_type = 'demonstration' OR jsonb_array_length(v_row.display_order) = 0
        OR p_ranking_ids IS NULL                                  -- a ranking Python must explain: 400
