@@ -6,7 +6,8 @@
 -- Whatever they do not serve they hand back as `defer` (a short reason) BEFORE writing anything
 -- that the Python services would not also write, and the caller then runs the Python services,
 -- which answer as they always did (the 401s, 403s, 404s, 409s, 400s, gold pause rule,
--- demonstrations, criteria). Tests run every API test through them on PostgreSQL.
+-- demonstrations, criteria). The annotate tests run against these functions and against the
+-- services alone (`hot_path_impl` in tests/annotation/conftest.py): where they disagree, a test fails.
 --
 -- Why: a cycle cost 11 round trips and two Django requests; a PL/pgSQL function runs its
 -- statements on cached plans inside the server. Each statement in a VOLATILE function takes a fresh
