@@ -12,6 +12,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django_application = get_asgi_application()
 
-from annotation.api.asgi_front import AnnotateLoopFront  # noqa: E402 (needs the apps loaded)
+from annotation.hot_path.front import AnnotateLoopFront  # noqa: E402 (needs the apps loaded)
 
 application = AnnotateLoopFront(django_application)

@@ -2,6 +2,7 @@
 from django.db import models
 from rest_framework import serializers
 
+from annotation.hot_path.payloads import JUDGEMENT_KEYS
 from annotation.importers import FORMATS
 from annotation.input_checks import unstorable_json
 from annotation.models import ComparisonTask, Judgement, Membership, Project
@@ -138,42 +139,12 @@ class JudgementInputSerializer(serializers.Serializer):
                                  help_text="The ideal answer (demonstration tasks only).")
 
 
-JUDGEMENT_FIELDS = [
-    "id", "assignment", "task", "annotator", "replaces", "ranking", "both_bad", "strength", "criteria",
-    "rationale", "flags", "time_spent_ms", "client_id", "demonstration", "pair_outcome",
-    "picked_first_shown", "created_at",
-]
-
-
 class JudgementSerializer(serializers.ModelSerializer):
-    """Documents the shape; the hot path builds it with `judgement_payload` (no field machinery)."""
+    """Documents the shape; the hot path builds it with `annotation.hot_path.payloads.judgement_payload`."""
 
     class Meta:
         model = Judgement
-        fields = JUDGEMENT_FIELDS
-
-
-def judgement_payload(judgement: Judgement) -> dict:
-    """The same shape as JudgementSerializer, built directly (the submit path is hot)."""
-    return {
-        "id": judgement.pk,
-        "assignment": judgement.assignment_id,
-        "task": judgement.task_id,
-        "annotator": judgement.annotator_id,
-        "replaces": judgement.replaces_id,
-        "ranking": judgement.ranking,
-        "both_bad": judgement.both_bad,
-        "strength": judgement.strength,
-        "criteria": judgement.criteria,
-        "rationale": judgement.rationale,
-        "flags": judgement.flags,
-        "time_spent_ms": judgement.time_spent_ms,
-        "client_id": judgement.client_id,
-        "demonstration": judgement.demonstration_id,
-        "pair_outcome": judgement.pair_outcome,
-        "picked_first_shown": judgement.picked_first_shown,
-        "created_at": judgement.created_at,
-    }
+        fields = list(JUDGEMENT_KEYS)
 
 
 class SkipInputSerializer(serializers.Serializer):

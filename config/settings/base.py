@@ -113,7 +113,7 @@ JUDGEMENT_UNDO_SECONDS = int(os.environ.get("JUDGEMENT_UNDO_SECONDS", 30))
 # planning them: half its CPU per request). Set 0 behind a transaction-mode pooler (PgBouncer < 1.21).
 HOT_PATH_PREPARED_STATEMENTS = env_bool("HOT_PATH_PREPARED_STATEMENTS", True)
 # On PostgreSQL, `next` and a plain submit run as one SQL function call each
-# (`annotation/sql/annotate_loop.sql`) instead of the Python services' 5-6 statements; 0 turns it off.
+# (`annotation/hot_path/sql/annotate_loop.sql`) instead of the Python services' 5-6 statements; 0 turns it off.
 HOT_PATH_SQL_FUNCTIONS = env_bool("HOT_PATH_SQL_FUNCTIONS", True)
 # Connections per worker process for those calls under `config.asgi` (its front's own pool).
 HOT_PATH_POOL_SIZE = int(os.environ.get("HOT_PATH_POOL_SIZE", 2))

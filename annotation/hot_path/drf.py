@@ -11,61 +11,34 @@ bodies the serializer would coerce or refuse, the browsable API, OPTIONS) goes t
 unchanged, which answers as it always did.
 """
 import functools
-import json
 
 from django.http import HttpResponse
-from django.utils.http import parse_header_parameters
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 
 from annotation.api.authentication import token_user
 from annotation.api.errors import domain_error_body
 from annotation.errors import DomainError
-from annotation.services.annotate_sql import sql_functions_enabled
+from annotation.hot_path.payloads import rendered_json
+from annotation.hot_path.request_input import NotOnTheHotPath, token_key
+from annotation.hot_path.sql_functions import sql_functions_enabled
 
 _JSON_ONLY_ACCEPT = {"*/*", "application/json"}  # what DRF reads when Accept is absent: */*
-_RENDERER = JSONRenderer()
+# Set in the ASGI scope by the front (`annotation.hot_path.front`) on a request it sent to its SQL
+# function and now hands to Django: the function said no already, so it is not asked again. A
+# client cannot set it (it is no header); WSGI requests have no scope.
+DEFERRED_BY_FRONT = "prefloop.hot_path.deferred"
 
 
-class NotOnTheHotPath(Exception):
-    """Raised by a `fast_post` that leaves the request to DRF (before any write happened)."""
-
-
-def token_key(authorization: str) -> str | None:
-    """The key of a well-formed `Token <key>` header, or None (DRF then answers, e.g. 401)."""
-    parts = authorization.split()
-    if len(parts) != 2 or parts[0].lower() != "token" or not parts[1].isascii():
-        return None
-    return parts[1]
+def deferred_by_front(request) -> bool:
+    """True for a request the ASGI front's SQL function already deferred (see `DEFERRED_BY_FRONT`)."""
+    scope = getattr(request, "scope", None)
+    return scope is not None and DEFERRED_BY_FRONT in scope
 
 
 def _token_holder(key: str):
     """The active user holding the token, or None (DRF then answers 401)."""
     user, _ = token_user(key, with_token=False)
     return user if user is not None and user.is_active else None
-
-
-def json_body_bytes(content_type: str, body: bytes):
-    """A body parsed as DRF's JSONParser would parse it under that Content-Type header;
-    NotOnTheHotPath when DRF should decide (another type or charset, no body, invalid JSON)."""
-    main_type, params = parse_header_parameters(content_type)
-    if main_type != "application/json" or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
-        raise NotOnTheHotPath
-    if not body:
-        raise NotOnTheHotPath
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        raise NotOnTheHotPath from None
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not valid JSON")  # DRF's strict JSON refuses NaN and Infinity
-
-
-def rendered_json(data) -> bytes:
-    """The body DRF's JSONRenderer gives `data` (none for None)."""
-    return _RENDERER.render(data) if data is not None else b""
 
 
 def json_response(view_class, data, status: int) -> HttpResponse:
@@ -82,8 +55,9 @@ class HotPathMixin:
     """Serves eligible POSTs through `fast_post(request, user, **url_kwargs) -> (data, status)`.
 
     On PostgreSQL a view's `sql_post(request, token_key, **url_kwargs)` goes first: one SQL
-    function call (`annotation.services.annotate_sql`); when it returns None the request takes the
-    way above, as it would have without it.
+    function call (`annotation.hot_path.sql_functions`); when it returns None the request takes the
+    way above, as it would have without it. A request the ASGI front's function deferred already
+    skips that call (`DEFERRED_BY_FRONT`).
     """
 
     sql_post = None
@@ -103,7 +77,7 @@ class HotPathMixin:
             if key is None:
                 return drf_view(request, *args, **kwargs)
             try:
-                if cls.sql_post is not None and sql_functions_enabled():
+                if cls.sql_post is not None and sql_functions_enabled() and not deferred_by_front(request):
                     answer = cls.sql_post(request, key, **kwargs)
                     if answer is not None:
                         return json_response(cls, *answer)

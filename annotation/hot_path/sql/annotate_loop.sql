@@ -6,7 +6,8 @@
 -- Whatever they do not serve they hand back as `defer` (a short reason) BEFORE writing anything
 -- that the Python services would not also write, and the caller then runs the Python services,
 -- which answer as they always did (the 401s, 403s, 404s, 409s, 400s, gold pause rule,
--- demonstrations, criteria). Tests run every API test through them on PostgreSQL.
+-- demonstrations, criteria). The annotate tests run against these functions and against the
+-- services alone (`hot_path_impl` in tests/annotation/conftest.py): where they disagree, a test fails.
 --
 -- Why: a cycle cost 11 round trips and two Django requests; a PL/pgSQL function runs its
 -- statements on cached plans inside the server. Each statement in a VOLATILE function takes a fresh
@@ -171,7 +172,7 @@ END;
 $$;
 
 
--- The verdict arrives checked for shape by Python (`annotation.services.annotate_sql.submit_params`):
+-- The verdict arrives checked for shape by Python (`annotation.hot_path.sql_functions.submit_params`):
 -- p_ranking_ids are the ranking's response ids, each once; p_first the single id of the top tier
 -- or NULL; p_pair_outcome as `pair_outcome` codes it. Here it is checked against the assignment.
 -- Returns the judgement's row (new: created; or the first one again on a retry).
@@ -196,6 +197,7 @@ BEGIN
     -- Read without a lock: the write below re-checks the lease under its row lock, and anything
     -- that changed meanwhile (a retry racing its first attempt, a skip) is deferred to Python.
     SELECT a.id, a.annotator_id, a.project_id, a.task_id, a.state, a.expires_at, a.display_order, t.purpose, p.overlap, p.task_type, p.rationale_required, p.gold_pause_threshold,
+           coalesce(m.paused, false) AS paused,
            j.id AS existing_id, j.assignment_id AS existing_assignment, j.replaces_id AS existing_replaces
     INTO v_row
     FROM authtoken_token tk
@@ -203,6 +205,7 @@ BEGIN
     JOIN annotation_assignment a ON a.annotator_id = u.id  -- someone else's assignment: Python's 403
     JOIN annotation_comparisontask t ON t.id = a.task_id
     JOIN annotation_project p ON p.id = a.project_id
+    LEFT JOIN annotation_membership m ON m.project_id = a.project_id AND m.user_id = u.id  -- none: a superuser
     LEFT JOIN annotation_judgement j ON j.client_id = p_client_id
     WHERE tk.key = p_token AND a.id = p_assignment;
     IF NOT FOUND THEN
@@ -220,7 +223,8 @@ BEGIN
         RETURN;
     END IF;
 
-    IF v_row.existing_id IS NOT NULL                             -- another judgement's client_id: 409
+    IF v_row.paused                                              -- paused, even on an older lease: 403
+       OR v_row.existing_id IS NOT NULL                          -- another judgement's client_id: 409
        OR v_row.state <> 'active' OR v_row.expires_at <= v_now   -- judged, skipped or lapsed: 409
        OR v_row.task_type = 'demonstration' OR jsonb_array_length(v_row.display_order) = 0
        OR p_ranking_ids IS NULL                                  -- a ranking Python must explain: 400

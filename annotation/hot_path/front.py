@@ -2,19 +2,20 @@
 
 `POST /api/projects/{id}/next/` and `POST /api/assignments/{id}/judgement/` with a `Token` header,
 an Accept that only JSON satisfies and (for a judgement) a plain JSON body are answered by one call
-of their PostgreSQL function (`annotation.services.annotate_sql`) on an asyncpg pool: the
+of their PostgreSQL function (`annotation.hot_path.sql_functions`) on an asyncpg pool: the
 same rules, the same JSON, the same headers as the DRF views give (a test compares them). Calls
 that wait for one of the pool's connections go together, in one statement and one transaction
-(`annotation.api.grouped_calls`). Every other request, and every one the function defers (a bad
-token, a paused annotator, a lapsed lease, a body the serializer would refuse...), goes to Django's
-ASGI application unchanged, with its body replayed.
+(`annotation.hot_path.grouped_calls`). Every other request, and every one the function defers (a
+bad token, a paused annotator, a lapsed lease, a body the serializer would refuse...), goes to
+Django's ASGI application unchanged, with its body replayed; one the function deferred carries
+`DEFERRED_BY_FRONT` in its scope, so that the view does not ask the function again.
 
 Why: under gunicorn's `gthread` workers a cycle cost ~3 ms of CPU in the web tier, most of it HTTP
 handling and Django's request cycle around ~0.2 ms of our own work; here, under uvicorn workers,
 it is a fraction of that (bench/README.md, "annotate loop"). The pool is asyncpg's rather than
 psycopg's (which Django uses) because its protocol is compiled: the same call cost the workers
-~0.2 ms less CPU per cycle, a quarter of the web tier's share (bench/README.md, eighth session).
-Grouping the waiting calls saved both sides a round trip and a commit per call (ninth session).
+~0.2 ms less CPU per cycle, a quarter of the web tier's share (bench/README.md). Grouping the
+waiting calls saves both sides a round trip and a commit per call.
 """
 import asyncio
 import re
@@ -23,10 +24,11 @@ import asyncpg
 from django.conf import settings
 
 from annotation.api.annotate import JudgementView, NextView
-from annotation.api.grouped_calls import GroupedCalls
-from annotation.api.hot_path import NotOnTheHotPath, rendered_json, token_key
-from annotation.api.judgement_input import plain_judgement_request
-from annotation.services import annotate_sql
+from annotation.hot_path import sql_functions
+from annotation.hot_path.drf import DEFERRED_BY_FRONT
+from annotation.hot_path.grouped_calls import GroupedCalls
+from annotation.hot_path.payloads import rendered_json
+from annotation.hot_path.request_input import NotOnTheHotPath, plain_judgement_request, token_key
 
 
 _NEXT = re.compile(r"/api/projects/(\d+)/next/")
@@ -80,7 +82,7 @@ class AnnotateLoopFront:
         self._opening = asyncio.Lock()
         self._calls = GroupedCalls(self._open_pool, connections=self.pool_size)
         # Read once: settings and Django's connection proxy cost a few µs per lookup in async code.
-        self._enabled = annotate_sql.sql_functions_enabled()
+        self._enabled = sql_functions.sql_functions_enabled()
         self._headers = _security_headers()
 
     async def __call__(self, scope, receive, send):
@@ -88,7 +90,7 @@ class AnnotateLoopFront:
             await self._lifespan(receive, send)
             return
         if scope["type"] == "http" and scope["method"] == "POST" and self._enabled:
-            served, receive = await self._serve(scope, receive, send)
+            served, scope, receive = await self._serve(scope, receive, send)
             if served:
                 return
         await self.app(scope, receive, send)
@@ -106,42 +108,44 @@ class AnnotateLoopFront:
                 return
 
     async def _serve(self, scope, receive, send):
-        """(True, _) when answered here; else (False, a receive that replays what was read)."""
+        """(True, ...) when answered here; else (False, the scope and a receive that replays what
+        was read) for Django, the scope marked `DEFERRED_BY_FRONT` once the function was called and
+        gave no answer (it deferred, or the call failed: the services answer either way)."""
         path = scope["path"]
         route = _NEXT.fullmatch(path) or _JUDGEMENT.fullmatch(path)
         if route is None:
-            return False, receive
+            return False, scope, receive
         headers = dict(scope["headers"])
         key = token_key(headers.get(b"authorization", b"").decode("latin-1"))
         if key is None or headers.get(b"accept", b"*/*") not in _JSON_ONLY_ACCEPT:
-            return False, receive
+            return False, scope, receive
         body = await _read_body(receive)
         if body is None:
-            return True, receive  # the client went away: nobody to answer
+            return True, scope, receive  # the client went away: nobody to answer
         replay = _replayer(body, receive)
         if route.re is _NEXT:
             view = NextView
-            statement = annotate_sql.NEXT_SQL
+            statement = sql_functions.NEXT_SQL
             project_id = int(route[1])
-            params = annotate_sql.next_params(token=key, project_id=project_id)
+            params = sql_functions.next_params(token=key, project_id=project_id)
         else:
             view = JudgementView
-            statement = annotate_sql.SUBMIT_SQL
+            statement = sql_functions.SUBMIT_SQL
             try:
                 fields = plain_judgement_request(headers.get(b"content-type", b"").decode("latin-1"), body)
             except NotOnTheHotPath:
-                return False, replay
-            params = annotate_sql.submit_params(token=key, assignment_id=int(route[1]), fields=fields)
-            if params is None:
-                return False, replay
+                return False, scope, replay
+            params = sql_functions.submit_params(token=key, assignment_id=int(route[1]), fields=fields)
+        if params is None:
+            return False, scope, replay
         answer = await self._call(statement, params)
         if answer is not None:
-            answer = (annotate_sql.next_answer(answer, project_id=project_id) if view is NextView
-                      else annotate_sql.submit_answer(answer))
+            answer = (sql_functions.next_answer(answer, project_id=project_id) if view is NextView
+                      else sql_functions.submit_answer(answer))
         if answer is None:
-            return False, replay
+            return False, {**scope, DEFERRED_BY_FRONT: True}, replay
         await self._send(send, view, *answer)
-        return True, replay
+        return True, scope, replay
 
     async def _call(self, statement: str, params: list):
         """The function's row, or None when Django's way should answer (`GroupedCalls.call`)."""

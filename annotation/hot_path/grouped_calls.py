@@ -3,12 +3,12 @@
 A uvicorn worker has a few connections and, under load, many requests waiting for one. Each call
 sent alone costs a round trip and a commit, on both sides of the socket. Here a connection that
 comes free takes every call of one function that is waiting, up to `MAX_GROUP`, and sends them as
-one statement (`annotate_sql.MANY_SQL`): one round trip and one transaction, whose commit flushes
+one statement (`sql_functions.MANY_SQL`): one round trip and one transaction, whose commit flushes
 the write-ahead log once for all of them. A call that finds a connection free goes alone, at once,
 as before; grouping only happens when calls wait anyway. Calls wait in the order they came, and a
 free connection serves the oldest first (with the calls of its function that came after it): no
 newcomer overtakes a waiting call, which asyncpg's pool alone allowed (p99 56-83 ms against 37-57,
-bench/README.md, eighth session).
+bench/README.md).
 
 Why the answers stay the same: each call runs its function as it would alone, and a VOLATILE
 function's every statement takes a fresh snapshot that also sees the group's earlier calls. An
@@ -25,7 +25,7 @@ from collections import deque
 import asyncpg
 from psycopg.types.json import Jsonb
 
-from annotation.services import annotate_sql
+from annotation.hot_path import sql_functions
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def _asyncpg_value(value):
     return json.dumps(value.obj) if isinstance(value, Jsonb) else value
 
 
-_ALONE = {statement: _numbered(statement) for statement in annotate_sql.MANY_SQL}
-_MANY = {statement: _numbered(many) for statement, many in annotate_sql.MANY_SQL.items()}
+_ALONE = {statement: _numbered(statement) for statement in sql_functions.MANY_SQL}
+_MANY = {statement: _numbered(many) for statement, many in sql_functions.MANY_SQL.items()}
 
 
 class _Call:
@@ -68,7 +68,7 @@ class _Call:
 
 
 class GroupedCalls:
-    """Calls of `annotate_sql.NEXT_SQL` and `SUBMIT_SQL`, sent alone or in groups (see the module)."""
+    """Calls of `sql_functions.NEXT_SQL` and `SUBMIT_SQL`, sent alone or in groups (see the module)."""
 
     def __init__(self, open_pool, *, connections: int):
         self._open_pool = open_pool
@@ -147,7 +147,7 @@ class GroupedCalls:
     async def _send(self, connection, group: list[_Call]) -> None:
         if len(group) > 1:
             try:
-                rows = await connection.fetch(_MANY[group[0].statement], *annotate_sql.many_params(
+                rows = await connection.fetch(_MANY[group[0].statement], *sql_functions.many_params(
                     group[0].statement, [call.params for call in group]))
             except asyncpg.PostgresError as error:
                 # The whole group wrote nothing. Its calls go again alone; each is answered as before.

@@ -1,16 +1,16 @@
-"""The annotate loop's two hot requests in one round trip each, through PostgreSQL functions.
+"""The SQL functions' Python side: their statements, their parameters, their rows decoded into answers.
 
-`prefloop_next` and `prefloop_submit` (`annotation/sql/annotate_loop.sql`, installed by migration
-0003) serve the common case of `next` and of a judgement's submit under the same rules as the
+`prefloop_next` and `prefloop_submit` (`annotation/hot_path/sql/annotate_loop.sql`, installed by
+migrations) serve the common case of `next` and of a judgement's submit under the same rules as the
 Python services, and *defer* everything else before writing anything, so the caller runs the
-services, which answer as they always did. This module holds what both callers share: the
-statements, their parameters and the answers decoded into the API's payloads. The callers run
-them: the DRF views through Django's connection (`HotPathMixin`), and the ASGI front
-(`annotation.api.asgi_front`) through its own pool of asyncpg connections, without Django's request
-cycle, sending the calls that wait for a connection together (`MANY_SQL`).
+services, which answer as they always did. Two callers run them: the DRF views through Django's
+connection (`annotation.hot_path.drf.HotPathMixin`, with `next_via_sql` and `submit_via_sql`), and
+the ASGI front (`annotation.hot_path.front`) through its own pool of asyncpg connections, without
+Django's request cycle, sending the calls that wait for a connection together (`MANY_SQL`).
 
 A cycle through the Python services costs 11 round trips; here it is 2, and PostgreSQL runs the
-statements on the cached plans of PL/pgSQL.
+statements on the cached plans of PL/pgSQL. `HOT_PATH_SQL_FUNCTIONS=0` turns this way off; the
+annotate tests run against both ways (`tests/annotation/conftest.py`).
 """
 import contextlib
 import json
@@ -23,6 +23,8 @@ from psycopg.types.json import Jsonb
 from annotation.errors import DomainError
 from annotation.services.judgements import pair_outcome
 from annotation.services.rankings import ranking_response_ids
+from annotation.hot_path.payloads import NOTHING_LEFT, judgement_answer, judgement_body, lease_payload
+from annotation.hot_path.request_input import is_row_id
 from annotation.services.sql_rows import prepared_cursor
 
 NEXT_SQL = "SELECT * FROM prefloop_next(%s, %s, %s)"
@@ -44,44 +46,39 @@ def sql_functions_enabled() -> bool:
     return connection.vendor == "postgresql" and settings.HOT_PATH_SQL_FUNCTIONS
 
 
-def next_params(*, token: str, project_id: int) -> list:
+def next_params(*, token: str, project_id: int) -> list | None:
+    """Parameters of `prefloop_next`, or None when the services should answer (an id out of range)."""
+    if not is_row_id(project_id):
+        return None
     # The draw decides whether a gold task comes first (used only when the project has gold_rate).
     return [token, project_id, random.random()]
 
 
 def next_answer(row, *, project_id: int) -> tuple[dict | None, int] | None:
-    """(body, status) as `assignment_payload` + the view give them; None when Python must answer."""
+    """(body, status) of `next` from the function's row; None when the services must answer."""
     values = dict(zip(_NEXT_COLUMNS, row))
     if values["defer"] is not None:
         return None
     if values["assignment_id"] is None:
-        return None, 204
-    for column in ("prompt_messages", "responses", "criteria"):
-        values[column] = _json(values[column])
-    return {
-        "assignment": {
-            "id": values["assignment_id"],
-            "expires_at": values["expires_at"],
-            "leased_at": values["leased_at"],
-        },
-        "task": {
-            "id": values["task_id"],
-            "project_id": project_id,
-            "task_type": values["task_type"],
-            "prompt": {"id": values["prompt_id"], "text": values["prompt_text"], "messages": values["prompt_messages"]},
-            "responses": [{"id": shown["id"], "text": shown["text"]} for shown in values["responses"]],
-            "criteria": values["criteria"],
-            "rationale_required": values["rationale_required"],
-        },
-    }, 200
+        return NOTHING_LEFT
+    return lease_payload(
+        assignment_id=values["assignment_id"], leased_at=values["leased_at"], expires_at=values["expires_at"],
+        task_id=values["task_id"], project_id=project_id, task_type=values["task_type"],
+        prompt_id=values["prompt_id"], prompt_text=values["prompt_text"],
+        prompt_messages=_json(values["prompt_messages"]),
+        responses=[(shown["id"], shown["text"]) for shown in _json(values["responses"])],
+        criteria=_json(values["criteria"]), rationale_required=values["rationale_required"],
+    ), 200
 
 
 def _ranking_ids(ranking) -> list[int] | None:
-    """The response ids of a well-formed ranking, else None (the services then explain the 400)."""
+    """The response ids of a well-formed ranking whose ids a bigint can hold, else None (the
+    services then explain the 400)."""
     try:
-        return ranking_response_ids(ranking=ranking)
+        ids = ranking_response_ids(ranking=ranking)
     except DomainError:
         return None
+    return ids if all(map(is_row_id, ids)) else None
 
 
 def _plain_int(value):
@@ -91,10 +88,12 @@ def _plain_int(value):
 def submit_params(*, token: str, assignment_id: int, fields: dict) -> list | None:
     """Parameters of `prefloop_submit` for a body's judgement fields (as `plain_judgement_fields`
     gives them), or None when the Python service should judge this body (a demonstration's text,
-    criteria, a ranking that is not well formed: their answers, and errors, are Python's)."""
+    criteria, a ranking that is not well formed, an id out of range: their answers, and errors,
+    are Python's)."""
     ranking = fields.get("ranking")
     ids = _ranking_ids(ranking)
-    if ids is None or fields.get("text") not in (None, "") or fields.get("criteria", {}) != {}:
+    if (ids is None or not is_row_id(assignment_id) or fields.get("text") not in (None, "")
+            or fields.get("criteria", {}) != {}):
         return None
     rationale = fields.get("rationale", "")
     top = ranking[0]
@@ -106,25 +105,21 @@ def submit_params(*, token: str, assignment_id: int, fields: dict) -> list | Non
     ]
 
 
-_SUBMIT_COLUMNS = (
+_SUBMIT_COLUMNS = (  # `prefloop_submit`'s columns, in its order; named as the judgement's body names them
     "defer", "created", "id", "assignment", "replaces", "task", "annotator", "ranking", "both_bad", "strength",
     "criteria", "rationale", "flags", "time_spent_ms", "client_id", "demonstration", "pair_outcome",
     "picked_first_shown", "created_at",
 )
-_PAYLOAD_KEYS = (  # `judgement_payload`'s keys, in its order
-    "id", "assignment", "task", "annotator", "replaces", "ranking", "both_bad", "strength", "criteria", "rationale",
-    "flags", "time_spent_ms", "client_id", "demonstration", "pair_outcome", "picked_first_shown", "created_at",
-)
 
 
 def submit_answer(row) -> tuple[dict, int] | None:
-    """(body, status) as `judgement_payload` + the view give them; None when Python must answer."""
+    """(body, status) of a submit from the function's row; None when the services must answer."""
     values = dict(zip(_SUBMIT_COLUMNS, row))
     if values["defer"] is not None:
         return None
     for column in ("ranking", "criteria", "flags"):
         values[column] = _json(values[column])
-    return {key: values[key] for key in _PAYLOAD_KEYS}, 201 if values["created"] else 200
+    return judgement_answer(judgement_body(values), created=values["created"])
 
 
 def _run(statement: str, params: list):
@@ -137,7 +132,10 @@ def _run(statement: str, params: list):
 
 def next_via_sql(*, token: str, project_id: int) -> tuple[dict | None, int] | None:
     """`next` through `prefloop_next` on Django's connection; None when the services must answer."""
-    return next_answer(_run(NEXT_SQL, next_params(token=token, project_id=project_id)), project_id=project_id)
+    params = next_params(token=token, project_id=project_id)
+    if params is None:
+        return None
+    return next_answer(_run(NEXT_SQL, params), project_id=project_id)
 
 
 def submit_via_sql(*, token: str, assignment_id: int, fields: dict) -> tuple[dict, int] | None:
@@ -153,7 +151,7 @@ def submit_via_sql(*, token: str, assignment_id: int, fields: dict) -> tuple[dic
 
 
 # Many calls in one statement: the ASGI front sends together the calls that wait for a connection
-# (`annotation.api.grouped_calls`). One statement is one transaction: the calls' writes commit
+# (`annotation.hot_path.grouped_calls`). One statement is one transaction: the calls' writes commit
 # together, once. Each row carries its call's place in the arrays. The calls run in an order that
 # two groups at the same time share, so that they take their row locks in the same order and wait
 # for each other rather than deadlock: `next` by token (the membership's lock), a submit by task
