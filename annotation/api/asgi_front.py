@@ -20,9 +20,11 @@ import asyncio
 import re
 
 import asyncpg
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from annotation.api.annotate import JudgementView, NextView
+from annotation.api.authentication import token_fresh, token_known_fresh
 from annotation.api.grouped_calls import GroupedCalls
 from annotation.api.hot_path import NotOnTheHotPath, rendered_json, token_key
 from annotation.api.judgement_input import plain_judgement_request
@@ -115,6 +117,8 @@ class AnnotateLoopFront:
         key = token_key(headers.get(b"authorization", b"").decode("latin-1"))
         if key is None or headers.get(b"accept", b"*/*") not in _JSON_ONLY_ACCEPT:
             return False, receive
+        if not token_known_fresh(key) and not await sync_to_async(token_fresh)(key):
+            return False, receive  # unknown or expired: Django's way answers 401
         body = await _read_body(receive)
         if body is None:
             return True, receive  # the client went away: nobody to answer

@@ -18,7 +18,7 @@ from django.utils.http import parse_header_parameters
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 
-from annotation.api.authentication import token_user
+from annotation.api.authentication import token_fresh, token_user
 from annotation.api.errors import domain_error_body
 from annotation.errors import DomainError
 from annotation.services.annotate_sql import sql_functions_enabled
@@ -100,7 +100,7 @@ class HotPathMixin:
             if request.method != "POST" or request.META.get("HTTP_ACCEPT", "*/*") not in _JSON_ONLY_ACCEPT:
                 return drf_view(request, *args, **kwargs)
             key = token_key(request.META.get("HTTP_AUTHORIZATION", ""))
-            if key is None:
+            if key is None or not token_fresh(key):  # unknown or expired: DRF answers 401
                 return drf_view(request, *args, **kwargs)
             try:
                 if cls.sql_post is not None and sql_functions_enabled():

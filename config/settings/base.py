@@ -124,9 +124,33 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
     # Imports of a few thousand lines fit; the cap stops a runaway client, not a real user.
     "DEFAULT_THROTTLE_CLASSES": [],
+    # Proxies in front of the web server whose X-Forwarded-For is trusted for the client address
+    # (0: REMOTE_ADDR; a client could otherwise pick its own address and dodge the sign-in limit).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", 0)),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024 * 1024))
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+
+# --- Signing in ---------------------------------------------------------------------------------
+# Failed sign-ins allowed per client address and per username in each window
+# (`annotation.api.throttles`); a successful one is not counted. DRF's rate format: N/s|min|hour|day.
+SIGN_IN_THROTTLE_RATES = {
+    "address": os.environ.get("SIGN_IN_RATE_PER_ADDRESS", "10/min"),
+    "username": os.environ.get("SIGN_IN_RATE_PER_USERNAME", "10/min"),
+}
+# API tokens (`POST /api/auth/token/`) stop working this long after they were issued; asking again
+# then issues a new one. The browser uses a session cookie instead (SESSION_COOKIE_AGE).
+API_TOKEN_TTL_SECONDS = int(os.environ.get("API_TOKEN_TTL_SECONDS", 7 * 24 * 3600))
+
+# The sign-in counts must be shared by every web process: Redis when configured, else files.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+         "KEY_PREFIX": "prefloop"}
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    )
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Prefloop API",
