@@ -1,8 +1,9 @@
 """URL map: the REST API under /api/, the admin, and the single-page app for everything else."""
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from annotation.api.docs import ApiDocsView
 from annotation.api.health import health
 from annotation.api.spa import spa_index
 
@@ -10,7 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health/", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("annotation.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
     re_path(r"^(?!api/|admin/|static/).*$", spa_index, name="spa"),

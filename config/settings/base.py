@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "annotation",
 ]
 
@@ -159,7 +160,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Two serializers offer the algorithm choices; one name keeps the schema free of collisions.
     "ENUM_NAME_OVERRIDES": {"ProjectAlgorithmEnum": "annotation.models.project.Project.Algorithm"},
+    # Swagger UI from the pinned drf-spectacular-sidecar package, served as static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# The pages Prefloop renders itself (the single-page app, Swagger UI) load everything from this
+# origin and run no inline script or style (`annotation.api.csp`); "" sends no policy.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
 
 # --- Celery -----------------------------------------------------------------------------------
 # Redis when configured; otherwise kombu's filesystem transport, which needs no server.
