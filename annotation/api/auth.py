@@ -60,27 +60,33 @@ def me_payload(user) -> dict:
     }
 
 
-@method_decorator(ensure_csrf_cookie, name="dispatch")
 class MeView(APIView):
-    """Also hands the browser its CSRF cookie (signed in or not), which session sign-in needs."""
-
     @extend_schema(responses=MeSerializer, summary="The signed-in user and their projects with roles")
     def get(self, request):
         return Response(me_payload(request.user))
 
 
+@method_decorator(ensure_csrf_cookie, name="dispatch")
 class SessionView(SignInThrottleMixin, APIView):
-    """Browser sign-in: `POST {username, password}` starts a session; `DELETE` ends it. Both need
-    the CSRF cookie's value in `X-CSRFToken`, so another site cannot sign a browser in or out."""
+    """The browser's session. `GET` says who is signed in (204: nobody) and sets the CSRF cookie;
+    `POST {username, password}` starts a session; `DELETE` ends it. Both need the CSRF cookie's
+    value in `X-CSRFToken`, so another site cannot sign a browser in or out."""
 
     permission_classes = [AllowAny]
-    authentication_classes: list = []
+    authentication_classes = [SessionAuthentication]
 
     def initial(self, request, *args, **kwargs):
         # DRF exempts its views from Django's CSRF check and leaves it to SessionAuthentication,
-        # which only runs for a signed-in session: sign-in itself is checked here.
-        SessionAuthentication().enforce_csrf(request)
+        # which checks only a signed-in session's requests: signing in is checked here.
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            SessionAuthentication().enforce_csrf(request)
         super().initial(request, *args, **kwargs)
+
+    @extend_schema(responses={200: MeSerializer, 204: None}, summary="Who is signed in (session cookie)")
+    def get(self, request):
+        if not request.user.is_authenticated:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(me_payload(request.user))
 
     @extend_schema(request=LoginSerializer, responses=MeSerializer, summary="Sign in (session cookie)")
     def post(self, request):

@@ -24,10 +24,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [loading, setLoading] = useState(true);
 
   useEffect(() => {
-    // The session cookie is HttpOnly: asking who we are is how the page learns whether it is signed in.
+    // The session cookie is HttpOnly: asking the server is how the page learns who is signed in
+    // (204: nobody). The answer also sets the CSRF cookie that signing in needs.
     api
-      .get<Me>("/api/me/")
-      .then(({ data }) => setMe(signedIn(data)))
+      .get<Me | null>("/api/auth/session/")
+      .then(({ data }) => setMe(data ? signedIn(data) : null))
       .catch(() => setMe(null))
       .finally(() => setLoading(false));
   }, []);

@@ -104,9 +104,9 @@ def test_session_sign_in_from_another_site_without_the_csrf_token_is_refused():
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
     assert "sessionid" not in attacker.cookies
 
-    # The page's own script: the CSRF cookie from the page (or /api/me/), its value in X-CSRFToken.
+    # The page's own script: the CSRF cookie from the page (or GET of the session), its value in X-CSRFToken.
     browser = APIClient(enforce_csrf_checks=True)
-    browser.get("/api/me/")
+    assert browser.get("/api/auth/session/").status_code == 204
     answer = browser.post("/api/auth/session/", {"username": "browser", "password": "right-password-1"},
                           format="json", HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value)
     assert answer.status_code == 200 and answer.json()["username"] == "browser"
@@ -116,11 +116,11 @@ def test_session_sign_in_from_another_site_without_the_csrf_token_is_refused():
 def test_signing_out_needs_the_csrf_token_too():
     make_user("browser", password="right-password-1")
     browser = APIClient(enforce_csrf_checks=True)
-    browser.get("/api/me/")
+    browser.get("/api/auth/session/")
     browser.post("/api/auth/session/", {"username": "browser", "password": "right-password-1"},
                  format="json", HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value)
     assert browser.delete("/api/auth/session/").status_code == 403
-    assert browser.get("/api/me/").status_code == 200
+    assert browser.get("/api/auth/session/").json()["username"] == "browser"
 
 
 def age(token: Token, **delta) -> None:

@@ -8,6 +8,9 @@
 const CSRF_COOKIE = "csrftoken";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+// An API token must not sit in storage that any script on the page can read: drop one kept there.
+localStorage.removeItem("prefloop.token");
+
 /** The server answered with an error status; `message` is its one-line explanation. */
 export class ApiError extends Error {
   readonly status: number;
@@ -25,7 +28,7 @@ export class ApiError extends Error {
 /** The request never got an answer (offline, connection reset, server down). */
 export class NetworkError extends Error {}
 
-/** The CSRF cookie's value (set by the page and by `GET /api/me/`), or "" before it is set. */
+/** The CSRF cookie's value (set with the page and by `GET /api/auth/session/`), or "" before it is set. */
 export function csrfToken(): string {
   for (const part of document.cookie.split(";")) {
     const [name, ...value] = part.trim().split("=");
