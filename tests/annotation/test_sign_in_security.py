@@ -49,6 +49,23 @@ def test_guessing_a_password_from_one_address_is_refused_with_429_after_the_limi
     assert sign_in(path, "victim", "right-password-1", address="10.0.0.2").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/admin/login/", "/api-auth/login/"])
+def test_djangos_own_sign_in_forms_share_the_limit(path, redis_cache, settings):
+    from django.test import Client
+
+    settings.SIGN_IN_THROTTLE_RATES = {"address": "3/min", "username": "100/min"}
+    make_user("staffer", staff=True, password="right-password-1")
+    signed_in = Client(REMOTE_ADDR="10.0.4.1").post(path, {"username": "staffer", "password": "right-password-1"})
+    assert signed_in.status_code == 302  # not counted
+    form = Client(REMOTE_ADDR="10.0.4.1")
+    for attempt in range(3):
+        assert form.post(path, {"username": "staffer", "password": f"guess-{attempt}"}).status_code == 200
+    refused = form.post(path, {"username": "staffer", "password": "right-password-1"})
+    assert refused.status_code == 429 and b"Too many failed sign-in attempts" in refused.content
+    assert int(refused["Retry-After"]) >= 1
+    assert "_auth_user_id" not in form.session
+
+
 def test_successful_sign_ins_do_not_count_so_a_room_behind_one_address_gets_in(redis_cache, settings):
     settings.SIGN_IN_THROTTLE_RATES = {"address": "3/min", "username": "3/min"}
     for n in range(8):
