@@ -1,6 +1,7 @@
-"""A direct way through the annotate loop's two endpoints for the requests scripts and the UI send
-most: `POST` with a valid `Authorization: Token` header, a JSON body (or none) and an Accept
-header that only JSON can satisfy.
+"""A direct way through the annotate loop's two endpoints for the requests token clients (scripts,
+annotation tools, load generators) send most: `POST` with a valid, unexpired `Authorization: Token`
+header, a JSON body (or none) and an Accept header that only JSON can satisfy. (The web UI signs in
+with a session and takes DRF's way.)
 
 DRF's request cycle (request wrapping, content negotiation, authenticator and permission
 objects, response finalizing) cost ~0.25 ms of CPU per request here, a sixth of the whole
