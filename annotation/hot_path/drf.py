@@ -1,6 +1,7 @@
-"""A direct way through the annotate loop's two endpoints for the requests scripts and the UI send
-most: `POST` with a valid `Authorization: Token` header, a JSON body (or none) and an Accept
-header that only JSON can satisfy.
+"""A direct way through the annotate loop's two endpoints for the requests token clients (scripts,
+annotation tools, load generators) send most: `POST` with a valid, unexpired `Authorization: Token`
+header, a JSON body (or none) and an Accept header that only JSON can satisfy. (The web UI signs in
+with a session and takes DRF's way.)
 
 DRF's request cycle (request wrapping, content negotiation, authenticator and permission
 objects, response finalizing) cost ~0.25 ms of CPU per request here, a sixth of the whole
@@ -15,7 +16,7 @@ import functools
 from django.http import HttpResponse
 from rest_framework.permissions import IsAuthenticated
 
-from annotation.api.authentication import token_user
+from annotation.api.authentication import token_fresh, token_user
 from annotation.api.errors import domain_error_body
 from annotation.errors import DomainError
 from annotation.hot_path.payloads import rendered_json
@@ -74,7 +75,7 @@ class HotPathMixin:
             if request.method != "POST" or request.META.get("HTTP_ACCEPT", "*/*") not in _JSON_ONLY_ACCEPT:
                 return drf_view(request, *args, **kwargs)
             key = token_key(request.META.get("HTTP_AUTHORIZATION", ""))
-            if key is None:
+            if key is None or not token_fresh(key):  # unknown or expired: DRF answers 401
                 return drf_view(request, *args, **kwargs)
             try:
                 if cls.sql_post is not None and sql_functions_enabled() and not deferred_by_front(request):

@@ -21,9 +21,11 @@ import asyncio
 import re
 
 import asyncpg
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from annotation.api.annotate import JudgementView, NextView
+from annotation.api.authentication import token_fresh, token_known_fresh
 from annotation.hot_path import sql_functions
 from annotation.hot_path.drf import DEFERRED_BY_FRONT
 from annotation.hot_path.grouped_calls import GroupedCalls
@@ -119,6 +121,8 @@ class AnnotateLoopFront:
         key = token_key(headers.get(b"authorization", b"").decode("latin-1"))
         if key is None or headers.get(b"accept", b"*/*") not in _JSON_ONLY_ACCEPT:
             return False, scope, receive
+        if not token_known_fresh(key) and not await sync_to_async(token_fresh)(key):
+            return False, scope, receive  # unknown or expired: Django's way answers 401
         body = await _read_body(receive)
         if body is None:
             return True, scope, receive  # the client went away: nobody to answer

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "annotation",
     # The synthetic world: only its management commands (`demo`, `loop`); no models.
     "simulation",
@@ -129,6 +130,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
     # Imports of a few thousand lines fit; the cap stops a runaway client, not a real user.
     "DEFAULT_THROTTLE_CLASSES": [],
+    # Proxies in front of the web server whose X-Forwarded-For is trusted for the client address
+    # (0: REMOTE_ADDR; a client could otherwise pick its own address and dodge the sign-in limit).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", 0)),
 }
 # Request bodies other than uploaded files (e.g. an import's JSON records list).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024 * 1024))
@@ -149,6 +153,27 @@ IMPORT_MAX_LINES = int(os.environ.get("IMPORT_MAX_LINES", 200_000))
 # Eight responses of 100,000 four-byte characters fit (importers.MAX_TEXT_CHARS per text).
 IMPORT_MAX_LINE_BYTES = int(os.environ.get("IMPORT_MAX_LINE_BYTES", 4 * 1024 * 1024))
 
+# --- Signing in ---------------------------------------------------------------------------------
+# Failed sign-ins allowed per client address and per username in each window
+# (`annotation.api.throttles`); a successful one is not counted. DRF's rate format: N/s|min|hour|day.
+SIGN_IN_THROTTLE_RATES = {
+    "address": os.environ.get("SIGN_IN_RATE_PER_ADDRESS", "10/min"),
+    "username": os.environ.get("SIGN_IN_RATE_PER_USERNAME", "10/min"),
+}
+# API tokens (`POST /api/auth/token/`) stop working this long after they were issued; asking again
+# then issues a new one. The browser uses a session cookie instead (SESSION_COOKIE_AGE).
+API_TOKEN_TTL_SECONDS = int(os.environ.get("API_TOKEN_TTL_SECONDS", 7 * 24 * 3600))
+
+# The sign-in counts must be shared by every web process: Redis when configured, else files.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+         "KEY_PREFIX": "prefloop"}
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    )
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Prefloop API",
     "DESCRIPTION": "Preference annotation and the RLHF training loop.",
@@ -156,7 +181,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Two serializers offer the algorithm choices; one name keeps the schema free of collisions.
     "ENUM_NAME_OVERRIDES": {"ProjectAlgorithmEnum": "annotation.models.project.Project.Algorithm"},
+    # Swagger UI from the pinned drf-spectacular-sidecar package, served as static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# The pages Prefloop renders itself (the single-page app, Swagger UI) load everything from this
+# origin and run no inline script or style (`annotation.api.csp`); "" sends no policy.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
 
 # --- Celery -----------------------------------------------------------------------------------
 # Redis when configured; otherwise kombu's filesystem transport, which needs no server.
