@@ -125,6 +125,7 @@ def _quiet_libraries() -> None:
 
 
 def main(argv=None) -> int:
+    from training import distributed
     from training.progress import ProgressReporter
 
     real_stdout = sys.stdout
@@ -135,11 +136,15 @@ def main(argv=None) -> int:
         emit_json = arguments.pop("progress_json")
         config = COMMAND_CONFIGS[command](**arguments)
         _quiet_libraries()
-        reporter = ProgressReporter(command, emit_json=emit_json, stdout=real_stdout)
+        # Under `accelerate launch` every rank runs this; only rank 0 reports (progress and the final line).
+        distributed.setup(getattr(config, "device", "auto"))
+        reporter = ProgressReporter(command, emit_json=emit_json, stdout=real_stdout,
+                                    enabled=distributed.is_main_process())
         # Libraries print to stdout (transformers' log dicts, TRL tables): keep stdout for our JSON.
         with contextlib.redirect_stdout(sys.stderr):
             metrics = _run(command, config, reporter)
         reporter.close()
+        distributed.teardown()
     except TrainingUserError as error:
         if reporter:
             reporter.close()
@@ -152,8 +157,9 @@ def main(argv=None) -> int:
     except Exception:  # a bug: keep the traceback for whoever reports it
         traceback.print_exc(file=sys.stderr)
         return 1
-    real_stdout.write(json.dumps(metrics) + "\n")
-    real_stdout.flush()
+    if distributed.is_main_process():
+        real_stdout.write(json.dumps(metrics) + "\n")
+        real_stdout.flush()
     return 0
 
 
