@@ -223,3 +223,18 @@ def debug_recording(trainer, key: str) -> list | None:
 
     trainer.data_collator = recording_collator
     return seen
+
+
+def is_sharded(trainer) -> bool:
+    """Whether a transformers Trainer shards the weights over ranks (FSDP, DeepSpeed): then its
+    `model` holds only this rank's part, and saving needs the gathered state dict."""
+    return bool(getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False))
+
+
+def trainer_state_dict(trainer):
+    """The full state dict of a sharded trainer's model, gathered on rank 0 (a collective: call it
+    on every rank); None when every rank holds all weights (one process, DDP), where
+    `save_pretrained` reads the model itself."""
+    if not is_sharded(trainer):
+        return None
+    return trainer.accelerator.get_state_dict(trainer.model_wrapped)

@@ -90,14 +90,18 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
     train_seconds = time.monotonic() - train_started
     train_cpu_seconds = time.process_time() - train_cpu_started
     policy = trainer.model.eval()
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+    if distributed.is_main_process():
+        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+        policy.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
+        tokenizer.save_pretrained(output_dir)
+    if distributed.is_sharded(trainer):  # each rank holds a shard: measure the saved policy
+        distributed.barrier()
+        policy = load_causal_lm(str(output_dir), device)
     local_margins_after = local_margins(policy)
     margins_after = distributed.gather_shards(local_margins_after, len(measured))
     distributed.write_rank_debug("dpo", {"checksum": distributed.parameter_checksum(policy), "chosen_ids": seen_pairs,
                                          "margins": local_margins_after, "wrote_output": distributed.is_main_process()})
-    if distributed.is_main_process():
-        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-        policy.save_pretrained(output_dir, safe_serialization=True)
-        tokenizer.save_pretrained(output_dir)
     prefix = "eval" if eval_pairs else "train"
     mean = lambda values: round(sum(values) / len(values), 4)
     metrics = {

@@ -316,9 +316,10 @@ def train_reward_model(
         if member == 0:
             distributed.write_rank_debug("reward", {"checksum": distributed.parameter_checksum(trainer.model),
                                                     "chosen_ids": seen_pairs, "wrote_output": distributed.is_main_process()})
+        state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
         if distributed.is_main_process():
             shutil.rmtree(member_dir / "trainer-state", ignore_errors=True)  # nothing worth keeping: no mid-run saves
-            trainer.model.save_pretrained(member_dir, safe_serialization=True)
+            trainer.model.save_pretrained(member_dir, safe_serialization=True, state_dict=state_dict)
             tokenizer.save_pretrained(member_dir)
         member_names.append(member_dir.name)
         del trainer, model

@@ -70,9 +70,10 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     history = [entry for entry in trainer.state.log_history if "reward" in entry]
     distributed.write_rank_debug("rloo", {"checksum": distributed.parameter_checksum(trainer.model),
                                           "wrote_output": distributed.is_main_process()})
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
     if distributed.is_main_process():
         shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-        trainer.model.save_pretrained(output_dir, safe_serialization=True)
+        trainer.model.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
         tokenizer.save_pretrained(output_dir)
     metrics = {
         "reward_mean": round(history[-1]["reward"], 4) if history else None,

@@ -73,9 +73,10 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     distributed.write_rank_debug("sft", {"checksum": distributed.parameter_checksum(trainer.model),
                                          "wrote_output": distributed.is_main_process()})
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
     if distributed.is_main_process():
         shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-        trainer.model.save_pretrained(output_dir, safe_serialization=True)
+        trainer.model.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
         tokenizer.save_pretrained(output_dir)
     metrics = {"train_loss": round(outcome.training_loss, 4), "first_loss": round(losses[0], 4) if losses else None,
                "final_loss": round(losses[-1], 4) if losses else None, "examples": len(rows),
