@@ -129,7 +129,10 @@ def save_run_metadata(output_dir, command: str, config, metrics: dict, resolved:
         return
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    record = {"command": command, "seed": config.seed, "config": config.to_dict(), "versions": library_versions()}
+    from training.distributed import world_size
+
+    record = {"command": command, "seed": config.seed, "config": config.to_dict(), "versions": library_versions(),
+              "processes": world_size()}
     if resolved:
         record["resolved"] = resolved
     (output_dir / RUN_CONFIG_FILE).write_text(json.dumps(record, indent=2))

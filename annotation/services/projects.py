@@ -26,6 +26,7 @@ TRAINING_SETTINGS = frozenset(
         "reward_base_model",
         "rlaif_enabled",
         "rlaif_weight",
+        "training_processes",
     }
 )
 ANNOTATION_SETTINGS = frozenset(
@@ -59,6 +60,18 @@ def _check_criteria(criteria) -> list[str]:
     return cleaned
 
 
+def _check_training_processes(value) -> None:
+    """None means the deployment's default; otherwise 1 .. settings.TRAINING_MAX_PROCESSES."""
+    from django.conf import settings
+
+    if value is None:
+        return
+    maximum = settings.TRAINING_MAX_PROCESSES
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise DomainError(f"training_processes must be a whole number from 1 to {maximum} (or null).",
+                          field="training_processes")
+
+
 def _check_shape(*, task_type: str, responses_per_task: int) -> None:
     if task_type == Project.TaskType.PAIRWISE and responses_per_task != 2:
         raise DomainError("A pairwise project has exactly 2 responses per task.", field="responses_per_task")
@@ -81,6 +94,7 @@ def project_create(*, creator: AbstractBaseUser, name: str, task_type: str = Pro
     unknown = set(settings) - TRAINING_SETTINGS - ANNOTATION_SETTINGS
     if unknown:
         raise DomainError(f"Unknown project setting {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+    _check_training_processes(settings.get("training_processes"))
     try:
         with transaction.atomic():
             project = Project.objects.create(
@@ -116,6 +130,8 @@ def project_update(*, project: Project, actor: AbstractBaseUser, **changes) -> P
         require_role(user=actor, project=project, roles=TRAINING_ROLES, action="change training settings")
     if "criteria" in changes:
         changes["criteria"] = _check_criteria(changes["criteria"])
+    if "training_processes" in changes:
+        _check_training_processes(changes["training_processes"])
     if "name" in changes:
         _check_unique_name(changes["name"], exclude_pk=project.pk)
     project = Project.objects.select_for_update().get(pk=project.pk)
