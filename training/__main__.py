@@ -32,6 +32,10 @@ DESCRIPTIONS = {
 }
 
 
+# The commands that run as several processes under `accelerate launch` (README, "Several processes").
+MULTI_PROCESS_COMMANDS = frozenset({"sft", "reward", "dpo", "rloo", "ppo"})
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's own errors: one line, exit 2
         raise TrainingUserError(f"{self.prog}: {message}")
@@ -136,6 +140,10 @@ def main(argv=None) -> int:
         emit_json = arguments.pop("progress_json")
         config = COMMAND_CONFIGS[command](**arguments)
         _quiet_libraries()
+        if distributed.is_distributed() and command not in MULTI_PROCESS_COMMANDS:
+            # every rank would write the same output file: these commands are one process
+            raise TrainingUserError(f"{command} runs as one process: start it with `python -m training {command}`, "
+                                    "not under accelerate launch or torchrun")
         # Under `accelerate launch` every rank runs this; only rank 0 reports (progress and the final line).
         distributed.setup(getattr(config, "device", "auto"))
         reporter = ProgressReporter(command, emit_json=emit_json, stdout=real_stdout,

@@ -261,6 +261,18 @@ def test_in_one_process_the_helpers_are_the_identity(monkeypatch):
     distributed.barrier()
 
 
+def test_a_single_process_command_under_a_launcher_is_a_user_error(tiny_policy_dir, tmp_path, monkeypatch, capsys):
+    from training.__main__ import main
+
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": "Hello"}])
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    status = main(["generate", "--policy", str(tiny_policy_dir), "--prompts", prompts, "--output",
+                   str(tmp_path / "out.jsonl"), "--device", "cpu"])
+    assert status == 2 and "generate runs as one process" in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_shards_are_strided_and_gathered_back_in_order(monkeypatch):
     from training import distributed
 
