@@ -123,14 +123,12 @@ def save_run_metadata(output_dir, command: str, config, metrics: dict, resolved:
     """Write the resolved config (with its seed) and the final metrics next to the weights.
     `resolved` records what `auto` settings became on this machine, e.g. {"precision": "bf16"}.
     Under several processes only rank 0 writes."""
-    from training.distributed import is_main_process
+    from training.distributed import is_main_process, world_size
 
     if not is_main_process():
         return
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    from training.distributed import world_size
-
     record = {"command": command, "seed": config.seed, "config": config.to_dict(), "versions": library_versions(),
               "processes": world_size()}
     if resolved:
