@@ -97,6 +97,11 @@ def test_docker_compose_file_is_valid_and_complete():
     assert gpu["command"][gpu["command"].index("-Q") + 1] == "gpu"
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    # several GPUs: training steps launch one process per GPU (workers/runner.py training_argv)
+    assert devices[0]["count"] == "all"
+    assert gpu["environment"]["TRAINING_NUM_PROCESSES"] == "0" and gpu["environment"]["ACCELERATE_CONFIG_FILE"] == ""
+    assert gpu["environment"]["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"]
+    assert gpu["shm_size"]
     assert {"pgdata", "artifacts"} <= set(config["volumes"])
     assert any("artifacts" in str(v) for v in services["web"]["volumes"])
 

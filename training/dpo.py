@@ -61,6 +61,7 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
 
     from trl import DPOTrainer
 
+    from training import distributed
     from training.logprobs import preference_margins
     from training.runtime import load_causal_lm, load_tokenizer, resolve_device, resolve_precision, save_run_metadata
     from training.seeding import seed_everything
@@ -72,7 +73,9 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
     tokenizer = load_tokenizer(config.policy)
     policy = load_causal_lm(config.policy, device)
     measured = eval_pairs or train_pairs
-    margins_before = preference_margins(policy, tokenizer, measured, device)
+    # each rank measures its share of the pairs; every rank gets all margins back
+    local_margins = lambda model: preference_margins(model, tokenizer, distributed.shard(measured), device)
+    margins_before = distributed.gather_shards(local_margins(policy), len(measured))
     output_dir = Path(config.output)
     trainer = DPOTrainer(
         model=policy,
@@ -81,15 +84,24 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
         processing_class=tokenizer,
         callbacks=[trainer_progress_callback(on_progress)],
     )
+    seen_pairs = distributed.debug_recording(trainer, "chosen_ids")
     train_started, train_cpu_started = time.monotonic(), time.process_time()
     outcome = trainer.train()
     train_seconds = time.monotonic() - train_started
     train_cpu_seconds = time.process_time() - train_cpu_started
     policy = trainer.model.eval()
-    margins_after = preference_margins(policy, tokenizer, measured, device)
-    shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-    policy.save_pretrained(output_dir, safe_serialization=True)
-    tokenizer.save_pretrained(output_dir)
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+    if distributed.is_main_process():
+        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+        policy.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
+        tokenizer.save_pretrained(output_dir)
+    if distributed.is_sharded(trainer):  # each rank holds a shard: measure the saved policy
+        distributed.barrier()
+        policy = load_causal_lm(str(output_dir), device)
+    local_margins_after = local_margins(policy)
+    margins_after = distributed.gather_shards(local_margins_after, len(measured))
+    distributed.write_rank_debug("dpo", {"checksum": distributed.parameter_checksum(policy), "chosen_ids": seen_pairs,
+                                         "margins": local_margins_after, "wrote_output": distributed.is_main_process()})
     prefix = "eval" if eval_pairs else "train"
     mean = lambda values: round(sum(values) / len(values), 4)
     metrics = {
@@ -100,7 +112,7 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
         f"{prefix}_n": len(measured),
         "train_pairs": len(train_pairs),
         "precision": precision,
-        "pairs_per_second": round(trainer.state.global_step * config.batch_size / train_seconds, 2),
+        "pairs_per_second": round(trainer.state.global_step * config.batch_size * distributed.world_size() / train_seconds, 2),
         "train_seconds": round(train_seconds, 2),
         "train_cpu_seconds": round(train_cpu_seconds, 2),
         "seconds": round(time.monotonic() - started, 1),

@@ -175,9 +175,15 @@ def evaluate_pairs(scorer: RewardScorer, pairs: list[PreferencePair], batch_size
     """Accuracy (chosen scored above rejected), Bradley-Terry loss, ECE and n of the (ensemble) scorer."""
     import torch
 
-    prompts = [p.prompt for p in pairs]
-    chosen, _ = scorer.score(prompts, [p.chosen for p in pairs], batch_size)
-    rejected, _ = scorer.score(prompts, [p.rejected for p in pairs], batch_size)
+    from training import distributed
+
+    # under several processes each rank scores its share; the metrics are over all pairs
+    local = distributed.shard(pairs)
+    prompts = [p.prompt for p in local]
+    local_chosen = scorer.score(prompts, [p.chosen for p in local], batch_size)[0].tolist() if local else []
+    local_rejected = scorer.score(prompts, [p.rejected for p in local], batch_size)[0].tolist() if local else []
+    chosen = torch.tensor(distributed.gather_shards(local_chosen, len(pairs)))
+    rejected = torch.tensor(distributed.gather_shards(local_rejected, len(pairs)))
     difference = chosen - rejected
     margins = torch.tensor([p.margin or 0.0 for p in pairs])
     probabilities = torch.sigmoid(difference)
@@ -269,6 +275,7 @@ def train_reward_model(
     from transformers import AutoModelForSequenceClassification
     from trl import RewardTrainer
 
+    from training import distributed
     from training.runtime import load_pretrained, load_tokenizer, resolve_device, resolve_precision, save_run_metadata
     from training.seeding import seed_everything
 
@@ -300,22 +307,29 @@ def train_reward_model(
             processing_class=tokenizer,
             callbacks=[trainer_progress_callback(on_progress, offset_runs=member, runs=config.ensemble, extra={"member": member})],
         )
+        seen_pairs = distributed.debug_recording(trainer, "chosen_ids")
         member_started, member_cpu_started = time.monotonic(), time.process_time()
         outcome = trainer.train()
         train_seconds += time.monotonic() - member_started
         train_cpu_seconds += time.process_time() - member_cpu_started
         member_losses.append(outcome.training_loss)
         trainer.model.eval()
-        shutil.rmtree(member_dir / "trainer-state", ignore_errors=True)  # nothing worth keeping: no mid-run saves
-        trainer.model.save_pretrained(member_dir, safe_serialization=True)
-        tokenizer.save_pretrained(member_dir)
+        if member == 0:
+            distributed.write_rank_debug("reward", {"checksum": distributed.parameter_checksum(trainer.model),
+                                                    "chosen_ids": seen_pairs, "wrote_output": distributed.is_main_process()})
+        state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+        if distributed.is_main_process():
+            shutil.rmtree(member_dir / "trainer-state", ignore_errors=True)  # nothing worth keeping: no mid-run saves
+            trainer.model.save_pretrained(member_dir, safe_serialization=True, state_dict=state_dict)
+            tokenizer.save_pretrained(member_dir)
         member_names.append(member_dir.name)
         del trainer, model
-    if config.ensemble > 1:
+    if config.ensemble > 1 and distributed.is_main_process():
         (output_dir / ENSEMBLE_FILE).write_text(json.dumps({"members": member_names}, indent=2))
 
     # the run config must exist before loading: the scorer reads max_length from it
     save_run_metadata(output_dir, "reward", config, {}, {"precision": precision})
+    distributed.barrier()  # every rank loads what rank 0 wrote
     scorer = RewardScorer.load(str(output_dir), device)
     evaluated_pairs, prefix = (eval_pairs, "eval") if eval_pairs else (train_pairs, "train")
     evaluation = evaluate_pairs(scorer, evaluated_pairs)

@@ -37,6 +37,7 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     from trl import RLOOConfig as TRLRLOOConfig
     from trl import RLOOTrainer
 
+    from training import distributed
     from training.runtime import (load_causal_lm, load_tokenizer, resolve_device, resolve_precision, save_run_metadata,
                                   trainer_precision_kwargs)
     from training.seeding import seed_everything
@@ -67,9 +68,13 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     )
     trainer.train()
     history = [entry for entry in trainer.state.log_history if "reward" in entry]
-    shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-    trainer.model.save_pretrained(output_dir, safe_serialization=True)
-    tokenizer.save_pretrained(output_dir)
+    distributed.write_rank_debug("rloo", {"checksum": distributed.parameter_checksum(trainer.model),
+                                          "wrote_output": distributed.is_main_process()})
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+    if distributed.is_main_process():
+        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+        trainer.model.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
+        tokenizer.save_pretrained(output_dir)
     metrics = {
         "reward_mean": round(history[-1]["reward"], 4) if history else None,
         "kl": round(history[-1].get("kl", 0.0), 4) if history else None,

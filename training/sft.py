@@ -37,6 +37,7 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
+    from training import distributed
     from training.runtime import (load_causal_lm, load_tokenizer, resolve_device, resolve_precision, save_run_metadata,
                                   trainer_precision_kwargs)
     from training.seeding import seed_everything
@@ -70,9 +71,13 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     )
     outcome = trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-    trainer.model.save_pretrained(output_dir, safe_serialization=True)
-    tokenizer.save_pretrained(output_dir)
+    distributed.write_rank_debug("sft", {"checksum": distributed.parameter_checksum(trainer.model),
+                                         "wrote_output": distributed.is_main_process()})
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+    if distributed.is_main_process():
+        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+        trainer.model.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
+        tokenizer.save_pretrained(output_dir)
     metrics = {"train_loss": round(outcome.training_loss, 4), "first_loss": round(losses[0], 4) if losses else None,
                "final_loss": round(losses[-1], 4) if losses else None, "examples": len(rows),
                "steps": trainer.state.global_step, "precision": precision, "seconds": round(time.monotonic() - started, 1)}

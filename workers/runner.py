@@ -6,6 +6,7 @@ tail into the job, beats the job's heart, and stops the child within about a sec
 stops running (a cancel, or the watchdog).
 """
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -52,18 +53,40 @@ def _gpu_count() -> int:
     return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
 
 
-def training_argv(command: str, options: list[str]) -> list[str]:
-    """The full command line: plain Python, or `accelerate launch` for training commands when an
-    accelerate config is set or several GPUs are present."""
-    if command in TRAINING_COMMANDS and settings.ACCELERATE_CONFIG_FILE:
-        prefix = [sys.executable, "-m", "accelerate.commands.launch",
-                  "--config_file", settings.ACCELERATE_CONFIG_FILE, "-m", "training"]
-    elif command in TRAINING_COMMANDS and (gpus := _gpu_count()) > 1:
-        prefix = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                  "--num_processes", str(gpus), "-m", "training"]
+def _free_port() -> int:
+    """A port for the launched processes to meet on: two steps on one host (or a test run next
+    to a worker) must not both take torchrun's default 29500."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def training_argv(command: str, options: list[str], *, processes: int | None = None) -> list[str]:
+    """The full command line: plain Python, or `accelerate launch` for a training command.
+
+    How many processes: `processes` (the project's `training_processes`), else the deployment's
+    TRAINING_NUM_PROCESSES, else every GPU when there are several. With ACCELERATE_CONFIG_FILE
+    the launch reads that file (DeepSpeed, FSDP, ...) and an explicit count overrides its
+    num_processes; without it several processes run as plain DDP (`--multi_gpu`, which on a
+    machine without CUDA starts CPU processes over gloo). One process and no config: plain Python.
+    """
+    plain = [sys.executable, "-m", "training", command, *options, "--progress-json"]
+    if command not in TRAINING_COMMANDS:
+        return plain
+    count = processes or settings.TRAINING_NUM_PROCESSES or None
+    launch = [sys.executable, "-m", "accelerate.commands.launch"]
+    if settings.ACCELERATE_CONFIG_FILE:
+        launch += ["--config_file", settings.ACCELERATE_CONFIG_FILE]
+        if count:
+            launch += ["--num_processes", str(count)]
     else:
-        prefix = [sys.executable, "-m", "training"]
-    return [*prefix, command, *options, "--progress-json"]
+        if count is None:
+            count = _gpu_count()
+        if count <= 1:
+            return plain
+        launch += ["--multi_gpu", "--num_processes", str(count), "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no"]  # the commands pick their precision
+    return [*launch, "--main_process_port", str(_free_port()), "-m", "training", command, *options, "--progress-json"]
 
 
 class _JobReporter:
@@ -115,10 +138,11 @@ def run_training_command(*, job, command: str, options: list[str],
     commands). Raises StepCancelled when the job stops running meanwhile (the child is
     terminated first), StepFailed when the command exits non-zero or prints no final metrics.
     """
+    argv = training_argv(command, options, processes=job.iteration.project.training_processes)
     reporter = _JobReporter(job.pk, job.started_at, command, progress_span)
     try:
         result = run_command(
-            command, options, argv=training_argv(command, options), cwd=Path(settings.BASE_DIR),
+            command, options, argv=argv, cwd=Path(settings.BASE_DIR),
             on_start=reporter.start, on_progress=reporter.take_progress, on_output=reporter.take_output,
             should_stop=reporter.should_stop, poll_seconds=POLL_SECONDS,
         )

@@ -36,7 +36,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "name", "task_type", "responses_per_task", "overlap", "guidelines", "criteria",
             "rationale_required", "lease_seconds", "gold_rate", "gold_min_items", "gold_pause_threshold",
             "consensus_method", "task_order", "retrain_threshold", "algorithm", "hyperparameters",
-            "base_policy_path", "reward_base_model", "rlaif_enabled", "rlaif_weight", "created_at", "role",
+            "base_policy_path", "reward_base_model", "rlaif_enabled", "rlaif_weight", "training_processes", "created_at", "role",
         ]
         read_only_fields = ["id", "created_at", "role"]
         extra_kwargs = {"guidelines": {"max_length": MAX_TEXT_CHARS}, "name": {"validators": []}}

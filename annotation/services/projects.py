@@ -28,6 +28,7 @@ TRAINING_SETTINGS = frozenset(
         "reward_base_model",
         "rlaif_enabled",
         "rlaif_weight",
+        "training_processes",
     }
 )
 ANNOTATION_SETTINGS = frozenset(
@@ -87,6 +88,18 @@ def _check_training_settings(settings: dict) -> dict:
     return settings
 
 
+def _check_training_processes(value) -> None:
+    """None means the deployment's default; otherwise 1 .. settings.TRAINING_MAX_PROCESSES."""
+    from django.conf import settings
+
+    if value is None:
+        return
+    maximum = settings.TRAINING_MAX_PROCESSES
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise DomainError(f"training_processes must be a whole number from 1 to {maximum} (or null).",
+                          field="training_processes")
+
+
 def _check_shape(*, task_type: str, responses_per_task: int) -> None:
     if task_type == Project.TaskType.PAIRWISE and responses_per_task != 2:
         raise DomainError("A pairwise project has exactly 2 responses per task.", field="responses_per_task")
@@ -111,6 +124,7 @@ def project_create(*, creator: AbstractBaseUser, name: str, task_type: str = Pro
     if unknown:
         raise DomainError(f"Unknown project setting {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
     settings = _check_training_settings(settings)
+    _check_training_processes(settings.get("training_processes"))
     try:
         with transaction.atomic():
             project = Project.objects.create(
@@ -151,6 +165,8 @@ def project_update(*, project: Project, actor: AbstractBaseUser, **changes) -> P
                          field=field)
     if "criteria" in changes:
         changes["criteria"] = _check_criteria(changes["criteria"])
+    if "training_processes" in changes:
+        _check_training_processes(changes["training_processes"])
     if "name" in changes:
         _check_name(changes["name"])
         _check_unique_name(changes["name"], exclude_pk=project.pk)

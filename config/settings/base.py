@@ -248,6 +248,11 @@ TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", 900))
 TRAINING_DEVICE = os.environ.get("TRAINING_DEVICE", "auto")
 # When set, GPU training commands run under `accelerate launch --config_file <this>`.
 ACCELERATE_CONFIG_FILE = os.environ.get("ACCELERATE_CONFIG_FILE", "")
+# Processes per training step (one per GPU) for projects that set none; 0: every GPU the worker
+# sees when it has several, else one plain process.
+TRAINING_NUM_PROCESSES = int(os.environ.get("TRAINING_NUM_PROCESSES", 0))
+# The most processes a project may ask for (a project's `training_processes`).
+TRAINING_MAX_PROCESSES = int(os.environ.get("TRAINING_MAX_PROCESSES", 8))
 
 LOGGING = {
     "version": 1,
