@@ -6,6 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotation.api.health import health
 from annotation.api.spa import spa_index
 
+# A database connection error outside a view answers 503 too (annotation.api.unavailable).
+handler500 = "annotation.api.unavailable.server_error_or_unavailable"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health/", health, name="health"),

@@ -34,15 +34,16 @@ def database_url(*, port: int | None = None) -> str:
     return f"postgres://{credentials}@{host}:{port or database.get('PORT') or 5432}/{database['NAME']}"
 
 
-def wait_for(predicate, *, timeout: float, interval: float = 0.2, message: str = "condition"):
-    """Polls `predicate` until it returns something truthy; fails the test after `timeout` s."""
+def wait_for(predicate, *, timeout: float, interval: float = 0.2, message: str = "condition", context=None):
+    """Polls `predicate` until it returns something truthy; fails the test after `timeout` s
+    (with what `context()` says, when given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"Timed out after {timeout} s waiting for {message}.")
+    raise AssertionError(f"Timed out after {timeout} s waiting for {message}." + (f"\n{context()}" if context else ""))
 
 
 class AsgiServer:
