@@ -137,6 +137,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Two serializers offer the algorithm choices; one name keeps the schema free of collisions.
     "ENUM_NAME_OVERRIDES": {"ProjectAlgorithmEnum": "annotation.models.project.Project.Algorithm"},
+    # The error answers (400/401/403/404/409/503) of every operation, as annotation.api.schema documents them.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotation.api.schema.document_error_answers",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------------------------
