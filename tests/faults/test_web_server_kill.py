@@ -18,7 +18,7 @@ N_ANNOTATORS = 16
 N_TASKS = 80
 OVERLAP = 3
 # Annotators read each task for a moment: the load then lasts seconds, and the kill falls inside it.
-THINK_SECONDS = 0.1
+THINK_SECONDS = 0.15
 KILL_AFTER_JUDGEMENTS = 40
 
 
