@@ -102,4 +102,4 @@ def test_every_operation_answers_without_server_errors_and_as_documented(tmp_pat
 
     # Then nothing answered 5xx or off the schema
     assert len(operations) >= 30
-    assert not failures, f"{len(failures)} failing cases:\n" + "\n".join(failures) + f"\n--- server log:\n{log}"
+    assert not failures, f"{len(failures)} failing cases:\n" + "\n".join(failures[:40]) + f"\n--- server log:\n{log}"
