@@ -9,6 +9,9 @@ from annotation.api.health import health
 from annotation.api.spa import spa_index
 from annotation.api.throttles import sign_in_limited
 
+# A database connection error outside a view answers 503 too (annotation.api.unavailable).
+handler500 = "annotation.api.unavailable.server_error_or_unavailable"
+
 urlpatterns = [
     # Django's own sign-in forms count failed attempts with the API's sign-in endpoints.
     path("admin/login/", sign_in_limited(admin.site.login)),

@@ -74,15 +74,18 @@ def check_projects() -> list[int]:
 
 @shared_task(name="workers.fail_stale_training_jobs")
 def fail_stale_training_jobs() -> list[int]:
-    """Beat, every minute: the watchdog for jobs whose worker died (no heartbeat for a while) and
-    for iterations whose next step was never dispatched."""
-    failed = training_jobs_fail_stale(heartbeat_timeout_seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
-    for stale in failed:
-        logger.warning("Training job %s (%s) failed by the watchdog: no heartbeat", stale.job_id, stale.step)
+    """Beat, every minute: the watchdog for jobs whose worker died (no heartbeat for a while: queued
+    again up to TRAINING_WORKER_LOST_RETRIES times, then failed) and for iterations whose next step
+    was never dispatched."""
+    handled = training_jobs_fail_stale(heartbeat_timeout_seconds=settings.TRAINING_HEARTBEAT_TIMEOUT,
+                                       retries=settings.TRAINING_WORKER_LOST_RETRIES)
+    for stale in handled:
+        logger.warning("Training job %s (%s) had no heartbeat (worker lost): %s", stale.job_id, stale.step,
+                       "queued again" if stale.retried else "failed")
     # The other way an iteration gets stuck: its next message was lost (a broker outage).
     for iteration_id in iterations_nudge_stalled(stalled_seconds=settings.TRAINING_STALL_SECONDS):
         logger.warning("Iteration %s had not moved for a while; queued it again", iteration_id)
-    return [stale.job_id for stale in failed]
+    return [stale.job_id for stale in handled]
 
 
 @shared_task(name="workers.record_evaluations")

@@ -116,6 +116,8 @@ def iteration_detail(iteration: Iteration, *, with_history: bool = True) -> dict
         "overoptimization_reason": iteration.overoptimization_reason,
         "progress": round(sum(job.progress for job in jobs) / len(jobs), 4) if jobs else 0.0,
         "steps": [training_job_summary(job, with_history=with_history) for job in jobs],
+        # What happened to its steps that no step's status shows: a lost worker, a retry.
+        "events": iteration.summary.get("events", []),
         "tasks": {
             purpose: ComparisonTask.objects.filter(iteration=iteration, purpose=purpose).count()
             for purpose in (ComparisonTask.Purpose.TRAINING, ComparisonTask.Purpose.EVALUATION)

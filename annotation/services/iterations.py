@@ -60,6 +60,11 @@ def _enqueue_advance(iteration_id: int) -> None:
     transaction.on_commit(lambda: _send_advance(iteration_id))
 
 
+def iteration_dispatch(iteration_id: int) -> None:
+    """`_enqueue_advance` for other services (the watchdog re-queueing a step whose worker died)."""
+    _enqueue_advance(iteration_id)
+
+
 @dataclass(frozen=True)
 class IterationStart:
     iteration: Iteration

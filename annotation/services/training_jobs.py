@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Iteration, TrainingJob
+from annotation.services.iterations import iteration_dispatch
 
 # How much of the metrics history one job keeps: long runs are thinned to every other entry.
 MAX_METRICS_HISTORY = 2000
@@ -148,13 +149,51 @@ class StaleJob:
     iteration_id: int
     step: str
     heartbeat_at: object
+    retried: bool = False  # queued again (True) or failed with its iteration (False)
 
 
-def training_jobs_fail_stale(*, heartbeat_timeout_seconds: float) -> list[StaleJob]:
-    """The watchdog: fails every running job whose heartbeat stopped `heartbeat_timeout_seconds` ago.
+# How many entries of `Iteration.summary["events"]` are kept (the newest).
+MAX_ITERATION_EVENTS = 50
+
+
+def iteration_event_record(*, iteration_id: int, event: str, step: str, job_id: int, detail: str) -> None:
+    """Appends what happened to an iteration's steps (a lost worker, a retry) to
+    `Iteration.summary["events"]`, which the iteration's API shows the engineer."""
+    iteration = Iteration.objects.select_for_update().get(pk=iteration_id)
+    events = list(iteration.summary.get("events", []))[-(MAX_ITERATION_EVENTS - 1):]
+    events.append({"at": timezone.now().isoformat(), "event": event, "step": step, "job": job_id, "detail": detail})
+    iteration.summary = {**iteration.summary, "events": events}
+    iteration.save(update_fields=["summary"])
+
+
+def _worker_lost_retries_so_far(iteration_id: int, job_id: int) -> int:
+    summary = Iteration.objects.filter(pk=iteration_id).values_list("summary", flat=True).first() or {}
+    return sum(1 for e in summary.get("events", []) if e.get("job") == job_id and e.get("event") == "worker_lost_retried")
+
+
+def _requeue_lost(job: TrainingJob, note: str) -> None:
+    """Puts a running job whose worker died back in the queue, for a new claim to run it afresh
+    (steps are idempotent: a re-run overwrites the killed run's outputs and registers nothing twice).
+    The killed run's own late reports, if it was only stalled, carry the old claim and are ignored."""
+    job.status = Status.QUEUED
+    job.progress = 0.0
+    job.started_at = None
+    job.heartbeat_at = None
+    job.subprocess_pid = None
+    job.worker_pid = None
+    job.metrics_history = []
+    job.log_tail = (job.log_tail + f"\n[watchdog] {note}\n")[-MAX_LOG_TAIL:]
+    job.save(update_fields=["status", "progress", "started_at", "heartbeat_at", "subprocess_pid", "worker_pid",
+                            "metrics_history", "log_tail"])
+
+
+def training_jobs_fail_stale(*, heartbeat_timeout_seconds: float, retries: int = 0) -> list[StaleJob]:
+    """The watchdog: handles every running job whose heartbeat stopped `heartbeat_timeout_seconds` ago.
 
     A worker that was killed (OOM, SIGKILL, a lost node) never reports back; its job would stay
-    `running` forever and block the project's single flight. Failing it lets an engineer resume.
+    `running` forever and block the project's single flight. Each such job is queued again and
+    its iteration dispatched (up to `retries` times per job), else failed so an engineer can
+    resume. Either way the iteration's events say so (`iteration_event_record`).
     """
     cutoff = timezone.now() - timedelta(seconds=heartbeat_timeout_seconds)
     stale = list(
@@ -162,16 +201,27 @@ def training_jobs_fail_stale(*, heartbeat_timeout_seconds: float) -> list[StaleJ
             "pk", "iteration_id", "step", "heartbeat_at"
         )
     )
-    failed = []
+    handled = []
     for job_id, iteration_id, step, heartbeat_at in stale:
-        message = (
-            f"The worker stopped reporting: no heartbeat since {heartbeat_at:%Y-%m-%d %H:%M:%S} UTC "
-            f"(timeout {heartbeat_timeout_seconds:g} s); it was probably killed."
-        )
+        lost = (f"The worker stopped reporting: no heartbeat since {heartbeat_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"(timeout {heartbeat_timeout_seconds:g} s); it was probably killed.")
         with transaction.atomic():
-            still_stale = TrainingJob.objects.select_for_update().filter(
+            job = TrainingJob.objects.select_for_update().filter(
                 pk=job_id, status=Status.RUNNING, heartbeat_at__lt=cutoff
-            ).exists()
-            if still_stale and training_job_fail(job_id=job_id, error=message):
-                failed.append(StaleJob(job_id, iteration_id, step, heartbeat_at))
-    return failed
+            ).first()
+            if job is None:
+                continue
+            retried_before = _worker_lost_retries_so_far(iteration_id, job_id)
+            live = Iteration.objects.filter(pk=iteration_id, status__in=LIVE_ITERATION).exists()
+            if live and retried_before < retries:
+                note = f"{lost} Worker lost; step queued again (retry {retried_before + 1} of {retries})."
+                _requeue_lost(job, note)
+                iteration_event_record(iteration_id=iteration_id, event="worker_lost_retried", step=step,
+                                       job_id=job_id, detail=note)
+                iteration_dispatch(iteration_id)
+                handled.append(StaleJob(job_id, iteration_id, step, heartbeat_at, retried=True))
+            elif training_job_fail(job_id=job_id, error=lost):
+                iteration_event_record(iteration_id=iteration_id, event="worker_lost_failed", step=step,
+                                       job_id=job_id, detail=f"{lost} Worker lost; no retry left: step failed.")
+                handled.append(StaleJob(job_id, iteration_id, step, heartbeat_at))
+    return handled

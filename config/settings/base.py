@@ -51,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database connection error in a view answers 503 + Retry-After, not 500.
+    "annotation.api.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -185,6 +187,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The error answers (400/401/403/404/409/503) of every operation, as annotation.api.schema documents them.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotation.api.schema.document_error_answers",
+    ],
 }
 
 # The pages Prefloop renders itself (the single-page app, Swagger UI) load everything from this
@@ -242,6 +249,9 @@ CELERY_BEAT_SCHEDULE = {
 # A running step whose heartbeat is older than this is marked failed by the watchdog (the worker
 # died). The runner beats every few seconds while its subprocess lives, so minutes are plenty.
 TRAINING_HEARTBEAT_TIMEOUT = int(os.environ.get("TRAINING_HEARTBEAT_TIMEOUT", 600))
+# How often the watchdog queues such a step again before failing it: once covers a lost node or an
+# OOM kill by a neighbour; a step that kills its worker every time still stops and is reported.
+TRAINING_WORKER_LOST_RETRIES = int(os.environ.get("TRAINING_WORKER_LOST_RETRIES", 1))
 # A live iteration with no running step and no change for this long is queued again (a lost
 # message); a duplicate is harmless, so this only bounds how long a lost one can delay it.
 TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", 900))

@@ -149,5 +149,7 @@ def test_a_killed_worker_is_caught_by_the_watchdog(tiny_policy, celery_worker):
     iteration.refresh_from_db()
     assert job.status == "failed" and "heartbeat" in job.error
     assert iteration.status == "failed" and iteration.error.startswith("reward:")
+    # (no retries allowed here: the iteration's events say the worker was lost and the step failed)
+    assert [(e["event"], e["step"]) for e in iteration.summary["events"]] == [("worker_lost_failed", "reward")]
     # and a new iteration can start (single flight released)
     assert iteration_start(project=project).created
