@@ -35,6 +35,10 @@ CONFLICTS = {
     ("patch", "/api/projects/{project_id}/"),
     ("post", "/api/tasks/{task_id}/gold/"),
 }
+# Session sign-in and sign-out check the CSRF token themselves (403 without it), signed in or not.
+CSRF_CHECKED = {("post", "/api/auth/session/"), ("delete", "/api/auth/session/")}
+# Sign-ins count failures and answer 429 past the limit (annotation.api.throttles).
+SIGN_INS = {("post", "/api/auth/token/"), ("post", "/api/auth/session/")}
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -62,10 +66,16 @@ def document_error_answers(result, generator, request, public):
                 "400": (operation.get("requestBody") or any(p["in"] == "query" for p in parameters))
                 and _answer("Invalid input: the message names the field.", bad_request),
                 "401": signed_in and _answer("Not signed in.", error),
-                "403": signed_in and _answer("Not allowed: the caller lacks the role, or is paused.", error),
+                "403": (signed_in or (method, path) in CSRF_CHECKED)
+                and _answer("Not allowed: the caller lacks the role, is paused, or sent no CSRF token.", error),
                 "404": any(p["in"] == "path" for p in parameters)
                 and _answer("Unknown, or not the caller's to see.", error),
                 "409": (method, path) in CONFLICTS and _answer("Conflicting state (the message says which).", error),
+                "413": operation.get("requestBody")
+                and _answer("The body (or an imported file) is over a configured limit, which the message names.", error),
+                "429": (method, path) in SIGN_INS
+                and _answer("Too many failed sign-ins; retry after Retry-After seconds.", error,
+                            {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}),
                 "503": _answer("The database is unavailable; retry after Retry-After seconds.", error,
                                {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}),
             }

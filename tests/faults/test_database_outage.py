@@ -113,7 +113,7 @@ def test_a_database_outage_answers_503_and_leaves_nothing_half_written(tmp_path)
                 for client in [*annotators, manager]:
                     client.start()
                 wait_for(lambda: Judgement.objects.filter(project=project).count() >= 20 and manager.imported_batches,
-                         timeout=60, message="the load to get going")
+                         timeout=120, message="the load to get going")
 
                 # When every connection to the database is reset and new ones are refused for a while
                 proxy.cut()
@@ -123,7 +123,7 @@ def test_a_database_outage_answers_503_and_leaves_nothing_half_written(tmp_path)
                          and {503} <= _statuses_of(answers, "project")
                          and {503} <= _statuses_of(answers, "import")
                          and time.monotonic() - outage_began >= MIN_OUTAGE_SECONDS,
-                         timeout=60, message="503 answers on the hot path, reads and imports",
+                         timeout=120, message="503 answers on the hot path, reads and imports",
                          context=lambda: f"{answers.statuses}\n{server.log_tail()}")
                 health_during = requests.get(server.url + "/api/health/", timeout=30).status_code
                 judged_during = Judgement.objects.filter(project=project).count()
