@@ -176,7 +176,7 @@ def test_the_annotate_loop_refuses_an_expired_token_on_every_way(settings):
 
     from django.core.asgi import get_asgi_application
 
-    from annotation.api.asgi_front import AnnotateLoopFront
+    from annotation.hot_path.front import AnnotateLoopFront
 
     project = make_project(overlap=1)
     make_task(project)
