@@ -306,6 +306,7 @@ class PPOTrainer:
         with self.model.policy.disable_adapter():
             return self.model.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                                      use_cache=False).logits.float()
+
     # ---------------------------------------------------------------- rollout
     def _sample_prompt_batch(self) -> list[int]:
         return torch.randint(0, len(self.prompts), (self.config.batch_size,), generator=self.generator).tolist()
