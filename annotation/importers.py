@@ -10,13 +10,16 @@ Formats (one JSON object per line):
 """
 from __future__ import annotations
 
+import codecs
 import gzip
-import io
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
+
+from annotation.input_checks import unstorable_json
 
 FORMATS = ("hh", "trl", "prompts", "tasks")
 MAX_TEXT_CHARS = 100_000
@@ -50,20 +53,68 @@ class TaskRecord:
     metadata: dict = field(default_factory=dict)
 
 
-def read_lines(raw: bytes) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every non-blank line of a JSONL file, gunzipped when it is gzip."""
-    if raw[:2] == b"\x1f\x8b":
+class ImportTooLarge(ValueError):
+    """The file exceeds one of the import limits; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Bounds on one JSONL file (the IMPORT_MAX_* settings)."""
+
+    max_decompressed_bytes: int
+    max_lines: int
+    max_line_bytes: int
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_SKIP_CHUNK = 64 * 1024
+
+
+def read_lines(stream: BinaryIO, limits: ImportLimits) -> Iterator[tuple[int, str | RecordError]]:
+    """(line number, text) of every non-blank line of a JSONL file, gunzipped when it is gzip.
+
+    Reads the file a line at a time, so memory stays within one line however large the file
+    unpacks: more than `limits.max_decompressed_bytes` or `limits.max_lines` raises
+    ImportTooLarge; a line longer than `limits.max_line_bytes` comes back as a RecordError.
+    """
+    magic = stream.read(2)
+    stream.seek(0)
+    source = gzip.GzipFile(fileobj=stream, mode="rb") if magic == _GZIP_MAGIC else stream
+    total = 0
+
+    def read(size: int) -> bytes:
+        nonlocal total
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
+            chunk = source.readline(size)
+        except (OSError, EOFError, zlib.error) as error:
             raise RecordError(f"file: not a readable gzip file ({error}).") from error
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise RecordError(f"file: not UTF-8 text ({error.reason} at byte {error.start}).") from error
-    for number, line in enumerate(io.StringIO(text), start=1):
-        if line.strip():
-            yield number, line
+        total += len(chunk)
+        if total > limits.max_decompressed_bytes:
+            raise ImportTooLarge(
+                f"file: unpacks to more than {limits.max_decompressed_bytes} bytes (IMPORT_MAX_DECOMPRESSED_BYTES)."
+            )
+        return chunk
+
+    number = 0
+    while line := read(limits.max_line_bytes + 1):
+        number += 1
+        if number > limits.max_lines:
+            raise ImportTooLarge(f"file: more than {limits.max_lines} lines (IMPORT_MAX_LINES).")
+        if len(line) > limits.max_line_bytes and not line.endswith(b"\n"):
+            while (rest := read(_SKIP_CHUNK)) and not rest.endswith(b"\n"):
+                pass
+            yield number, RecordError(f"the line is longer than {limits.max_line_bytes} bytes (IMPORT_MAX_LINE_BYTES).")
+            continue
+        if number == 1 and line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8):]
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RecordError(
+                f"file: not UTF-8 text ({error.reason} at byte {error.start} of line {number})."
+            ) from error
+        if text.strip():
+            yield number, text
 
 
 def parse_line(line: str):
@@ -71,6 +122,8 @@ def parse_line(line: str):
         value = json.loads(line)
     except json.JSONDecodeError as error:
         raise RecordError(f"not valid JSON: {error.msg} (column {error.colno}).") from error
+    except RecursionError as error:
+        raise RecordError("the JSON is nested too deeply to read.") from error
     return value
 
 
@@ -242,6 +295,10 @@ def parse_records(fmt: str, lines: Iterable[tuple[int, object]]) -> Iterator[tup
     """Yields (line, PromptRecord | TaskRecord | RecordError) for each decoded line value."""
     parser = PARSERS[fmt]
     for number, value in lines:
+        problem = unstorable_json(value, "")
+        if problem:
+            yield number, RecordError(problem)
+            continue
         try:
             yield number, parser(value)
         except RecordError as error:

@@ -16,6 +16,8 @@ ADMIN = "admin"
 
 MANAGE_ROLES = frozenset({Role.MANAGER})
 TRAINING_ROLES = frozenset({Role.MANAGER, Role.ENGINEER})
+# Training settings become arguments of training processes on the server: engineers (and admins).
+TRAINING_SETTINGS_ROLES = frozenset({Role.ENGINEER})
 ANNOTATE_ROLES = frozenset({Role.ANNOTATOR, Role.MANAGER, Role.ENGINEER})
 
 
@@ -39,10 +41,12 @@ def role_of(*, user: AbstractBaseUser, project: Project) -> str | None:
     return ADMIN if user.is_superuser else None
 
 
-def require_role(*, user: AbstractBaseUser, project: Project, roles: frozenset, action: str) -> str:
+def require_role(*, user: AbstractBaseUser, project: Project, roles: frozenset, action: str,
+                 field: str | None = None) -> str:
     """Returns the user's role if it is one of `roles` (superusers always pass); else raises 403/404.
 
-    A user outside the project gets a 404, so project ids do not leak to strangers.
+    A user outside the project gets a 404, so project ids do not leak to strangers; `field`
+    names the setting a 403 is about.
     """
     role = role_of(user=user, project=project)
     if role is None:
@@ -54,4 +58,5 @@ def require_role(*, user: AbstractBaseUser, project: Project, roles: frozenset, 
         f"Only {allowed} may {action} in this project; you are {role}.",
         code="forbidden",
         http_status=403,
+        field=field,
     )

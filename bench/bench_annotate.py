@@ -6,7 +6,7 @@ think time: the worst case). Reported per N: cycles/s, p50/p95/p99 latency of si
 the ratio to `pgbench -N` (simple-update) TPS on the same database in the same run, so that it is
 comparable across machines. Each level is bracketed by two pgbench runs, right before and right
 after it, and its ceiling is their mean: this machine's speed drifts by a third within minutes, and
-a ceiling measured minutes away from a level was a noisy divisor (bench/README.md, ninth session).
+a ceiling measured minutes away from a level was a noisy divisor (bench/README.md, "Waiting calls go to PostgreSQL in groups").
 Optionally (`--paced N:THINK_MS`) N annotators who pause THINK_MS on average (exponential) before
 each next task: latency under a load below saturation, reported apart (driven by Python threads:
 wrk's delay() adds stalls of its own).
@@ -49,7 +49,7 @@ PYTHON = sys.executable
 # Workers for this 2-core machine, where PostgreSQL shares the cores and needs more CPU per cycle
 # than the web tier. One uvicorn worker's event loop serves N=32 on about half a core, and all
 # waiting calls go to PostgreSQL in its groups; a second worker split the groups and cost both
-# sides more CPU per cycle (bench/README.md, tenth session). Threaded workers block on the database,
+# sides more CPU per cycle (bench/README.md, "One uvicorn worker on two cores"). Threaded workers block on the database,
 # so they need more processes: 2 x 4 threads measured best (2 x 2 to 4 x 16 tried).
 DEFAULT_WORKERS = {"uvicorn": 1, "threaded": 2}
 

@@ -7,7 +7,7 @@ machine; `--profile` prints where the Python time goes (cProfile, cumulative).
         [--database-url postgres://postgres@127.0.0.1:5432/bench_annotate]
 
 `--drf-way` sends `Accept: application/json, text/plain`, which the direct way of
-annotation/api/hot_path.py leaves to DRF, to measure what that way saves. Run it from another
+annotation/hot_path/drf.py leaves to DRF, to measure what that way saves. Run it from another
 checkout (with this file copied there) to compare versions side by side.
 """
 import argparse

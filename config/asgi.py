@@ -7,9 +7,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+# A server started without a settings module is a deployment: production settings, which refuse
+# to start without a real SECRET_KEY (`make run` and the tests choose theirs explicitly).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django_application = get_asgi_application()
 
-from annotation.api.asgi_front import AnnotateLoopFront  # noqa: E402 (needs the apps loaded)
+from annotation.hot_path.front import AnnotateLoopFront  # noqa: E402 (needs the apps loaded)
 
 application = AnnotateLoopFront(django_application)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from annotation.world.processes import WebServer, free_port
-from annotation.world.simulated_annotators import ApiClient, SimulatedCrowd, add_annotator_members, default_profiles
+from simulation.processes import WebServer, free_port
+from simulation.simulated_annotators import ApiClient, SimulatedCrowd, add_annotator_members, default_profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_ENVIRONMENT = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "ARTIFACT_ROOT")

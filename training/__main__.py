@@ -33,6 +33,10 @@ DESCRIPTIONS = {
 }
 
 
+# The commands that run as several processes under `accelerate launch` (README, "Several processes").
+MULTI_PROCESS_COMMANDS = frozenset({"sft", "reward", "dpo", "rloo", "ppo"})
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's own errors: one line, exit 2
         raise TrainingUserError(f"{self.prog}: {message}")
@@ -66,10 +70,12 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_class) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m training", description=__doc__.splitlines()[0])
+    # No prefix matching: workers pass a project's hyperparameters as flags, and a prefix such as
+    # `--ev` must not reach a flag they set themselves (`--eval`).
+    parser = _Parser(prog="python -m training", description=__doc__.splitlines()[0], allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, config_class in COMMAND_CONFIGS.items():
-        command = commands.add_parser(name, help=DESCRIPTIONS[name], description=DESCRIPTIONS[name])
+        command = commands.add_parser(name, help=DESCRIPTIONS[name], description=DESCRIPTIONS[name], allow_abbrev=False)
         _add_config_flags(command, config_class)
         command.add_argument("--progress-json", action="store_true",
                              help="print one JSON progress event per logged step on stdout")
@@ -133,6 +139,7 @@ def _quiet_libraries() -> None:
 
 
 def main(argv=None) -> int:
+    from training import distributed
     from training.progress import ProgressReporter
 
     real_stdout = sys.stdout
@@ -143,11 +150,19 @@ def main(argv=None) -> int:
         emit_json = arguments.pop("progress_json")
         config = COMMAND_CONFIGS[command](**arguments)
         _quiet_libraries()
-        reporter = ProgressReporter(command, emit_json=emit_json, stdout=real_stdout)
+        if distributed.is_distributed() and command not in MULTI_PROCESS_COMMANDS:
+            # every rank would write the same output file: these commands are one process
+            raise TrainingUserError(f"{command} runs as one process: start it with `python -m training {command}`, "
+                                    "not under accelerate launch or torchrun")
+        # Under `accelerate launch` every rank runs this; only rank 0 reports (progress and the final line).
+        distributed.setup(getattr(config, "device", "auto"))
+        reporter = ProgressReporter(command, emit_json=emit_json, stdout=real_stdout,
+                                    enabled=distributed.is_main_process())
         # Libraries print to stdout (transformers' log dicts, TRL tables): keep stdout for our JSON.
         with contextlib.redirect_stdout(sys.stderr):
             metrics = _run(command, config, reporter)
         reporter.close()
+        distributed.teardown()
     except TrainingUserError as error:
         if reporter:
             reporter.close()
@@ -160,8 +175,9 @@ def main(argv=None) -> int:
     except Exception:  # a bug: keep the traceback for whoever reports it
         traceback.print_exc(file=sys.stderr)
         return 1
-    real_stdout.write(json.dumps(metrics) + "\n")
-    real_stdout.flush()
+    if distributed.is_main_process():
+        real_stdout.write(json.dumps(metrics) + "\n")
+        real_stdout.flush()
     return 0
 
 

@@ -1,5 +1,7 @@
 """One frozen config per command. Each field carries its help text (the CLI is built from it)
 and every config validates itself on construction, raising `TrainingUserError`."""
+import math
+import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Optional
@@ -23,14 +25,25 @@ def _check(condition: bool, message: str) -> None:
         raise TrainingUserError(message)
 
 
+class _PlatformValue(str):
+    """Stands in for a path the orchestrator fills in, so `validate_hyperparameters` can run a
+    config's own checks without touching the filesystem; the I/O checks skip it. It ends in
+    .npy to pass the embed command's check on its output name."""
+
+
+_PLATFORM_VALUE = _PlatformValue("set-by-the-platform.npy")
+
+
 def _existing_file(path: Optional[str], flag: str) -> None:
-    if path is not None:
+    if path is not None and not isinstance(path, _PlatformValue):
         _check(Path(path).is_file(), f"{flag}: no such file: {path}")
 
 
 def _model_reference(reference: str, flag: str) -> None:
     """A local directory must exist; anything else is a built-in name (training/builtin_models.py)
     or taken as a hub id (which fails offline)."""
+    if isinstance(reference, _PlatformValue):
+        return
     looks_local = reference.startswith((".", "/", "~")) or Path(reference).exists()
     _check(bool(reference.strip()), f"{flag}: empty model reference")
     if looks_local:
@@ -383,3 +396,105 @@ def config_fields(config_class):
     specific = [f for f in fields(config_class) if f.name not in shared]
     common = [f for f in fields(config_class) if f.name in shared]
     return specific + common
+
+
+# Fields the orchestrator sets itself (inputs, outputs, models, seed, device, names): never taken
+# from a project's hyperparameters. Everything else a command's config declares is tunable.
+PLATFORM_SET_FIELDS = frozenset({
+    "policy", "base_model", "reward_model", "reference", "model", "train", "eval", "prompts", "data",
+    "corpus", "output", "model_name", "seed", "device", "models_dir",
+})
+
+
+class HyperparameterError(TrainingUserError):
+    """A hyperparameter a command does not take, or a value it would refuse; `key` names it."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class TunableField:
+    """A config field a project may set: its type (int, float, bool or str), the choices of a
+    Literal, its default and help text."""
+
+    name: str
+    kind: type
+    choices: tuple = ()
+    default: object = None
+    help: str = ""
+
+
+def _tunable_field(config_field, hint) -> TunableField:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:  # Optional[X]
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        origin = typing.get_origin(hint)
+    choices = tuple(typing.get_args(hint)) if origin is typing.Literal else ()
+    kind = type(choices[0]) if choices else hint
+    default = None if config_field.default is MISSING else config_field.default
+    return TunableField(config_field.name, kind, choices, default, config_field.metadata.get("help", ""))
+
+
+def tunable_fields(command: str) -> dict[str, TunableField]:
+    """The fields of `command`'s config that hyperparameters may set, by name (all but
+    PLATFORM_SET_FIELDS, so a field added to a config is tunable without further edits)."""
+    config_class = COMMAND_CONFIGS[command]
+    hints = typing.get_type_hints(config_class)
+    return {
+        f.name: _tunable_field(f, hints[f.name])
+        for f in config_fields(config_class) if f.name not in PLATFORM_SET_FIELDS
+    }
+
+
+def _check_type(spec: TunableField, value) -> str | None:
+    """Why `value` does not fit `spec`, or None."""
+    if spec.choices:
+        return None if value in spec.choices else f"must be one of {', '.join(map(str, spec.choices))}"
+    if spec.kind is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if spec.kind is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    if spec.kind is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return "must be a number"
+        return None if math.isfinite(value) else "must be a finite number"
+    if spec.kind is str:
+        return None if isinstance(value, str) and len(value) <= 500 else "must be a string of at most 500 characters"
+    return f"has a type ({spec.kind}) hyperparameters cannot set"
+
+
+def validate_hyperparameters(command: str, values: dict) -> dict:
+    """Checks options for `command` as the CLI would; returns them with canonical (snake_case) names.
+
+    Option names may use dashes or underscores. Each must be a tunable field of the command's
+    config with a value of its type; then the config is built with placeholder paths, so its own
+    range checks run without touching the filesystem. Raises HyperparameterError naming the key.
+    """
+    tunable = tunable_fields(command)
+    cleaned = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        if name in PLATFORM_SET_FIELDS:
+            raise HyperparameterError(key, f"{key} is set by the platform, not by hyperparameters.")
+        if name not in tunable:
+            raise HyperparameterError(key, f"{key} is not an option of {command} (options: {', '.join(sorted(tunable))}).")
+        problem = _check_type(tunable[name], value)
+        if problem:
+            raise HyperparameterError(key, f"{key} {problem}.")
+        cleaned[name] = value
+    config_class = COMMAND_CONFIGS[command]
+    placeholders = {
+        f.name: _PLATFORM_VALUE for f in fields(config_class)
+        if f.name in PLATFORM_SET_FIELDS and f.default is MISSING
+    }
+    try:
+        config_class(**placeholders, **cleaned)
+    except TrainingUserError as error:
+        message = str(error)
+        named = [key for key in values if "--" + str(key).replace("_", "-") in message]
+        raise HyperparameterError(named[0] if named else "", message) from error
+    except ArithmeticError as error:  # a check that divides by a value of 0
+        raise HyperparameterError("", f"these values do not fit together ({error}).") from error
+    return cleaned

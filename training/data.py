@@ -6,14 +6,12 @@ with a one-line message that names `file:line`, so a user can open the file and 
 """
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 from training.errors import TrainingUserError
+from training.jsonl import iter_jsonl
 
 Messages = list[dict[str, str]]
 Text = Union[str, Messages]
@@ -59,30 +57,6 @@ class ResponseRow:
     prompt: Text
     response: Text
     extra: dict = field(default_factory=dict)
-
-
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """Yield `(line_number, object)` for each non-blank line of a JSONL (or .jsonl.gz) file."""
-    path = Path(path)
-    if not path.is_file():
-        raise TrainingUserError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise TrainingUserError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-                if not isinstance(row, dict):
-                    raise TrainingUserError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-                yield number, row
-    except UnicodeDecodeError:
-        raise TrainingUserError(f"{path}: not UTF-8 text") from None
-    except (OSError, EOFError) as error:
-        raise TrainingUserError(f"{path}: cannot read ({error})") from None
 
 
 def _where(path, number) -> str:
@@ -194,17 +168,6 @@ def read_responses(path: str | Path) -> list[ResponseRow]:
         rows.append(ResponseRow(prompt=_text(row, "prompt", where), response=_text(row, "response", where),
                                 extra={k: v for k, v in row.items() if k not in ("prompt", "response")}))
     return _non_empty(rows, path)
-
-
-def write_jsonl(path: str | Path, rows: list[dict]) -> None:
-    """Write rows as JSONL atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    temporary.replace(path)
 
 
 def messages_as_text(messages: Messages) -> str:

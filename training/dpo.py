@@ -89,15 +89,18 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
 
     from trl import DPOTrainer
 
+    from training import distributed
     from training.logprobs import preference_margins
     from training.lora import save_model
-    from training.runtime import prepare_training, save_run_metadata, trainable_parameter_count
+    from training.runtime import load_causal_lm, prepare_training, save_run_metadata, trainable_parameter_count
 
     started = time.monotonic()
     setup = prepare_training(config, config.policy)
     device, precision, tokenizer, policy = setup.device, setup.precision, setup.tokenizer, setup.model
     measured = eval_pairs or train_pairs
-    margins_before = preference_margins(policy, tokenizer, measured, device)
+    # each rank measures its share of the pairs; every rank gets all margins back
+    local_margins = lambda model: preference_margins(model, tokenizer, distributed.shard(measured), device)
+    margins_before = distributed.gather_shards(local_margins(policy), len(measured))
     output_dir = Path(config.output)
     dataset, truncated = preference_dataset(train_pairs, tokenizer, config.max_length)
     trainer = DPOTrainer(
@@ -109,14 +112,29 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
         callbacks=[trainer_progress_callback(on_progress)],
     )
     trainable = trainable_parameter_count(trainer.model)
+    seen_pairs = distributed.debug_recording(trainer, "chosen_ids")
     train_started, train_cpu_started = time.monotonic(), time.process_time()
     outcome = trainer.train()
     train_seconds = time.monotonic() - train_started
     train_cpu_seconds = time.process_time() - train_cpu_started
     policy = trainer.model.eval()
-    margins_after = preference_margins(policy, tokenizer, measured, device)
-    shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-    save_model(policy, tokenizer, output_dir, adapter_only=config.save_adapter_only, base_reference=config.policy)
+    sharded = distributed.is_sharded(trainer)
+    if not sharded:  # measured before saving: merging LoRA adapters for the save changes the model on rank 0
+        local_margins_after = local_margins(policy)
+        checksum = distributed.parameter_checksum(policy)
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+    if distributed.is_main_process():
+        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+        save_model(policy, tokenizer, output_dir, adapter_only=config.save_adapter_only, base_reference=config.policy,
+                   state_dict=state_dict)
+    if sharded:  # each rank holds a shard: measure the saved policy
+        distributed.barrier()
+        policy = load_causal_lm(str(output_dir), device, config.models_dir)
+        local_margins_after = local_margins(policy)
+        checksum = distributed.parameter_checksum(policy)
+    margins_after = distributed.gather_shards(local_margins_after, len(measured))
+    distributed.write_rank_debug("dpo", {"checksum": checksum, "chosen_ids": seen_pairs,
+                                         "margins": local_margins_after, "wrote_output": distributed.is_main_process()})
     prefix = "eval" if eval_pairs else "train"
     mean = lambda values: round(sum(values) / len(values), 4)
     metrics = {
@@ -129,7 +147,7 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
         "truncated_prompts": truncated,
         "trainable_parameters": trainable,
         "precision": precision,
-        "pairs_per_second": round(trainer.state.global_step * config.batch_size / train_seconds, 2),
+        "pairs_per_second": round(trainer.state.global_step * config.batch_size * distributed.world_size() / train_seconds, 2),
         "train_seconds": round(train_seconds, 2),
         "train_cpu_seconds": round(train_cpu_seconds, 2),
         "seconds": round(time.monotonic() - started, 1),

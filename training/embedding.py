@@ -7,7 +7,6 @@ the vectors in milliseconds, which is what makes many-round experiments affordab
 layer is trained to match paraphrases, and an earlier one keeps more of the wording (on the demo
 corpus, MiniLM's layer 4 lets a linear head learn the gold preferences with far fewer labels).
 """
-import json
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from training.configs import EmbedConfig
 from training.errors import TrainingUserError
+from training.jsonl import iter_jsonl
 
 
 def mean_pool(hidden, attention_mask):
@@ -61,13 +61,10 @@ def embed_command(config: EmbedConfig, on_progress=None) -> dict:
     from training.seeding import seed_everything
 
     texts = []
-    for number, line in enumerate(Path(config.data).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            texts.append(str(json.loads(line)["text"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise TrainingUserError(f"{config.data}:{number}: expected a JSON object with a \"text\" field") from None
+    for number, row in iter_jsonl(config.data):
+        if "text" not in row:
+            raise TrainingUserError(f"{config.data}:{number}: expected a JSON object with a \"text\" field")
+        texts.append(str(row["text"]))
     seed_everything(config.seed)
     started = time.monotonic()
     vectors = embed_texts(texts, model=config.model, batch_size=config.batch_size, max_length=config.max_length,

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 
 from training.configs import GenerateConfig
-from training.data import PromptRow, prompt_text, read_prompts, write_jsonl
+from training.data import PromptRow, prompt_text, read_prompts
+from training.jsonl import write_jsonl
 from training.progress import ProgressCallback
 
 

@@ -94,19 +94,43 @@ def load_adapter_model(path, base_model):
     return PeftModel.from_pretrained(base_model, str(path)).merge_and_unload()
 
 
-def save_model(model, tokenizer, output_dir, *, adapter_only: bool = False, base_reference: str | None = None):
+def save_model(model, tokenizer, output_dir, *, adapter_only: bool = False, base_reference: str | None = None,
+               state_dict=None):
     """Save `model` (a peft model or a plain one) with its tokenizer as an HF directory; adapters
-    are merged unless `adapter_only`. Returns the model as saved (merged, when it was merged)."""
+    are merged unless `adapter_only`. Returns the model as saved (merged, when it was merged).
+
+    `state_dict` is the gathered full state dict of a model sharded over ranks (FSDP, DeepSpeed;
+    `distributed.trainer_state_dict`), whose own parameters are then only this rank's part. Call
+    it on the main process only."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if is_peft_model(model):
         if adapter_only:
-            model.save_pretrained(output_dir, safe_serialization=True)
+            model.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
             (output_dir / ADAPTER_BASE_FILE).write_text(json.dumps(
                 {"base_model": base_reference or model.peft_config["default"].base_model_name_or_path}, indent=2))
             tokenizer.save_pretrained(output_dir)
             return model
-        model = model.merge_and_unload()
-    model.save_pretrained(output_dir, safe_serialization=True)
+        if state_dict is not None:
+            model = _merged_from_gathered(model, state_dict, output_dir)
+        else:
+            model = model.merge_and_unload()
+        state_dict = None
+    model.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
     tokenizer.save_pretrained(output_dir)
     return model
+
+
+def _merged_from_gathered(model, state_dict, output_dir: Path):
+    """A sharded peft model merged: its gathered adapter weights are saved aside, applied to a fresh
+    copy of the base (whose weights the sharded model no longer holds whole) and merged."""
+    import tempfile
+
+    from peft import PeftModel
+
+    base_model = model.get_base_model()
+    base_path = model.peft_config["default"].base_model_name_or_path
+    with tempfile.TemporaryDirectory(dir=output_dir) as adapter_dir:
+        model.save_pretrained(adapter_dir, safe_serialization=True, state_dict=state_dict)
+        fresh_base = type(base_model).from_pretrained(base_path, config=base_model.config, dtype="float32")
+        return PeftModel.from_pretrained(fresh_base, adapter_dir).merge_and_unload()

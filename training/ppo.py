@@ -13,6 +13,12 @@ TRL removed its PPO trainer (1.13, PR #7020), so the algorithm lives here. One i
    rollout stayed within it: the adaptive controller moves beta only a little per step, so on its
    own it can overshoot a budget, and one update can jump far past it.
 
+Under several processes (`accelerate launch`, see training/README.md) each rank rolls out its own
+share of the prompts (`batch_size` and `minibatch_size` count rollouts over all ranks), DDP
+averages the gradients, and the statistics that steer training (the KL fed to the controller, the
+max_kl decision) and the logged metrics are reduced over all ranks, so every rank takes the same
+decisions and keeps identical parameters. Advantages are whitened per rank.
+
 The reference is the starting policy unless another is given: when a loop continues from an
 earlier PPO policy, the KL is still measured to the SFT/base policy, as in InstructGPT, so the
 budget holds across iterations instead of restarting at each one. With LoRA (`--lora-r`) the
@@ -35,6 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from training import distributed
 from training.configs import PPOConfig
 from training.errors import TrainingUserError
 from training.progress import ProgressCallback
@@ -265,16 +272,30 @@ class PPOTrainer:
         self.reward_fn = reward_fn
         self.prompts = prompts
         self.precision = precision
+        processes, rank = distributed.world_size(), distributed.rank()
+        if config.batch_size % processes or config.minibatch_size % processes:
+            raise TrainingUserError(f"--batch-size {config.batch_size} and --minibatch-size {config.minibatch_size} "
+                                    f"must be multiples of the number of processes ({processes})")
+        self.local_batch_size = config.batch_size // processes
+        self.local_minibatch_size = config.minibatch_size // processes
+        self.prompt_indices = distributed.shard_indices(len(prompts))  # this rank's share of the prompts
+        if not self.prompt_indices:
+            raise TrainingUserError(f"{len(prompts)} prompts cannot be shared among {processes} processes")
+        self.seen_prompt_indices: list[int] = []
+        self.local_history: list[dict] = []  # this rank's sums behind the reduced statistics
         self.eos_token_ids = generation_eos_ids(policy, tokenizer)
         if reference is None and lora_config is None:
             reference = copy.deepcopy(policy)
         if lora_config is not None:
             policy = wrap(policy, lora_config)
         if gradient_checkpointing:
-            policy.gradient_checkpointing_enable()
-            if lora_config is not None:
-                policy.enable_input_require_grads()  # checkpointed blocks need a grad-carrying input
+            # non-reentrant: works with frozen inputs (LoRA) and with DDP's gradient hooks
+            policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model = PolicyWithValueHead(policy).to(device)
+        # The update goes through DDP (which also broadcasts rank 0's fresh value head); rollouts
+        # use the bare model: generation, no-grad forwards and the adapters-off reference need no
+        # gradient synchronisation.
+        self.training_model = self._data_parallel(self.model) if processes > 1 else self.model
         self.reference = reference.to(device).eval() if reference is not None else None
         for parameter in (self.reference.parameters() if self.reference is not None else ()):
             parameter.requires_grad_(False)
@@ -283,7 +304,9 @@ class PPOTrainer:
             self.kl_controller = AdaptiveKLController(config.init_kl_coef, config.target_kl, config.kl_horizon)
         else:
             self.kl_controller = FixedKLController(config.init_kl_coef)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed + rank)
+        if processes > 1:
+            torch.manual_seed(config.seed + rank)  # ranks sample different responses
         from training.data import prompt_text
 
         self.prompt_texts = [prompt_text(p, tokenizer) for p in prompts]
@@ -307,9 +330,22 @@ class PPOTrainer:
             return self.model.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                                      use_cache=False).logits.float()
 
+    def _data_parallel(self, model):
+        from torch.nn.parallel import DistributedDataParallel
+
+        distributed.setup(self.device.type)
+        if self.device.type == "cuda":
+            index = self.device.index if self.device.index is not None else torch.cuda.current_device()
+            return DistributedDataParallel(model, device_ids=[index])
+        return DistributedDataParallel(model)
+
     # ---------------------------------------------------------------- rollout
     def _sample_prompt_batch(self) -> list[int]:
-        return torch.randint(0, len(self.prompts), (self.config.batch_size,), generator=self.generator).tolist()
+        """This rank's prompts for one rollout: `batch_size / processes` draws from its share."""
+        positions = torch.randint(0, len(self.prompt_indices), (self.local_batch_size,), generator=self.generator).tolist()
+        indices = [self.prompt_indices[p] for p in positions]
+        self.seen_prompt_indices.extend(indices)
+        return indices
 
     @torch.no_grad()
     def rollout(self) -> Rollout:
@@ -354,12 +390,12 @@ class PPOTrainer:
         prompt_length = rollout.prompt_ids.shape[1]
         for _ in range(config.ppo_epochs):
             order = torch.randperm(batch, generator=self.generator)
-            for start in range(0, batch, config.minibatch_size):
-                index = order[start : start + config.minibatch_size].to(self.device)
+            for start in range(0, batch, self.local_minibatch_size):
+                index = order[start : start + self.local_minibatch_size].to(self.device)
                 mask = rollout.mask[index]
                 sequence = torch.cat([rollout.prompt_ids[index], rollout.response_ids[index]], dim=1)
                 attention = torch.cat([rollout.prompt_mask[index], mask.long()], dim=1)
-                logits, values = self.model(sequence, attention)
+                logits, values = self.training_model(sequence, attention)  # DDP averages the gradients
                 logprobs = logprobs_from_logits(_response_logits(logits, prompt_length, config.temperature),
                                                 rollout.response_ids[index])
                 values = values[:, prompt_length - 1 : -1]
@@ -377,7 +413,9 @@ class PPOTrainer:
                 for key, value in (("policy_loss", policy_loss), ("value_loss", value_loss), ("clip_fraction", clip_fraction),
                                    ("value_clip_fraction", value_clip_fraction), ("approx_kl", approx_kl)):
                     stats[key].append(value.item())
-        return {key: sum(values) / len(values) for key, values in stats.items()}
+        # every rank ran as many minibatches: the mean over ranks is the mean over all of them
+        keys = list(stats)
+        return dict(zip(keys, distributed.all_reduce_mean([sum(stats[k]) / len(stats[k]) for k in keys])))
 
     def step(self) -> dict:
         """One PPO iteration: rollout, advantages, optimisation, KL-controller update."""
@@ -390,16 +428,29 @@ class PPOTrainer:
         advantages, returns = gae(rewards, rollout.values, rollout.mask, config.gamma, config.lam)
         advantages = whiten(advantages, rollout.mask)
         optimisation = self.optimise(rollout, advantages, returns)
-        sequence_kl = kl.sum(dim=1).mean().item()
+        # Sums over this rank's rollouts, then over all ranks: every rank gets the same statistics,
+        # so the KL controller (and max_kl) decide identically everywhere.
+        local = {
+            "rollouts": float(rollout.response_ids.shape[0]),
+            "raw_score_sum": rollout.raw_scores.sum().item(),
+            "score_sum": rollout.scores.sum().item(),
+            "kl_sum": kl.sum().item(),
+            "entropy_sum": (rollout.entropy * rollout.mask).sum().item(),
+            "tokens": rollout.mask.sum().item(),
+            "eos_count": rollout.has_eos.float().sum().item(),
+        }
+        self.local_history.append(local)
+        total = dict(zip(local, distributed.all_reduce_sum(list(local.values()))))
+        sequence_kl = total["kl_sum"] / total["rollouts"]
         self.kl_controller.update(sequence_kl, config.batch_size)
         return {
-            "reward_mean": rollout.raw_scores.mean().item(),
-            "score_mean": rollout.scores.mean().item(),  # after the missing-EOS penalty
+            "reward_mean": total["raw_score_sum"] / total["rollouts"],
+            "score_mean": total["score_sum"] / total["rollouts"],  # after the missing-EOS penalty
             "kl": sequence_kl,
             "kl_coef": kl_coef,
-            "entropy": masked_mean(rollout.entropy, rollout.mask).item(),
-            "response_length": rollout.mask.sum(dim=1).mean().item(),
-            "eos_fraction": rollout.has_eos.float().mean().item(),
+            "entropy": total["entropy_sum"] / max(total["tokens"], 1.0),
+            "response_length": total["tokens"] / total["rollouts"],
+            "eos_fraction": total["eos_count"] / total["rollouts"],
             **optimisation,
         }
 
@@ -466,7 +517,12 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     history = trainer.train(on_progress)
     output_dir = Path(config.output)
-    trainer.save(output_dir, adapter_only=config.save_adapter_only, base_reference=config.policy)
+    distributed.write_rank_debug("ppo", {"checksum": distributed.parameter_checksum(trainer.model),
+                                         "prompt_indices": trainer.seen_prompt_indices,
+                                         "local_history": trainer.local_history,
+                                         "wrote_output": distributed.is_main_process()})
+    if distributed.is_main_process():  # every rank holds the same weights (DDP)
+        trainer.save(output_dir, adapter_only=config.save_adapter_only, base_reference=config.policy)
     # Stopped at the budget: the policy kept is the one that made the rollout before the last.
     last = history[-2] if trainer.stopped_at_kl_budget and len(history) > 1 else history[-1]
     rollouts = len(history) * config.batch_size

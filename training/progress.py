@@ -27,8 +27,10 @@ def _json_safe(metrics: dict) -> dict:
 class ProgressReporter:
     """Turns `on_progress` calls into a tqdm bar (stderr) and optional JSON progress events."""
 
-    def __init__(self, description: str, *, emit_json: bool, stdout: TextIO, stderr: TextIO = sys.stderr):
+    def __init__(self, description: str, *, emit_json: bool, stdout: TextIO, stderr: TextIO = sys.stderr,
+                 enabled: bool = True):
         self.description = description
+        self.enabled = enabled  # False on ranks other than 0: one process reports for all
         self.emit_json = emit_json
         self.stdout = stdout
         self.stderr = stderr
@@ -37,6 +39,8 @@ class ProgressReporter:
     def __call__(self, step: int, total: int, metrics: dict) -> None:
         from tqdm import tqdm
 
+        if not self.enabled:
+            return
         if self._bar is None:
             self._bar = tqdm(total=total, desc=self.description, file=self.stderr, dynamic_ncols=True)
         self._bar.total = total

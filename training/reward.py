@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.configs import EvaluateRewardConfig, RewardConfig, ScoreConfig
-from training.data import PreferencePair, conversation_text, read_pairs, read_responses, write_jsonl
+from training.data import PreferencePair, conversation_text, read_pairs, read_responses
 from training.errors import TrainingUserError
+from training.jsonl import write_jsonl
 from training.progress import ProgressCallback, trainer_progress_callback
 from training.runtime import freeze_lower_layers  # noqa: F401  (re-exported: part of this module's API)
 
@@ -175,9 +176,15 @@ def evaluate_pairs(scorer: RewardScorer, pairs: list[PreferencePair], batch_size
     """Accuracy (chosen scored above rejected), Bradley-Terry loss, ECE and n of the (ensemble) scorer."""
     import torch
 
-    prompts = [p.prompt for p in pairs]
-    chosen, _ = scorer.score(prompts, [p.chosen for p in pairs], batch_size)
-    rejected, _ = scorer.score(prompts, [p.rejected for p in pairs], batch_size)
+    from training import distributed
+
+    # under several processes each rank scores its share; the metrics are over all pairs
+    local = distributed.shard(pairs)
+    prompts = [p.prompt for p in local]
+    local_chosen = scorer.score(prompts, [p.chosen for p in local], batch_size)[0].tolist() if local else []
+    local_rejected = scorer.score(prompts, [p.rejected for p in local], batch_size)[0].tolist() if local else []
+    chosen = torch.tensor(distributed.gather_shards(local_chosen, len(pairs)))
+    rejected = torch.tensor(distributed.gather_shards(local_rejected, len(pairs)))
     difference = chosen - rejected
     margins = torch.tensor([p.margin or 0.0 for p in pairs])
     probabilities = torch.sigmoid(difference)
@@ -246,6 +253,7 @@ def train_reward_model(
     from transformers import AutoModelForSequenceClassification
     from trl import RewardTrainer
 
+    from training import distributed
     from training.lora import lora_config_for, save_model, wrap
     from training.runtime import load_pretrained, prepare_training, save_run_metadata, trainable_parameter_count
     from training.seeding import seed_everything
@@ -282,21 +290,28 @@ def train_reward_model(
             processing_class=tokenizer,
             callbacks=[trainer_progress_callback(on_progress, offset_runs=member, runs=config.ensemble, extra={"member": member})],
         )
+        seen_pairs = distributed.debug_recording(trainer, "chosen_ids")
         member_started, member_cpu_started = time.monotonic(), time.process_time()
         outcome = trainer.train()
         train_seconds += time.monotonic() - member_started
         train_cpu_seconds += time.process_time() - member_cpu_started
         member_losses.append(outcome.training_loss)
         trainer.model.eval()
-        shutil.rmtree(member_dir / "trainer-state", ignore_errors=True)  # nothing worth keeping: no mid-run saves
-        save_model(trainer.model, tokenizer, member_dir)
+        if member == 0:
+            distributed.write_rank_debug("reward", {"checksum": distributed.parameter_checksum(trainer.model),
+                                                    "chosen_ids": seen_pairs, "wrote_output": distributed.is_main_process()})
+        state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+        if distributed.is_main_process():
+            shutil.rmtree(member_dir / "trainer-state", ignore_errors=True)  # nothing worth keeping: no mid-run saves
+            save_model(trainer.model, tokenizer, member_dir, state_dict=state_dict)
         member_names.append(member_dir.name)
         del trainer, model
-    if config.ensemble > 1:
+    if config.ensemble > 1 and distributed.is_main_process():
         (output_dir / ENSEMBLE_FILE).write_text(json.dumps({"members": member_names}, indent=2))
 
     # the run config must exist before loading: the scorer reads max_length from it
     save_run_metadata(output_dir, "reward", config, {}, setup.resolved())
+    distributed.barrier()  # every rank loads what rank 0 wrote
     scorer = RewardScorer.load(str(output_dir), device)
     evaluated_pairs, prefix = (eval_pairs, "eval") if eval_pairs else (train_pairs, "train")
     evaluation = evaluate_pairs(scorer, evaluated_pairs)

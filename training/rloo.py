@@ -37,6 +37,7 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     from trl import RLOOConfig as TRLRLOOConfig
     from trl import RLOOTrainer
 
+    from training import distributed
     from training.data import left_truncate, prompt_text
     from training.lora import save_model
     from training.runtime import prepare_training, save_run_metadata, trainable_parameter_count
@@ -69,8 +70,13 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     trainable = trainable_parameter_count(trainer.model)
     trainer.train()
     history = [entry for entry in trainer.state.log_history if "reward" in entry]
-    shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-    save_model(trainer.model, tokenizer, output_dir, adapter_only=config.save_adapter_only, base_reference=config.policy)
+    distributed.write_rank_debug("rloo", {"checksum": distributed.parameter_checksum(trainer.model),
+                                          "wrote_output": distributed.is_main_process()})
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+    if distributed.is_main_process():
+        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+        save_model(trainer.model, tokenizer, output_dir, adapter_only=config.save_adapter_only,
+                   base_reference=config.policy, state_dict=state_dict)
     metrics = {
         "reward_mean": round(history[-1]["reward"], 4) if history else None,
         "kl": round(history[-1].get("kl", 0.0), 4) if history else None,

@@ -242,10 +242,16 @@ def library_versions() -> dict:
 
 def save_run_metadata(output_dir, command: str, config, metrics: dict, resolved: dict | None = None) -> None:
     """Write the resolved config (with its seed) and the final metrics next to the weights.
-    `resolved` records what `auto` settings became on this machine, e.g. {"precision": "bf16"}."""
+    `resolved` records what `auto` settings became on this machine, e.g. {"precision": "bf16"}.
+    Under several processes only rank 0 writes."""
+    from training.distributed import is_main_process, world_size
+
+    if not is_main_process():
+        return
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    record = {"command": command, "seed": config.seed, "config": config.to_dict(), "versions": library_versions()}
+    record = {"command": command, "seed": config.seed, "config": config.to_dict(), "versions": library_versions(),
+              "processes": world_size()}
     if resolved:
         record["resolved"] = resolved
     (output_dir / RUN_CONFIG_FILE).write_text(json.dumps(record, indent=2))

@@ -67,6 +67,7 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
+    from training import distributed
     from training.lora import save_model
     from training.runtime import prepare_training, save_run_metadata, trainable_parameter_count
 
@@ -99,8 +100,13 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     trainable = trainable_parameter_count(trainer.model)
     outcome = trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-    save_model(trainer.model, tokenizer, output_dir, adapter_only=config.save_adapter_only, base_reference=config.base_model)
+    distributed.write_rank_debug("sft", {"checksum": distributed.parameter_checksum(trainer.model),
+                                         "wrote_output": distributed.is_main_process()})
+    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
+    if distributed.is_main_process():
+        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
+        save_model(trainer.model, tokenizer, output_dir, adapter_only=config.save_adapter_only,
+                   base_reference=config.base_model, state_dict=state_dict)
     metrics = {"train_loss": round(outcome.training_loss, 4), "first_loss": round(losses[0], 4) if losses else None,
                "final_loss": round(losses[-1], 4) if losses else None, "examples": len(rows),
                "truncated_prompts": truncated, "trainable_parameters": trainable,

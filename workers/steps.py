@@ -10,7 +10,14 @@ from pathlib import Path
 from django.conf import settings
 
 from annotation.errors import DomainError
-from annotation.models import ComparisonTask, Iteration, PolicyVersion, Response, TaskResponse, TrainingJob
+from annotation.models import ComparisonTask, Iteration, PolicyVersion, TrainingJob
+from annotation.selectors.iteration_steps import (
+    iteration_step_job,
+    policy_responses_to_prompts,
+    prompt_ids_answered_by,
+    sft_job_on_demonstrations,
+    task_responses,
+)
 from annotation.services.iteration_rlaif import (
     ai_annotator_ensure,
     ai_candidate_tasks,
@@ -33,6 +40,7 @@ from annotation.services.iterations import (
     policy_version_register,
     reward_model_register,
 )
+from training.jsonl import read_jsonl, write_jsonl
 from workers.runner import StepFailed, run_training_command
 
 # Options of the `generate` section that the platform uses itself (how many prompts to sample)
@@ -78,8 +86,8 @@ def _section(iteration: Iteration, name: str) -> dict:
 
 
 def _job_metrics(iteration: Iteration, step: str) -> dict:
-    job = iteration.jobs.filter(step=step, status=TrainingJob.Status.SUCCEEDED).first()
-    if job is None:
+    job = iteration_step_job(iteration=iteration, step=step)
+    if job is None or job.status != TrainingJob.Status.SUCCEEDED:
         raise StepFailed(f"step {step!r} has not succeeded yet.")
     return job.metrics
 
@@ -106,10 +114,7 @@ def run_sft(job: TrainingJob) -> StepOutcome:
     demonstrations_hash = snapshot["demonstrations_hash"]
     if not snapshot["n_demonstrations"]:
         return StepOutcome({"skipped": True, "reason": "no demonstrations"})
-    earlier = TrainingJob.objects.filter(
-        iteration__project_id=iteration.project_id, step="sft", status=TrainingJob.Status.SUCCEEDED,
-        metrics__demonstrations_hash=demonstrations_hash, metrics__skipped=False,
-    ).exclude(iteration=iteration).first()
+    earlier = sft_job_on_demonstrations(iteration=iteration, demonstrations_hash=demonstrations_hash)
     if earlier is not None:
         return StepOutcome({"skipped": True, "reason": f"demonstrations unchanged since iteration "
                                                         f"{earlier.iteration.number}",
@@ -147,8 +152,9 @@ def run_reward(job: TrainingJob) -> StepOutcome:
 def run_policy_optimization(job: TrainingJob) -> StepOutcome:
     """PPO, RLOO (against the new reward model) or DPO (on the pairs) from the starting policy."""
     iteration = job.iteration
-    sft = iteration.jobs.get(step="sft")
-    start = sft.artifact_path if sft.artifact_path and not sft.metrics.get("skipped") else iteration.policy_before.path
+    sft = iteration_step_job(iteration=iteration, step="sft")
+    trained = sft is not None and sft.artifact_path and not sft.metrics.get("skipped")
+    start = sft.artifact_path if trained else iteration.policy_before.path
     output = iteration_directory(iteration) / "policy"
     algorithm = iteration.algorithm
     options = [*cli_options(_section(iteration, algorithm)), "--policy", start]
@@ -171,23 +177,12 @@ def run_policy_optimization(job: TrainingJob) -> StepOutcome:
     return StepOutcome({**metrics, "policy": policy.name}, str(output))
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
 def _sample_prompts(iteration: Iteration) -> tuple[list[dict], list[dict]]:
     """The train and eval prompts this iteration samples (a fixed draw, so re-runs agree)."""
     section = _section(iteration, "generate")
     rng = random.Random(_seed(iteration))
-    train = _read_jsonl(_snapshot_path(iteration, "prompts.jsonl"))
-    evaluation = _read_jsonl(_snapshot_path(iteration, "eval_prompts.jsonl"))
+    train = read_jsonl(_snapshot_path(iteration, "prompts.jsonl"))
+    evaluation = read_jsonl(_snapshot_path(iteration, "eval_prompts.jsonl"))
     train = rng.sample(train, min(len(train), int(section.get("train_prompts", DEFAULT_TRAIN_PROMPTS))))
     evaluation = rng.sample(evaluation, min(len(evaluation), int(section.get("eval_prompts", DEFAULT_EVAL_PROMPTS))))
     return train, evaluation
@@ -220,11 +215,11 @@ def run_generate(job: TrainingJob) -> StepOutcome:
     metrics: dict = {"train_prompts": len(train), "eval_prompts": len(evaluation)}
     span = 0.8 / len(policies)
     for index, policy in enumerate(policies):
-        have = set(Response.objects.filter(policy_version=policy).values_list("prompt_id", flat=True))
+        have = prompt_ids_answered_by(policy=policy)
         rows = [row for row in train + evaluation if policy == new_policy or row["id"] not in have]
         if not rows:
             continue
-        prompts_file = _write_jsonl(directory / f"prompts_{policy.pk}.jsonl", rows)
+        prompts_file = write_jsonl(directory / f"prompts_{policy.pk}.jsonl", rows)
         output = directory / f"samples_{policy.pk}.jsonl"
         extra = ["--reference", reference.path] if policy.pk != reference.pk else []
         # Independent samples per policy: with one shared seed, two nearly equal policies would
@@ -235,7 +230,7 @@ def run_generate(job: TrainingJob) -> StepOutcome:
                      "--model-name", policy.name, *_common(iteration, output),
                      "--seed", str(_seed(iteration) + policy.pk)],
         )
-        samples = _read_jsonl(output)
+        samples = read_jsonl(output)
         metrics[f"responses_{policy.name}"] = policy_responses_store(policy=policy, rows=samples, iteration=iteration)
         kls = [row["kl"] for row in samples if isinstance(row.get("kl"), (int, float))]
         if kls and policy == new_policy:
@@ -257,11 +252,10 @@ def _score_samples(job, iteration: Iteration, policies: list[PolicyVersion], pro
     """Scores the policies' responses on the sampled train prompts with the iteration's reward
     model (the overoptimization monitor compares these scores with the annotators' verdicts)."""
     reward_model = iteration.reward_model
-    responses = list(Response.objects.filter(policy_version__in=policies, prompt_id__in=prompt_ids)
-                     .select_related("prompt", "policy_version"))
+    responses = policy_responses_to_prompts(policies=policies, prompt_ids=prompt_ids)
     if reward_model is None or not responses:
         return {}
-    data = _write_jsonl(directory / "to_score.jsonl", [
+    data = write_jsonl(directory / "to_score.jsonl", [
         {"prompt": prompt_payload(r.prompt), "response": r.text, "response_id": r.pk} for r in responses
     ])
     output = directory / "scores.jsonl"
@@ -269,7 +263,7 @@ def _score_samples(job, iteration: Iteration, policies: list[PolicyVersion], pro
         job=job, command="score", progress_span=(0.8, 1.0),
         options=["--reward-model", reward_model.path, "--data", str(data), *_common(iteration, output)],
     )
-    scores = {row["response_id"]: row["reward"] for row in _read_jsonl(output)
+    scores = {row["response_id"]: row["reward"] for row in read_jsonl(output)
               if isinstance(row.get("reward"), (int, float))}
     response_rewards_store(reward_model_id=reward_model.pk, scores=scores)
     metrics = {}
@@ -291,7 +285,7 @@ def run_rlaif(job: TrainingJob) -> StepOutcome:
     max_tasks = int(section.get("max_tasks", DEFAULT_RLAIF_TASKS))
     annotator = ai_annotator_ensure(project=iteration.project)
     tasks = ai_candidate_tasks(project=iteration.project, annotator=annotator, limit=max_tasks)
-    links = list(TaskResponse.objects.filter(task__in=tasks).select_related("response__prompt"))
+    links = task_responses(tasks=tasks)
     if not links:
         return StepOutcome({"judged": 0, "skipped": 0, "judge_model": judge_model})
     directory = iteration_directory(iteration) / "rlaif"
@@ -304,7 +298,7 @@ def run_rlaif(job: TrainingJob) -> StepOutcome:
                   if isinstance(link.response.metadata.get("rewards", {}).get(key), (int, float))}
     missing = [link for link in links if link.response_id not in scores]
     if missing:
-        data = _write_jsonl(directory / "to_score.jsonl", [
+        data = write_jsonl(directory / "to_score.jsonl", [
             {"prompt": prompt_payload(link.response.prompt), "response": link.response.text,
              "response_id": link.response_id}
             for link in missing
@@ -314,7 +308,7 @@ def run_rlaif(job: TrainingJob) -> StepOutcome:
             job=job, command="score",
             options=["--reward-model", judge_model, "--data", str(data), *_common(iteration, output)],
         )
-        scores.update({row["response_id"]: float(row["reward"]) for row in _read_jsonl(output)
+        scores.update({row["response_id"]: float(row["reward"]) for row in read_jsonl(output)
                        if isinstance(row.get("reward"), (int, float))})
     result = ai_judgements_submit(project=iteration.project, annotator=annotator, scores=scores,
                                   max_tasks=len(tasks) + 8)
@@ -345,3 +339,7 @@ STEP_RUNNERS = {
     "rlaif": run_rlaif,
     "evaluate": run_evaluate,
 }
+# Steps that only touch the database and files run on the `default` queue; every other step
+# launches `python -m training ...` and runs on the `gpu` queue (see workers.tasks).
+DB_STEPS = frozenset({"snapshot", "evaluate"})
+GPU_STEPS = frozenset(STEP_RUNNERS) - DB_STEPS

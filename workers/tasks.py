@@ -1,7 +1,9 @@
 """Celery tasks of the RLHF loop (thin: load, guard, call a service or a step, record).
 
 Tasks are registered under explicit names (`workers.<name>`) because the web process queues them
-by name without importing this module. `run_gpu_step` is routed to the `gpu` queue in settings.
+by name without importing this module, and without naming a queue: `advance_iteration` picks the
+step's task here (`GPU_STEPS`), and settings route `run_gpu_step` to the `gpu` queue, the rest to
+`default`.
 """
 import logging
 
@@ -11,7 +13,6 @@ from django.conf import settings
 from annotation.errors import DomainError
 from annotation.selectors.iterations import iterations_to_evaluate, projects_due_for_iteration
 from annotation.services.iterations import (
-    GPU_STEPS,
     iteration_evaluation_record,
     iteration_next_job,
     iteration_start,
@@ -19,6 +20,7 @@ from annotation.services.iterations import (
 )
 from annotation.services.training_jobs import training_jobs_fail_stale
 from workers.execution import execute_step
+from workers.steps import GPU_STEPS
 
 logger = logging.getLogger(__name__)
 

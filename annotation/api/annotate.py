@@ -1,21 +1,19 @@
 """The annotate loop: next task, judgement, skip, and undo (replace)."""
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.hot_path import HotPathMixin
-from annotation.api.judgement_input import judgement_input, plain_judgement_request
 from annotation.api.serializers import (
     AssignmentSerializer,
     JudgementInputSerializer,
     JudgementSerializer,
     NextSerializer,
     SkipInputSerializer,
-    judgement_payload,
 )
-from annotation.selectors.assignments import assignment_payload
-from annotation.services.annotate_sql import next_via_sql, submit_via_sql
+from annotation.hot_path.drf import HotPathMixin
+from annotation.hot_path.payloads import judgement_answer, judgement_payload, next_answer
+from annotation.hot_path.request_input import judgement_input, plain_judgement_request
+from annotation.hot_path.sql_functions import next_via_sql, submit_via_sql
 from annotation.services.assignments import assignment_next_in_project, assignment_skip
 from annotation.services.judgements import judgement_replace, judgement_submit
 
@@ -38,10 +36,7 @@ class NextView(HotPathMixin, APIView):
     @staticmethod
     def fast_post(request, user, *, project_id: int):
         """(body, status) of `post`; also served directly by `HotPathMixin` (`next` takes no body)."""
-        assignment = assignment_next_in_project(project_id=project_id, annotator=user)
-        if assignment is None:
-            return None, status.HTTP_204_NO_CONTENT
-        return assignment_payload(assignment=assignment), status.HTTP_200_OK
+        return next_answer(assignment_next_in_project(project_id=project_id, annotator=user))
 
 
 class JudgementView(HotPathMixin, APIView):
@@ -53,7 +48,7 @@ class JudgementView(HotPathMixin, APIView):
     def post(self, request, assignment_id: int):
         fields = judgement_input(request.data)
         judgement, created = judgement_submit(assignment_id=assignment_id, annotator=request.user, **fields)
-        return Response(judgement_payload(judgement), status=201 if created else 200)
+        return Response(*judgement_answer(judgement_payload(judgement), created=created))
 
     @staticmethod
     def sql_post(request, token: str, *, assignment_id: int):
@@ -66,7 +61,7 @@ class JudgementView(HotPathMixin, APIView):
         """`post` for a plain JSON body (see `HotPathMixin`); other bodies are left to `post`."""
         fields = plain_judgement_request(request.META.get("CONTENT_TYPE", ""), request.body)
         judgement, created = judgement_submit(assignment_id=assignment_id, annotator=user, **fields)
-        return judgement_payload(judgement), 201 if created else 200
+        return judgement_answer(judgement_payload(judgement), created=created)
 
 
 class ReplaceView(APIView):
@@ -79,7 +74,7 @@ class ReplaceView(APIView):
         data = JudgementInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         judgement, created = judgement_replace(judgement_id=judgement_id, annotator=request.user, **data.validated_data)
-        return Response(judgement_payload(judgement), status=201 if created else 200)
+        return Response(*judgement_answer(judgement_payload(judgement), created=created))
 
 
 class SkipView(APIView):

@@ -23,7 +23,7 @@ class ImportView(APIView):
             project=project,
             actor=request.user,
             format=data.validated_data["format"],
-            raw=upload.read() if upload is not None else None,
+            raw=upload,  # streamed by the service, never read whole
             records=data.validated_data.get("records"),
             purpose=data.validated_data.get("purpose"),
         )

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import NextSerializer
-from annotation.selectors.assignments import assignment_payload
+from annotation.hot_path.payloads import assignment_payload
 from annotation.selectors.projects import project_get_for_user
 from annotation.services.prefetch import assignment_prefetch
 

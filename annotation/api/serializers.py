@@ -1,16 +1,33 @@
 """Small input/output serializers: shapes and types only; the rules live in the services."""
+from django.db import models
 from rest_framework import serializers
 
+from annotation.hot_path.payloads import JUDGEMENT_KEYS
 from annotation.importers import FORMATS
+from annotation.input_checks import unstorable_json
 from annotation.models import ComparisonTask, Judgement, Membership, Project
 from annotation.services.projects import ANNOTATION_SETTINGS, TRAINING_SETTINGS
 
 MAX_TEXT_CHARS = 100_000
 
 
+class StorableJSONField(serializers.JSONField):
+    """JSON that PostgreSQL can store: no NUL, no lone surrogate, no NaN or infinity (a 400
+    naming the place instead of a database error). Text fields get the same from DRF's CharField."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        problem = unstorable_json(value, self.field_name)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     """A project and its settings; `role` is the caller's role in it."""
 
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.JSONField: StorableJSONField}
     role = serializers.SerializerMethodField()
 
     class Meta:
@@ -19,7 +36,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "name", "task_type", "responses_per_task", "overlap", "guidelines", "criteria",
             "rationale_required", "lease_seconds", "gold_rate", "gold_min_items", "gold_pause_threshold",
             "consensus_method", "task_order", "retrain_threshold", "algorithm", "hyperparameters",
-            "base_policy_path", "reward_base_model", "rlaif_enabled", "rlaif_weight", "created_at", "role",
+            "base_policy_path", "reward_base_model", "rlaif_enabled", "rlaif_weight", "training_processes", "created_at", "role",
         ]
         read_only_fields = ["id", "created_at", "role"]
         extra_kwargs = {"guidelines": {"max_length": MAX_TEXT_CHARS}, "name": {"validators": []}}
@@ -122,42 +139,12 @@ class JudgementInputSerializer(serializers.Serializer):
                                  help_text="The ideal answer (demonstration tasks only).")
 
 
-JUDGEMENT_FIELDS = [
-    "id", "assignment", "task", "annotator", "replaces", "ranking", "both_bad", "strength", "criteria",
-    "rationale", "flags", "time_spent_ms", "client_id", "demonstration", "pair_outcome",
-    "picked_first_shown", "created_at",
-]
-
-
 class JudgementSerializer(serializers.ModelSerializer):
-    """Documents the shape; the hot path builds it with `judgement_payload` (no field machinery)."""
+    """Documents the shape; the hot path builds it with `annotation.hot_path.payloads.judgement_payload`."""
 
     class Meta:
         model = Judgement
-        fields = JUDGEMENT_FIELDS
-
-
-def judgement_payload(judgement: Judgement) -> dict:
-    """The same shape as JudgementSerializer, built directly (the submit path is hot)."""
-    return {
-        "id": judgement.pk,
-        "assignment": judgement.assignment_id,
-        "task": judgement.task_id,
-        "annotator": judgement.annotator_id,
-        "replaces": judgement.replaces_id,
-        "ranking": judgement.ranking,
-        "both_bad": judgement.both_bad,
-        "strength": judgement.strength,
-        "criteria": judgement.criteria,
-        "rationale": judgement.rationale,
-        "flags": judgement.flags,
-        "time_spent_ms": judgement.time_spent_ms,
-        "client_id": judgement.client_id,
-        "demonstration": judgement.demonstration_id,
-        "pair_outcome": judgement.pair_outcome,
-        "picked_first_shown": judgement.picked_first_shown,
-        "created_at": judgement.created_at,
-    }
+        fields = list(JUDGEMENT_KEYS)
 
 
 class SkipInputSerializer(serializers.Serializer):

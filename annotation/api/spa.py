@@ -3,7 +3,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from annotation.api.csp import content_security_policy
 
+
+@content_security_policy
 @ensure_csrf_cookie
 def spa_index(request: HttpRequest) -> HttpResponse:
     index = settings.FRONTEND_DIST / "index.html"

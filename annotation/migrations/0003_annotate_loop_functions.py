@@ -1,7 +1,7 @@
-"""Installs the annotate loop's PostgreSQL functions (`annotation/sql/annotate_loop.sql`)."""
+"""Installs the annotate loop's PostgreSQL functions (`annotation/hot_path/sql/annotate_loop.sql`)."""
 from django.db import migrations
 
-from annotation.sql import install_annotate_loop, uninstall_annotate_loop
+from annotation.hot_path.sql import install_annotate_loop, uninstall_annotate_loop
 
 
 class Migration(migrations.Migration):

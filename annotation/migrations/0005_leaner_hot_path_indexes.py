@@ -5,7 +5,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from annotation.sql import install_annotate_loop
+from annotation.hot_path.sql import install_annotate_loop
 
 
 class Migration(migrations.Migration):

@@ -72,6 +72,13 @@ class Project(models.Model):
     reward_base_model = models.CharField(max_length=500, blank=True)
     rlaif_enabled = models.BooleanField(default=False)
     rlaif_weight = models.FloatField(default=0.5, validators=[MinValueValidator(0.0)])
+    training_processes = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Processes (one per GPU) a training step runs under accelerate launch; "
+        "empty: the deployment's TRAINING_NUM_PROCESSES.",
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

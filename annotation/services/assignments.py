@@ -42,10 +42,14 @@ _HAS_ROOM = (
 )
 # Matches the partial index `task_open_random_idx`, so the scan stops at the first task with room.
 _OPEN = "t.project_id = %s AND NOT t.is_complete AND t.purpose IN ('training', 'evaluation')"
-_ORDERS = {
+# The queue's orders. `annotation/hot_path/sql/annotate_loop.sql` orders by the same clauses, and
+# GOLD_ORDER's (tests/annotation/test_hot_path.py holds them equal).
+QUEUE_ORDERS = {
     Project.TaskOrder.RANDOM: "t.judgement_count DESC, t.priority DESC, t.random_key ASC, t.id ASC",
     Project.TaskOrder.UNCERTAINTY: "t.judgement_count DESC, t.priority DESC, t.uncertainty DESC NULLS LAST, t.id ASC",
 }
+# Gold tasks: no breadth-first (they have no overlap), then priority and the stable random key.
+GOLD_ORDER = "t.priority DESC, t.random_key ASC, t.id ASC"
 _COLUMNS = f"SELECT t.id, t.purpose, t.judgement_count, t.prompt_id, p.text, p.messages FROM {TASK} t JOIN {PROMPT} p ON p.id = t.prompt_id"
 
 
@@ -54,7 +58,8 @@ def _sql_time(moment):
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-def _check_not_paused(paused: bool, reason: str) -> None:
+def check_not_paused(paused: bool, reason: str) -> None:
+    """403 (code `paused`, with the reason) for an annotator a manager or the gold rule paused."""
     if paused:
         reason = reason or "A manager paused your work in this project."
         raise DomainError(f"You are paused in this project: {reason}", code="paused", http_status=403)
@@ -78,7 +83,7 @@ def _lock_annotator(*, project: Project, annotator: AbstractBaseUser) -> None:
             raise DomainError(f"Project {project.pk} not found.", code="not_found", http_status=404)
         get_user_model().objects.select_for_update().filter(pk=annotator.pk).first()
         return
-    _check_not_paused(*row)
+    check_not_paused(*row)
 
 
 @functools.cache
@@ -102,7 +107,7 @@ def _lock_member_project(*, project_id: int, annotator: AbstractBaseUser) -> Pro
         project = project_get_for_user(user=annotator, project_id=project_id)
         _lock_annotator(project=project, annotator=annotator)
         return project
-    _check_not_paused(row[0], row[1])
+    check_not_paused(row[0], row[1])
     return model_from_row(Project, row[2:])
 
 
@@ -123,10 +128,10 @@ def _held_or_candidate_sql(*, vendor: str, gold: bool, task_order: str, n_exclud
     if gold:
         # Gold tasks have no overlap limit: every annotator judges each one once.
         where = f"t.project_id = %s AND NOT t.is_complete AND t.purpose = 'gold' AND {_NOT_MINE}"
-        order = "t.priority DESC, t.random_key ASC, t.id ASC"
+        order = GOLD_ORDER
     else:
         where = f"{_OPEN} AND {_NOT_MINE} AND {_HAS_ROOM}"
-        order = _ORDERS.get(task_order, _ORDERS[Project.TaskOrder.RANDOM])
+        order = QUEUE_ORDERS.get(task_order, QUEUE_ORDERS[Project.TaskOrder.RANDOM])
     if n_excluded:
         where += f" AND t.id NOT IN ({', '.join(['%s'] * n_excluded)})"
     lock = " FOR UPDATE OF t SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""

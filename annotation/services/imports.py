@@ -1,12 +1,17 @@
 """Importing prompts and comparison tasks, line by line: bad lines are reported, good lines kept."""
+import io
 from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from annotation.errors import DomainError
 from annotation.importers import (
     FORMATS,
+    ImportLimits,
+    ImportTooLarge,
     PromptRecord,
     RecordError,
     TaskRecord,
@@ -19,6 +24,7 @@ from annotation.permissions import MANAGE_ROLES, require_role
 from annotation.services.tasks import prompt_get_or_create, response_get_or_create, task_create
 
 MAX_REPORTED_ERRORS = 1000
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 
 
 @dataclass
@@ -88,14 +94,38 @@ def _import_record(project: Project, record: PromptRecord | TaskRecord, purpose:
     return created
 
 
-def import_run(*, project: Project, actor: AbstractBaseUser, format: str, raw: bytes | None = None,
+def import_limits() -> ImportLimits:
+    """The IMPORT_MAX_* settings, read at call time (tests and deployments change them)."""
+    return ImportLimits(
+        max_decompressed_bytes=settings.IMPORT_MAX_DECOMPRESSED_BYTES,
+        max_lines=settings.IMPORT_MAX_LINES,
+        max_line_bytes=settings.IMPORT_MAX_LINE_BYTES,
+    )
+
+
+def _file_values(stream: BinaryIO) -> Iterator[tuple[int, object]]:
+    """(line number, decoded JSON value or RecordError) of each non-blank line, streamed."""
+    for number, line in read_lines(stream, import_limits()):
+        if isinstance(line, RecordError):
+            yield number, line
+            continue
+        try:
+            yield number, parse_line(line)
+        except RecordError as error:
+            yield number, error
+
+
+@transaction.atomic
+def import_run(*, project: Project, actor: AbstractBaseUser, format: str, raw: bytes | BinaryIO | None = None,
                records: list | None = None, purpose: str | None = None) -> ImportResult:
-    """Imports a JSONL file (`raw`, gzip accepted) or a list of `records` in `format`.
+    """Imports a JSONL file (`raw`: bytes or a binary file, gzip accepted) or a list of `records`.
 
     Each line is written in its own savepoint: a bad line is reported as `{line, message}` and
-    leaves nothing behind, good lines are kept. Content hashes make a re-import create nothing
-    new (`skipped_duplicates`). `purpose` (e.g. "gold") applies to lines that do not set one;
-    for `hh`/`trl` gold tasks the source's chosen > rejected is the known answer.
+    leaves nothing behind, good lines are kept. The whole import is one transaction, so an import
+    that fails (a file over the IMPORT_MAX_* limits: 413; an unreadable file: 400) keeps none of
+    its lines. Content hashes make a re-import create nothing new (`skipped_duplicates`).
+    `purpose` (e.g. "gold") applies to lines that do not set one; for `hh`/`trl` gold tasks the
+    source's chosen > rejected is the known answer.
     """
     require_role(user=actor, project=project, roles=MANAGE_ROLES, action="import data")
     if format not in FORMATS:
@@ -104,17 +134,9 @@ def import_run(*, project: Project, actor: AbstractBaseUser, format: str, raw: b
         raise DomainError(f"purpose must be one of {', '.join(ComparisonTask.Purpose.values)}.", field="purpose")
     result = ImportResult()
     if raw is not None:
-        decoded = []
-        try:
-            for number, line in read_lines(raw):
-                try:
-                    decoded.append((number, parse_line(line)))
-                except RecordError as error:
-                    decoded.append((number, error))
-        except RecordError as error:
-            raise DomainError(str(error), field="file") from error
+        decoded = _file_values(io.BytesIO(raw) if isinstance(raw, (bytes, bytearray)) else raw)
     else:
-        decoded = list(enumerate(records or [], start=1))
+        decoded = enumerate(records or [], start=1)
 
     def lines():
         for number, value in decoded:
@@ -123,17 +145,23 @@ def import_run(*, project: Project, actor: AbstractBaseUser, format: str, raw: b
             else:
                 yield number, value
 
-    for number, record in parse_records(format, lines()):
-        if isinstance(record, RecordError):
-            result.add_error(number, str(record))
-            continue
-        _write_line(project, number, record, purpose, result)
+    try:
+        for number, record in parse_records(format, lines()):
+            if isinstance(record, RecordError):
+                result.add_error(number, str(record))
+                continue
+            _write_line(project, number, record, purpose, result)
+    except ImportTooLarge as error:
+        raise DomainError(str(error), code="too_large", http_status=413, field="file") from error
+    except RecordError as error:  # the file as a whole is unreadable
+        raise DomainError(str(error), field="file") from error
     return result
 
 
 def _write_line(project: Project, number: int, record, purpose: str | None, result: ImportResult) -> None:
     # Two attempts: a concurrent import of the same content makes the first one collide on a
-    # unique content hash; the second then finds the other import's rows.
+    # unique content hash (or, writing the same rows in another order, deadlock with it); the
+    # second then finds the other import's rows.
     for attempt in range(2):
         try:
             _check_fits_project(project, record)
@@ -145,7 +173,9 @@ def _write_line(project: Project, number: int, record, purpose: str | None, resu
         except DomainError as error:
             result.add_error(number, error.message)
             return
-        except IntegrityError:
+        except (IntegrityError, OperationalError) as error:
+            if isinstance(error, OperationalError) and getattr(error.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+                raise
             if attempt == 1:
                 result.add_error(number, "conflicted with a concurrent import; import the file again.")
             continue

@@ -23,68 +23,18 @@ from annotation.models import (
     TrainingJob,
 )
 from annotation.selectors.iteration_evaluation import iteration_evaluation
+from annotation.services.training_settings import hyperparameters_validate
 
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = tuple(Project.Algorithm.values)
-# Steps that run `python -m training ...` and so belong on the `gpu` queue.
-GPU_STEPS = frozenset({"sft", "reward", "generate", "rlaif", *ALGORITHMS})
-# Sections of `hyperparameters`: each maps option names to values passed to that CLI command.
-HYPERPARAMETER_SECTIONS = frozenset({"sft", "reward", "generate", "rlaif", *ALGORITHMS})
 LIVE = (Iteration.Status.QUEUED, Iteration.Status.RUNNING)
-MAX_HYPERPARAMETER_VALUE_LENGTH = 500
-# Options the platform sets itself (inputs, outputs, seed, device): not for hyperparameters.
-RESERVED_OPTIONS = frozenset({
-    "output", "policy", "base_model", "reward_model", "prompts", "train", "eval", "data", "reference",
-    "model_name", "seed", "device", "progress_json",
-})
 
 
 def iteration_steps(*, algorithm: str, rlaif: bool = False) -> list[str]:
     """The steps of an iteration, in order (`algorithm` is the policy-optimization step; `rlaif`
     adds the AI pseudo-annotator's judging of the new training tasks)."""
     return ["snapshot", "sft", "reward", algorithm, "generate", *(["rlaif"] if rlaif else []), "evaluate"]
-
-
-def hyperparameters_validate(hyperparameters) -> dict:
-    """Checks the shape `{"seed": int, "<section>": {"option": scalar, ...}}`; returns a copy.
-
-    The values themselves are checked by the training CLI, whose one-line error becomes the
-    step's error.
-    """
-    if hyperparameters is None:
-        return {}
-    if not isinstance(hyperparameters, dict):
-        raise DomainError("hyperparameters must be an object of sections.", field="hyperparameters")
-    cleaned: dict = {}
-    for key, value in hyperparameters.items():
-        if key == "seed":
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise DomainError("hyperparameters.seed must be a non-negative integer.", field="hyperparameters")
-            cleaned[key] = value
-            continue
-        if key not in HYPERPARAMETER_SECTIONS:
-            known = ", ".join(sorted(HYPERPARAMETER_SECTIONS | {"seed"}))
-            raise DomainError(f"Unknown hyperparameters section {key!r} (known: {known}).", field="hyperparameters")
-        if not isinstance(value, dict):
-            raise DomainError(f"hyperparameters.{key} must be an object of options.", field="hyperparameters")
-        for option, option_value in value.items():
-            if not isinstance(option, str) or not option.replace("_", "").replace("-", "").isalnum():
-                raise DomainError(f"hyperparameters.{key}: bad option name {option!r}.", field="hyperparameters")
-            if option.replace("-", "_") in RESERVED_OPTIONS:
-                raise DomainError(
-                    f"hyperparameters.{key}.{option} is set by the platform (seed goes at the top level).",
-                    field="hyperparameters",
-                )
-            if not isinstance(option_value, (str, int, float, bool)) or (
-                isinstance(option_value, str) and len(option_value) > MAX_HYPERPARAMETER_VALUE_LENGTH
-            ):
-                raise DomainError(
-                    f"hyperparameters.{key}.{option} must be a number, a string or a boolean.",
-                    field="hyperparameters",
-                )
-        cleaned[key] = dict(value)
-    return cleaned
 
 
 def hyperparameters_merge(base: dict, override: dict) -> dict:
@@ -100,7 +50,7 @@ def hyperparameters_merge(base: dict, override: dict) -> dict:
 
 def _send_advance(iteration_id: int) -> None:
     try:
-        current_app.send_task("workers.advance_iteration", args=[iteration_id], queue="default")
+        current_app.send_task("workers.advance_iteration", args=[iteration_id])
     except Exception:  # the broker is down: the rows are committed, the beat nudges it later
         logger.exception("Could not queue iteration %s; the beat will retry.", iteration_id)
 

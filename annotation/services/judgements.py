@@ -12,7 +12,7 @@ from annotation.models import (
     Assignment, ComparisonTask, Judgement, Membership, Project, Prompt, Response, TaskResponse,
 )
 from annotation.selectors.gold import gold_accuracy
-from annotation.services.assignments import assignment_get_for_annotator
+from annotation.services.assignments import assignment_get_for_annotator, check_not_paused
 from annotation.services.rankings import is_tie, ranking_validate
 from annotation.services.sql_rows import column_count, model_from_row, prepared_cursor, select_columns
 from annotation.services.tasks import response_get_or_create
@@ -177,18 +177,20 @@ def _lock_for_submit_sql(vendor: str) -> str:
     lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
     return (
         f"SELECT {select_columns('a', Assignment)}, t.purpose, {select_columns('p', Project)}, "
-        f"j.id, j.assignment_id, j.replaces_id FROM {Assignment._meta.db_table} a "
+        f"m.paused, m.paused_reason, j.id, j.assignment_id, j.replaces_id FROM {Assignment._meta.db_table} a "
         f"JOIN {ComparisonTask._meta.db_table} t ON t.id = a.task_id "
         f"JOIN {Project._meta.db_table} p ON p.id = a.project_id "
+        f"LEFT JOIN {Membership._meta.db_table} m ON m.project_id = a.project_id AND m.user_id = a.annotator_id "
         f"LEFT JOIN {Judgement._meta.db_table} j ON j.client_id = %s WHERE a.id = %s{lock}"
     )
 
 
 def _lock_for_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_id: str):
-    """One statement: the assignment, locked, with its task's purpose, its project, and whatever
-    judgement already carries `client_id`. 404 for an unknown assignment, 403 for someone else's.
+    """One statement: the assignment, locked, with its task's purpose, its project, whether its
+    annotator is paused in it, and whatever judgement already carries `client_id`. 404 for an
+    unknown assignment, 403 for someone else's.
 
-    Returns (assignment, existing_judgement_row or None).
+    Returns (assignment, (paused, paused_reason), existing_judgement_row or None).
     """
     with prepared_cursor() as cursor:
         cursor.execute(_lock_for_submit_sql(connection.vendor), [client_id, assignment_id])
@@ -205,7 +207,7 @@ def _lock_for_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_
     assignment.task = ComparisonTask(id=assignment.task_id, project=project, purpose=row[n])
     assignment.task._state.adding, assignment.task._state.db = False, connection.alias
     existing = row[-3:] if row[-3] is not None else None
-    return assignment, existing
+    return assignment, (bool(row[-5]), row[-4] or ""), existing
 
 
 @functools.cache
@@ -264,11 +266,13 @@ def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_
     Idempotent on `client_id`: a retry returns the first judgement and creates nothing (the API
     answers 200 instead of 201); the same client_id on another assignment is a 409. Refused: an
     unknown assignment (404), someone else's (403), a lapsed or closed lease (409), an invalid
-    verdict (400 naming the field). The task's counter and completeness change in the same
+    verdict (400 naming the field), an annotator paused in the project (403, code `paused`, even on a
+    lease taken before the pause). The task's counter and completeness change in the same
     transaction; a judgement on a gold task may pause an annotator whose gold accuracy is too low.
     """
     client_id = _check_client_id(client_id)
-    assignment, existing = _lock_for_submit(assignment_id=assignment_id, annotator=annotator, client_id=client_id)
+    assignment, pause, existing = _lock_for_submit(assignment_id=assignment_id, annotator=annotator,
+                                                   client_id=client_id)
     now = timezone.now()
     if existing is None and assignment.state != Assignment.State.ACTIVE:
         # The client_id was read before the lock was granted; a retry that waited on the lock
@@ -283,6 +287,9 @@ def judgement_submit(*, assignment_id: int, annotator: AbstractBaseUser, client_
             "client_id was already used for another judgement; send a new one.",
             code="conflict", http_status=409, field="client_id",
         )
+    # A pause holds from the moment a manager (or the gold rule) sets it, leases taken before it
+    # included; a retry of a judgement recorded before it still gets that judgement (above).
+    check_not_paused(*pause)
     if assignment.state == Assignment.State.SUBMITTED:
         raise DomainError(
             "This assignment is already judged; replace the judgement to change it.",

@@ -8,15 +8,17 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from annotation.errors import DomainError
+from annotation.input_checks import name_problem
 from annotation.models import ComparisonTask, Membership, Project
 from annotation.permissions import (
     MANAGE_ROLES,
-    TRAINING_ROLES,
+    TRAINING_SETTINGS_ROLES,
     can_create_projects,
     require_role,
 )
+from annotation.services.training_settings import hyperparameters_validate, model_reference_check
 
-# Settings an engineer may change; everything else in PATCH is a manager's decision.
+# Settings only an engineer (or admin) may change; everything else in PATCH is a manager's decision.
 TRAINING_SETTINGS = frozenset(
     {
         "retrain_threshold",
@@ -26,6 +28,7 @@ TRAINING_SETTINGS = frozenset(
         "reward_base_model",
         "rlaif_enabled",
         "rlaif_weight",
+        "training_processes",
     }
 )
 ANNOTATION_SETTINGS = frozenset(
@@ -44,6 +47,16 @@ ANNOTATION_SETTINGS = frozenset(
     }
 )
 MAX_CRITERIA = 20
+# AI judgements count this many times a human's at most: beyond ~10 a handful of AI labels outvote
+# any human overlap (at most 50), so the consensus would no longer be the annotators'.
+MAX_RLAIF_WEIGHT = 10.0
+
+
+def _check_name(name: str) -> str:
+    problem = name_problem(name, "name")
+    if problem:
+        raise DomainError(problem, field="name")
+    return name
 
 
 def _check_criteria(criteria) -> list[str]:
@@ -52,11 +65,39 @@ def _check_criteria(criteria) -> list[str]:
     cleaned = [c.strip() for c in criteria]
     if any(not c or len(c) > 100 for c in cleaned):
         raise DomainError("Each criterion needs a name of 1-100 characters.", field="criteria")
+    for index, criterion in enumerate(cleaned):
+        problem = name_problem(criterion, f"criteria[{index}]")
+        if problem:
+            raise DomainError(problem, field="criteria")
     if len(set(cleaned)) != len(cleaned):
         raise DomainError("criteria must not repeat a name.", field="criteria")
     if len(cleaned) > MAX_CRITERIA:
         raise DomainError(f"At most {MAX_CRITERIA} criteria.", field="criteria")
     return cleaned
+
+
+def _check_training_settings(settings: dict) -> dict:
+    """The training settings among `settings`, checked; hyperparameters in canonical form."""
+    if "hyperparameters" in settings:
+        settings["hyperparameters"] = hyperparameters_validate(settings["hyperparameters"])
+    for field in ("base_policy_path", "reward_base_model"):
+        if field in settings:
+            model_reference_check(settings[field], field=field)
+    if "rlaif_weight" in settings and not 0 <= settings["rlaif_weight"] <= MAX_RLAIF_WEIGHT:
+        raise DomainError(f"rlaif_weight must be between 0 and {MAX_RLAIF_WEIGHT:g}.", field="rlaif_weight")
+    return settings
+
+
+def _check_training_processes(value) -> None:
+    """None means the deployment's default; otherwise 1 .. settings.TRAINING_MAX_PROCESSES."""
+    from django.conf import settings
+
+    if value is None:
+        return
+    maximum = settings.TRAINING_MAX_PROCESSES
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise DomainError(f"training_processes must be a whole number from 1 to {maximum} (or null).",
+                          field="training_processes")
 
 
 def _check_shape(*, task_type: str, responses_per_task: int) -> None:
@@ -77,10 +118,13 @@ def project_create(*, creator: AbstractBaseUser, name: str, task_type: str = Pro
     if not can_create_projects(creator):
         raise DomainError("Only staff users and admins may create projects.", code="forbidden", http_status=403)
     _check_shape(task_type=task_type, responses_per_task=responses_per_task)
+    _check_name(name)
     _check_unique_name(name)
     unknown = set(settings) - TRAINING_SETTINGS - ANNOTATION_SETTINGS
     if unknown:
         raise DomainError(f"Unknown project setting {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+    settings = _check_training_settings(settings)
+    _check_training_processes(settings.get("training_processes"))
     try:
         with transaction.atomic():
             project = Project.objects.create(
@@ -102,7 +146,8 @@ def project_create(*, creator: AbstractBaseUser, name: str, task_type: str = Pro
 
 @transaction.atomic
 def project_update(*, project: Project, actor: AbstractBaseUser, **changes) -> Project:
-    """Changes settings: annotation settings by managers, training settings by managers or engineers.
+    """Changes settings: annotation settings by managers, training settings by engineers (admins
+    both). A setting sent with its current value is no change, so a form may send every field.
 
     Changing the overlap re-derives which tasks are complete, in the same transaction.
     """
@@ -110,14 +155,22 @@ def project_update(*, project: Project, actor: AbstractBaseUser, **changes) -> P
     if unknown:
         field = sorted(unknown)[0]
         raise DomainError(f"{field!r} cannot be changed here.", field=field)
-    if set(changes) & ANNOTATION_SETTINGS:
-        require_role(user=actor, project=project, roles=MANAGE_ROLES, action="change annotation settings")
-    else:
-        require_role(user=actor, project=project, roles=TRAINING_ROLES, action="change training settings")
+    require_role(user=actor, project=project, roles=MANAGE_ROLES | TRAINING_SETTINGS_ROLES, action="change settings")
+    changed = sorted(field for field, value in changes.items() if getattr(project, field) != value)
+    for field in changed:
+        if field in ANNOTATION_SETTINGS:
+            require_role(user=actor, project=project, roles=MANAGE_ROLES, action=f"change {field}", field=field)
+        else:
+            require_role(user=actor, project=project, roles=TRAINING_SETTINGS_ROLES, action=f"change {field}",
+                         field=field)
     if "criteria" in changes:
         changes["criteria"] = _check_criteria(changes["criteria"])
+    if "training_processes" in changes:
+        _check_training_processes(changes["training_processes"])
     if "name" in changes:
+        _check_name(changes["name"])
         _check_unique_name(changes["name"], exclude_pk=project.pk)
+    changes = _check_training_settings(changes)
     project = Project.objects.select_for_update().get(pk=project.pk)
     overlap_changed = "overlap" in changes and changes["overlap"] != project.overlap
     for field, value in changes.items():

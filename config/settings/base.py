@@ -36,7 +36,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "annotation",
+    # The synthetic world: only its management commands (`demo`, `loop`); no models.
+    "simulation",
 ]
 
 MIDDLEWARE = [
@@ -102,13 +105,16 @@ STORAGES = {
 
 # Where datasets, checkpoints and reports of the training loop are written.
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts"))
+# Directories (comma separated) a project's base policy or reward backbone may point into, besides
+# ARTIFACT_ROOT and the built-in models' packages (annotation/services/training_settings.py).
+MODEL_ROOTS = env_list("MODEL_ROOTS", "")
 # How long after submitting an annotator may undo (replace) a judgement.
 JUDGEMENT_UNDO_SECONDS = int(os.environ.get("JUDGEMENT_UNDO_SECONDS", 30))
 # The annotate loop's statements are prepared once per database connection (PostgreSQL then skips
 # planning them: half its CPU per request). Set 0 behind a transaction-mode pooler (PgBouncer < 1.21).
 HOT_PATH_PREPARED_STATEMENTS = env_bool("HOT_PATH_PREPARED_STATEMENTS", True)
 # On PostgreSQL, `next` and a plain submit run as one SQL function call each
-# (`annotation/sql/annotate_loop.sql`) instead of the Python services' 5-6 statements; 0 turns it off.
+# (`annotation/hot_path/sql/annotate_loop.sql`) instead of the Python services' 5-6 statements; 0 turns it off.
 HOT_PATH_SQL_FUNCTIONS = env_bool("HOT_PATH_SQL_FUNCTIONS", True)
 # Connections per worker process for those calls under `config.asgi` (its front's own pool).
 HOT_PATH_POOL_SIZE = int(os.environ.get("HOT_PATH_POOL_SIZE", 2))
@@ -124,9 +130,49 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
     # Imports of a few thousand lines fit; the cap stops a runaway client, not a real user.
     "DEFAULT_THROTTLE_CLASSES": [],
+    # Proxies in front of the web server whose X-Forwarded-For is trusted for the client address
+    # (0: REMOTE_ADDR; a client could otherwise pick its own address and dodge the sign-in limit).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", 0)),
 }
+# Request bodies other than uploaded files (e.g. an import's JSON records list).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 64 * 1024 * 1024))
-FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Uploaded files: bigger ones spool to a temporary file instead of memory (Django's default) ...
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("FILE_UPLOAD_MAX_MEMORY_SIZE", 2621440))
+# ... and a multipart body over IMPORT_MAX_UPLOAD_BYTES is refused with 413 as it arrives
+# (DATA_UPLOAD_MAX_MEMORY_SIZE does not count files).
+FILE_UPLOAD_HANDLERS = [
+    "annotation.api.uploads.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Bounds on one import file (docs/api.md, "Imports"). A gzip file is unpacked as it is read, so
+# memory stays at one line; these bound the time and rows one request can take.
+IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", 64 * 1024 * 1024))
+IMPORT_MAX_DECOMPRESSED_BYTES = int(os.environ.get("IMPORT_MAX_DECOMPRESSED_BYTES", 512 * 1024 * 1024))
+IMPORT_MAX_LINES = int(os.environ.get("IMPORT_MAX_LINES", 200_000))
+# Eight responses of 100,000 four-byte characters fit (importers.MAX_TEXT_CHARS per text).
+IMPORT_MAX_LINE_BYTES = int(os.environ.get("IMPORT_MAX_LINE_BYTES", 4 * 1024 * 1024))
+
+# --- Signing in ---------------------------------------------------------------------------------
+# Failed sign-ins allowed per client address and per username in each window
+# (`annotation.api.throttles`); a successful one is not counted. DRF's rate format: N/s|min|hour|day.
+SIGN_IN_THROTTLE_RATES = {
+    "address": os.environ.get("SIGN_IN_RATE_PER_ADDRESS", "10/min"),
+    "username": os.environ.get("SIGN_IN_RATE_PER_USERNAME", "10/min"),
+}
+# API tokens (`POST /api/auth/token/`) stop working this long after they were issued; asking again
+# then issues a new one. The browser uses a session cookie instead (SESSION_COOKIE_AGE).
+API_TOKEN_TTL_SECONDS = int(os.environ.get("API_TOKEN_TTL_SECONDS", 7 * 24 * 3600))
+
+# The sign-in counts must be shared by every web process: Redis when configured, else files.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"],
+         "KEY_PREFIX": "prefloop"}
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    )
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Prefloop API",
@@ -135,7 +181,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Two serializers offer the algorithm choices; one name keeps the schema free of collisions.
     "ENUM_NAME_OVERRIDES": {"ProjectAlgorithmEnum": "annotation.models.project.Project.Algorithm"},
+    # Swagger UI from the pinned drf-spectacular-sidecar package, served as static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# The pages Prefloop renders itself (the single-page app, Swagger UI) load everything from this
+# origin and run no inline script or style (`annotation.api.csp`); "" sends no policy.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
 
 # --- Celery -----------------------------------------------------------------------------------
 # Redis when configured; otherwise kombu's filesystem transport, which needs no server.
@@ -171,7 +229,8 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", 12 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 11 * 3600))
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_TIMEZONE = "UTC"
-# Training and generation go to the `gpu` queue (the gpu-worker); bookkeeping stays on `default`.
+# Training and generation go to the `gpu` queue (the gpu-worker); every other task, including
+# those the web process sends by name, goes to CELERY_TASK_DEFAULT_QUEUE.
 CELERY_TASK_ROUTES = {"workers.run_gpu_step": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE = {
     "check-projects": {"task": "workers.check_projects", "schedule": 60.0},
@@ -189,6 +248,11 @@ TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", 900))
 TRAINING_DEVICE = os.environ.get("TRAINING_DEVICE", "auto")
 # When set, GPU training commands run under `accelerate launch --config_file <this>`.
 ACCELERATE_CONFIG_FILE = os.environ.get("ACCELERATE_CONFIG_FILE", "")
+# Processes per training step (one per GPU) for projects that set none; 0: every GPU the worker
+# sees when it has several, else one plain process.
+TRAINING_NUM_PROCESSES = int(os.environ.get("TRAINING_NUM_PROCESSES", 0))
+# The most processes a project may ask for (a project's `training_processes`).
+TRAINING_MAX_PROCESSES = int(os.environ.get("TRAINING_MAX_PROCESSES", 8))
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
-import { api, getToken, setToken } from "./api/client";
+import { api } from "./api/client";
 import type { Me } from "./api/types";
 import { flushOutbox, setOutboxOwner } from "./lib/outbox";
 
@@ -14,33 +14,32 @@ interface AuthState {
   me: Me | null;
   loading: boolean;
   login: (username: string, password: string) => Promise<void>;
-  logout: () => void;
+  logout: () => Promise<void>;
 }
 
 const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [me, setMe] = useState<Me | null>(null);
-  const [loading, setLoading] = useState(Boolean(getToken()));
+  const [loading, setLoading] = useState(true);
 
   useEffect(() => {
-    if (!getToken()) return;
+    // The session cookie is HttpOnly: asking the server is how the page learns who is signed in
+    // (204: nobody). The answer also sets the CSRF cookie that signing in needs.
     api
-      .get<Me>("/api/me/")
-      .then(({ data }) => setMe(signedIn(data)))
-      .catch(() => setToken(null))
+      .get<Me | null>("/api/auth/session/")
+      .then(({ data }) => setMe(data ? signedIn(data) : null))
+      .catch(() => setMe(null))
       .finally(() => setLoading(false));
   }, []);
 
   const login = useCallback(async (username: string, password: string) => {
-    const { data } = await api.post<{ token: string }>("/api/auth/token/", { username, password });
-    setToken(data.token);
-    const profile = await api.get<Me>("/api/me/");
-    setMe(signedIn(profile.data));
+    const { data } = await api.post<Me>("/api/auth/session/", { username, password });
+    setMe(signedIn(data));
   }, []);
 
-  const logout = useCallback(() => {
-    setToken(null);
+  const logout = useCallback(async () => {
+    await api.delete("/api/auth/session/").catch(() => undefined); // signed out here either way
     setOutboxOwner(null);
     setMe(null);
   }, []);

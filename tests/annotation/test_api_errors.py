@@ -1,4 +1,6 @@
 """Bad input anywhere gets a 4xx naming the problem, never a 500; the schema and browsable API work."""
+import json
+
 import pytest
 import yaml
 from rest_framework.test import APIClient
@@ -7,7 +9,7 @@ from annotation.services.assignments import assignment_next
 from annotation.services.judgements import judgement_submit
 from tests.annotation.factories import add_member, client_for, make_project, make_task, response_ids
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hot_path_impl")]
 
 BAD_BODIES = [
     ("malformed", "{not json"),
@@ -135,6 +137,34 @@ def test_ids_beyond_the_database_range_are_404(world):
                          {"format": "tasks", "records": [{"prompt": "p", "responses": ["a", "b"], "priority": 10**30}]},
                          format="json")
     assert answer.status_code == 200 and answer.json()["errors"][0]["line"] == 1
+
+
+OUT_OF_RANGE_IDS = [2**63, 2**64 + 5, 10**30, -1, -(2**63) - 1, 0]
+DRF_WAY = {"HTTP_ACCEPT": "application/json, text/plain"}  # an Accept the hot path leaves to DRF's view
+
+
+def test_the_annotate_loop_answers_ids_out_of_bigint_range_as_drf_does(world):
+    """Path ids a bigint cannot hold are 404, ranking ids 400 naming the ranking: by the hot path
+    (the SQL function never sees them) exactly as by DRF's own view."""
+    client = client_for(world["annotator"])
+    live = world["live"]
+    a, b = live.display_order
+
+    def both_ways(url, body=None):
+        kwargs = {"data": json.dumps(body or {}), "content_type": "application/json"}
+        return client.post(url, **kwargs), client.post(url, **kwargs, **DRF_WAY)
+
+    for huge in (2**63, 10**30):
+        for url in (f"/api/projects/{huge}/next/", f"/api/assignments/{huge}/judgement/"):
+            fast, drf = both_ways(url, {"ranking": [[a], [b]], "client_id": f"huge-{huge}"})
+            assert fast.status_code == drf.status_code == 404, (url, fast.content)
+            assert fast.content == drf.content
+    for number, bad in enumerate(OUT_OF_RANGE_IDS):
+        body = {"ranking": [[a], [bad]], "client_id": f"bad-id-{number}"}
+        fast, drf = both_ways(f"/api/assignments/{live.pk}/judgement/", body)
+        assert fast.status_code == drf.status_code == 400, (bad, fast.content)
+        assert fast.json()["field"] == "ranking" and fast.content == drf.content
+    assert live.judgements.count() == 0
 
 
 def test_absurdly_nested_json_is_400(world):

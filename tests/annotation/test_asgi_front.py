@@ -9,9 +9,9 @@ import pytest
 from django.core.asgi import get_asgi_application
 from rest_framework.authtoken.models import Token
 
-from annotation.api import grouped_calls
-from annotation.api.asgi_front import AnnotateLoopFront
-from annotation.api.grouped_calls import GroupedCalls
+from annotation.hot_path import grouped_calls, sql_functions
+from annotation.hot_path.front import AnnotateLoopFront
+from annotation.hot_path.grouped_calls import GroupedCalls
 from annotation.models import Assignment, Judgement, Membership
 from tests.annotation.factories import add_member, client_for, make_project, make_task
 
@@ -134,8 +134,10 @@ def group_sizes(monkeypatch) -> list:
     return sizes
 
 
-def test_the_front_answers_byte_for_byte_as_the_drf_views(front, monkeypatch):
+def test_the_front_answers_byte_for_byte_as_the_drf_views(hot_path_impl, front, monkeypatch):
+    """With the SQL functions off (`hot_path_impl` "python") the front hands everything to Django."""
     calls = served_by_front(front, monkeypatch)
+    by_front = 1 if hot_path_impl == "sql" else 0
     project = make_project(overlap=1)
     for _ in range(3):
         make_task(project)
@@ -144,7 +146,7 @@ def test_the_front_answers_byte_for_byte_as_the_drf_views(front, monkeypatch):
 
     # A lease by the front; Django, asked again, returns the same live lease: same bytes, same headers.
     status, headers, body = front.post(f"/api/projects/{project.pk}/next/", token)
-    assert status == 200 and len(calls) == 1
+    assert status == 200 and len(calls) == by_front
     django = client_for(first).post(f"/api/projects/{project.pk}/next/")
     assert django.status_code == 200 and django.content == body
     assert {k: v for k, v in headers.items() if k not in IGNORED_HEADERS} == django_headers(django)
@@ -172,9 +174,10 @@ def test_the_front_answers_byte_for_byte_as_the_drf_views(front, monkeypatch):
     django = client_for(second).post(f"/api/projects/{project.pk}/next/")
     status, _, body = front.post(f"/api/projects/{project.pk}/next/", token_of(second))
     assert status == 200 and body == django.content
-    assert calls == [c for c in calls if "prefloop" in c] and len(calls) == 4
+    assert calls == [c for c in calls if "prefloop" in c] and len(calls) == 4 * by_front
 
 
+@pytest.mark.usefixtures("hot_path_impl")
 def test_what_the_front_does_not_serve_gets_djangos_answer(front):
     project = make_project(overlap=1, criteria=["helpfulness"])
     make_task(project)
@@ -214,7 +217,7 @@ def test_what_the_front_does_not_serve_gets_djangos_answer(front):
 
 
 @pytest.mark.parametrize("connections", [1, 2])
-def test_many_annotators_through_the_front_keep_every_rule(connections, monkeypatch):
+def test_many_annotators_through_the_front_keep_every_rule(connections, hot_path_impl, monkeypatch):
     """Calls wait for the pool's connections and go in groups, one transaction each; with two
     connections two groups run at once and lock shared tasks in the same order (no deadlock)."""
     sizes = group_sizes(monkeypatch)
@@ -250,13 +253,17 @@ def test_many_annotators_through_the_front_keep_every_rule(connections, monkeypa
             await asyncio.gather(*(annotate(client, token, seed) for seed, token in enumerate(tokens)))
 
         client.loop.run_until_complete(everyone())
-    assert max(sizes) > 1  # calls went in groups
+    if hot_path_impl == "sql":
+        assert max(sizes) > 1  # calls went in groups
+    else:
+        assert sizes == []  # Django answered every request
     judgements = Judgement.objects.filter(project=project)
     assert judgements.count() == 60
     assert max(Counter(judgements.values_list("task_id", "annotator_id")).values()) == 1
     assert sorted(Counter(judgements.values_list("task_id", flat=True)).values()) == [3] * 20
 
 
+@pytest.mark.usefixtures("hot_path_impl")
 def test_the_asgi_application_serves_the_rest_of_the_site(front):
     """Under `config.asgi` every other page is Django's: the schema, the admin's login form, a 404."""
     status, headers, body = front.request("GET", "/api/schema/", headers={"accept": "application/vnd.oai.openapi"})
@@ -306,7 +313,8 @@ def one_or_two_workers(workers: int):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_with_one_row(workers, monkeypatch):
+def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_with_one_row(
+        workers, hot_path_impl, monkeypatch):
     """In one worker the two POSTs go in one group: the second call finds the first's judgement.
     In two they race on one client_id: the loser finds the lease closed under its row lock (or
     meets the unique index) and defers; Django's way then finds the winner's judgement (200)."""
@@ -324,11 +332,11 @@ def test_the_same_judgement_twice_at_once_through_the_front_gives_201_and_200_wi
             assert json.loads(answers[0][2])["id"] == json.loads(answers[1][2])["id"]
             assert Judgement.objects.filter(client_id=f"twice-{attempt}").count() == 1
     assert Judgement.objects.filter(project=project).count() == 8
-    assert max(sizes) == (2 if workers == 1 else 1)
+    assert max(sizes, default=0) == (0 if hot_path_impl == "python" else 2 if workers == 1 else 1)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_an_annotators_two_nexts_at_once_get_one_lease(workers, monkeypatch):
+def test_an_annotators_two_nexts_at_once_get_one_lease(workers, hot_path_impl, monkeypatch):
     """A double click: in one group, the second call sees the first's lease; in two workers, the
     membership's lock makes the second wait for the first."""
     sizes = group_sizes(monkeypatch)
@@ -338,7 +346,7 @@ def test_an_annotators_two_nexts_at_once_get_one_lease(workers, monkeypatch):
     assert [status for status, _, _ in answers] == [200, 200]
     assert len({json.loads(body)["assignment"]["id"] for _, _, body in answers}) == 1
     assert Assignment.objects.filter(project=project).count() == 1
-    assert max(sizes) == (2 if workers == 1 else 1)
+    assert max(sizes, default=0) == (0 if hot_path_impl == "python" else 2 if workers == 1 else 1)
 
 
 def test_a_group_the_database_refuses_goes_again_call_by_call(monkeypatch):
@@ -382,7 +390,7 @@ def test_with_prepared_statements_off_the_front_still_serves(settings, monkeypat
 
 def test_a_request_that_waits_too_long_for_a_connection_gets_djangos_answer(monkeypatch):
     """The wait for one of the front's connections is bounded; past it, Django's way answers."""
-    monkeypatch.setattr("annotation.api.grouped_calls.WAIT_BOUND", 0.2)
+    monkeypatch.setattr("annotation.hot_path.grouped_calls.WAIT_BOUND", 0.2)
     with running_front(pool_size=1) as client:
         calls = served_by_front(client, monkeypatch)
         project = make_project(overlap=1)
@@ -394,3 +402,62 @@ def test_a_request_that_waits_too_long_for_a_connection_gets_djangos_answer(monk
         assert len(calls) == 1 and not client.app._calls._waiting  # the front tried, then gave up waiting
         assert Assignment.objects.filter(project=project).count() == 1
         client.app._calls._senders = 0
+
+
+def django_sql_calls(monkeypatch) -> list:
+    """Records the SQL function calls Django's views make on their own connection."""
+    calls = []
+    original = sql_functions._run
+
+    def recording(statement, params):
+        calls.append(statement)
+        return original(statement, params)
+
+    monkeypatch.setattr(sql_functions, "_run", recording)
+    return calls
+
+
+def test_a_request_the_fronts_function_deferred_is_not_sent_to_it_again(front, monkeypatch):
+    """The front marks what it replays into Django after its function deferred (in the ASGI scope,
+    which no client can write), and the view then goes straight to the services."""
+    by_front, by_django = served_by_front(front, monkeypatch), django_sql_calls(monkeypatch)
+    project = make_project(overlap=1)
+    make_task(project)
+    member, paused = add_member(project), add_member(project)
+    Membership.objects.filter(user=paused).update(paused=True, paused_reason="Too fast.")
+    next_url = f"/api/projects/{project.pk}/next/"
+
+    status, _, body = front.post(next_url, token_of(paused))  # the function defers; the services say 403
+    assert status == 403 and json.loads(body)["code"] == "paused"
+    assert by_front == [sql_functions.NEXT_SQL] and by_django == []
+    status, _, body = front.post(next_url, token_of(member))
+    lease = json.loads(body)
+    url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
+    status, _, body = front.post(url, token_of(member), {"ranking": [[lease["task"]["responses"][0]["id"]]],
+                                                         "client_id": "short"})
+    assert status == 400 and json.loads(body)["field"] == "ranking"
+    assert by_front[-1] == sql_functions.SUBMIT_SQL and len(by_front) == 3 and by_django == []
+    # The same deferred request sent to Django directly (no front, no mark) asks the function first.
+    assert client_for(paused).post(next_url).status_code == 403
+    assert by_django == [sql_functions.NEXT_SQL]
+
+
+@pytest.mark.usefixtures("hot_path_impl")
+def test_ids_out_of_bigint_range_through_the_front_get_404_and_400(front):
+    project = make_project(overlap=1)
+    make_task(project)
+    token = token_of(add_member(project))
+    for huge in (2**63, 10**30):
+        status, _, body = front.post(f"/api/projects/{huge}/next/", token)
+        assert status == 404 and json.loads(body)["code"] == "not_found"
+        status, _, body = front.post(f"/api/assignments/{huge}/judgement/", token,
+                                     {"ranking": [[1], [2]], "client_id": f"huge-{huge}"})
+        assert status == 404 and json.loads(body)["code"] == "not_found"
+    status, _, body = front.post(f"/api/projects/{project.pk}/next/", token)
+    lease = json.loads(body)
+    first = lease["task"]["responses"][0]["id"]
+    url = f"/api/assignments/{lease['assignment']['id']}/judgement/"
+    for number, bad in enumerate((2**63, 10**30, -1, -(2**63) - 1)):
+        status, _, body = front.post(url, token, {"ranking": [[first], [bad]], "client_id": f"bad-{number}"})
+        assert status == 400 and json.loads(body)["field"] == "ranking", body
+    assert not Judgement.objects.filter(project=project).exists()

@@ -11,7 +11,7 @@ from annotation.services.assignments import assignment_next, assignment_skip, as
 from annotation.services.judgements import judgement_submit
 from tests.annotation.factories import add_member, client_for, make_project, make_task, response_ids
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hot_path_impl")]
 
 
 def judge(assignment, annotator, *, winner_first=True):

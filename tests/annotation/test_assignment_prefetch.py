@@ -7,7 +7,7 @@ from annotation.services.judgements import judgement_submit
 from annotation.services.prefetch import assignment_prefetch
 from tests.annotation.factories import add_member, client_for, make_project, make_task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hot_path_impl")]
 
 
 def _submit(assignment, annotator, client_id):

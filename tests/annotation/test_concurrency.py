@@ -12,7 +12,6 @@ from annotation.errors import DomainError
 from annotation.models import Assignment, ComparisonTask, Judgement
 from rest_framework.authtoken.models import Token
 
-from annotation.services.annotate_sql import next_via_sql, submit_via_sql
 from annotation.services.assignments import assignment_next
 from annotation.services.judgements import judgement_submit
 from tests.annotation.factories import add_member, make_project, make_task
@@ -23,45 +22,23 @@ N_TASKS = 40
 OVERLAP = 3
 
 
-class ThroughServices:
-    """The Python services, as SQLite and every deferred request run them."""
-
-    @staticmethod
-    def lease(project, annotator):
-        assignment = assignment_next(project=project, annotator=annotator)
-        return None if assignment is None else (assignment.pk, list(assignment.display_order))
-
-    @staticmethod
-    def submit(annotator, assignment_id, ranking, client_id):
-        judgement, created = judgement_submit(assignment_id=assignment_id, annotator=annotator, ranking=ranking,
-                                              client_id=client_id)
-        return judgement.pk, created
+pytestmark = pytest.mark.usefixtures("hot_path_impl")  # the Python services' way and the SQL functions'
 
 
-class ThroughSqlFunctions:
-    """The PostgreSQL functions, falling back to the services when they defer (as the API does)."""
+def lease_next(project, annotator):
+    assignment = assignment_next(project=project, annotator=annotator)
+    return None if assignment is None else (assignment.pk, list(assignment.display_order))
 
-    @staticmethod
-    def lease(project, annotator):
-        answer = next_via_sql(token=Token.objects.get(user=annotator).key, project_id=project.pk)
-        if answer is None:
-            return ThroughServices.lease(project, annotator)
-        data, status = answer
-        return None if status == 204 else (data["assignment"]["id"], [r["id"] for r in data["task"]["responses"]])
 
-    @staticmethod
-    def submit(annotator, assignment_id, ranking, client_id):
-        answer = submit_via_sql(token=Token.objects.get(user=annotator).key, assignment_id=assignment_id,
-                                fields={"ranking": ranking, "client_id": client_id})
-        if answer is None:
-            return ThroughServices.submit(annotator, assignment_id, ranking, client_id)
-        return answer[0]["id"], answer[1] == 201
+def submit(annotator, assignment_id, ranking, client_id):
+    judgement, created = judgement_submit(assignment_id=assignment_id, annotator=annotator, ranking=ranking,
+                                          client_id=client_id)
+    return judgement.pk, created
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("way", [ThroughServices, ThroughSqlFunctions], ids=["services", "sql-functions"])
-def test_concurrent_annotators_respect_every_rule(way):
+def test_concurrent_annotators_respect_every_rule():
     assert connection.vendor == "postgresql"
     project = make_project(overlap=OVERLAP, lease_seconds=600)
     for _ in range(N_TASKS):
@@ -81,14 +58,14 @@ def test_concurrent_annotators_respect_every_rule(way):
         try:
             barrier.wait()
             while True:
-                lease = way.lease(project, annotator)
+                lease = lease_next(project, annotator)
                 if lease is None:
                     return
                 assignment_id, order = lease
                 rng.shuffle(order)
                 client_id = f"{annotator.pk}-{assignment_id}-{seed}"
                 try:
-                    judgement_id, _ = way.submit(annotator, assignment_id, [[i] for i in order], client_id)
+                    judgement_id, _ = submit(annotator, assignment_id, [[i] for i in order], client_id)
                 except DomainError as error:
                     # The other thread of a double-clicker judged this assignment first.
                     assert error.http_status == 409, error.message
@@ -96,7 +73,7 @@ def test_concurrent_annotators_respect_every_rule(way):
                 with lock:
                     accepted[client_id] = judgement_id
                 if rng.random() < 0.3:  # a network retry of the same POST
-                    again_id, created = way.submit(annotator, assignment_id, [[i] for i in order], client_id)
+                    again_id, created = submit(annotator, assignment_id, [[i] for i in order], client_id)
                     with lock:
                         retried.append((client_id, judgement_id, again_id))
                     assert not created

@@ -2,8 +2,8 @@
 (The answers themselves, grouped or alone, are tested against PostgreSQL in test_asgi_front.py.)"""
 import asyncio
 
-from annotation.api.grouped_calls import GroupedCalls
-from annotation.services import annotate_sql
+from annotation.hot_path.grouped_calls import GroupedCalls
+from annotation.hot_path import sql_functions
 
 
 class SlowToReleasePool:
@@ -45,9 +45,9 @@ def test_a_call_that_comes_while_the_last_sender_leaves_starts_its_own():
             return pool
 
         calls = GroupedCalls(open_pool, connections=1)
-        first = await calls.call(annotate_sql.NEXT_SQL, ["token-1", 1, 0.5])
+        first = await calls.call(sql_functions.NEXT_SQL, ["token-1", 1, 0.5])
         await asyncio.sleep(0)  # the first sender is now handing its connection back, slowly
-        second = await asyncio.wait_for(calls.call(annotate_sql.NEXT_SQL, ["token-2", 2, 0.5]), timeout=2)
+        second = await asyncio.wait_for(calls.call(sql_functions.NEXT_SQL, ["token-2", 2, 0.5]), timeout=2)
         pool.released.set()
         return first, second, pool.acquired
 

@@ -13,7 +13,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from annotation.api.judgement_input import judgement_input
+from annotation.hot_path.request_input import judgement_input
 from annotation.api.authentication import FastTokenAuthentication
 from annotation.api.serializers import JudgementInputSerializer
 from annotation.errors import DomainError
@@ -21,6 +21,8 @@ from annotation.models import Assignment, Judgement, Membership
 from annotation.services.assignments import assignment_next, assignment_next_in_project
 from annotation.services.judgements import judgement_submit
 from tests.annotation.factories import add_member, client_for, make_project, make_task
+
+pytestmark = pytest.mark.usefixtures("hot_path_impl")  # the Python services' way and the SQL functions'
 
 BODIES = [
     {"client_id": "a", "ranking": [[1], [2]]},
@@ -216,9 +218,8 @@ def test_the_same_post_twice_at_once_through_the_api_gives_201_and_200_with_one_
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("sql_functions", [True, False])
-def test_hot_statements_are_prepared_and_logged_with_their_text(settings, sql_functions):
-    settings.HOT_PATH_SQL_FUNCTIONS = sql_functions
+def test_hot_statements_are_prepared_and_logged_with_their_text(hot_path_impl):
+    sql_functions = hot_path_impl == "sql"
     connection.ensure_connection()
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")
@@ -352,8 +353,18 @@ def test_views_with_more_checks_than_a_token_keep_drfs_way():
         permission_classes = [IsAdminUser]
 
     def takes_the_direct_way(view) -> bool:
-        return view.__code__.co_filename.endswith("hot_path.py")  # else DRF's csrf_exempt view
+        return view.__code__.co_filename.endswith("hot_path/drf.py")  # else DRF's csrf_exempt view
 
     assert takes_the_direct_way(NextView.as_view())
     assert not takes_the_direct_way(Throttled.as_view())
     assert not takes_the_direct_way(AdminsOnly.as_view())
+
+
+def test_the_sql_functions_order_the_queue_as_the_services_do():
+    """The queue's orders are the services' (`QUEUE_ORDERS`, `GOLD_ORDER`); `prefloop_next` carries each verbatim."""
+    from annotation.hot_path.sql import SQL_FILE
+    from annotation.services import assignments
+
+    sql = " ".join(SQL_FILE.read_text().split())
+    for order in (*assignments.QUEUE_ORDERS.values(), assignments.GOLD_ORDER):
+        assert f"ORDER BY {order} LIMIT 1 FOR UPDATE OF t SKIP LOCKED" in sql, order

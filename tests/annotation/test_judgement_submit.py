@@ -10,7 +10,7 @@ from annotation.services.assignments import assignment_next
 from annotation.services.judgements import judgement_replace, judgement_submit
 from tests.annotation.factories import add_member, client_for, make_project, make_task, response_ids
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hot_path_impl")]
 
 
 def leased(project, annotator=None):
@@ -241,7 +241,8 @@ def test_accurate_annotators_are_not_paused():
 
 
 def test_the_fast_payload_matches_the_documented_serializer():
-    from annotation.api.serializers import JudgementSerializer, judgement_payload
+    from annotation.api.serializers import JudgementSerializer
+    from annotation.hot_path.payloads import judgement_payload
     from rest_framework.renderers import JSONRenderer
     import json
 
@@ -268,3 +269,36 @@ def test_deleting_a_project_takes_its_leases_and_judgements_with_it():
     assert not Assignment.objects.filter(project_id=project.pk).exists()
     assert not Judgement.objects.filter(project_id=project.pk).exists()
     assert Judgement.objects.filter(project=other).count() == 1 and Assignment.objects.filter(project=other).count() == 1
+
+
+def test_a_paused_annotator_cannot_submit_on_a_lease_taken_before_the_pause():
+    project = make_project(overlap=1)
+    make_task(project)
+    annotator, assignment = leased(project)
+    a, b = assignment.display_order
+    Membership.objects.filter(project=project, user=annotator).update(paused=True, paused_reason="Too fast.")
+    with pytest.raises(DomainError) as refused:
+        judgement_submit(assignment_id=assignment.pk, annotator=annotator, ranking=[[a], [b]], client_id="p-1")
+    assert (refused.value.http_status, refused.value.code) == (403, "paused")
+    answer = client_for(annotator).post(submit_url(assignment), {"ranking": [[a], [b]], "client_id": "p-2"},
+                                        format="json")
+    assert answer.status_code == 403, answer.json()
+    assert answer.json()["code"] == "paused" and "Too fast." in answer.json()["detail"]
+    assert not Judgement.objects.filter(assignment=assignment).exists()
+    Membership.objects.filter(project=project, user=annotator).update(paused=False)
+    answer = client_for(annotator).post(submit_url(assignment), {"ranking": [[a], [b]], "client_id": "p-3"},
+                                        format="json")
+    assert answer.status_code == 201
+
+
+def test_a_retry_after_the_pause_still_gets_the_judgement_recorded_before_it():
+    """The gold rule pauses right after a submit; that submit's network retry is not refused."""
+    project = make_project(overlap=1)
+    make_task(project)
+    annotator, assignment = leased(project)
+    a, b = assignment.display_order
+    body = {"ranking": [[a], [b]], "client_id": "before-pause"}
+    first = client_for(annotator).post(submit_url(assignment), body, format="json")
+    Membership.objects.filter(project=project, user=annotator).update(paused=True)
+    again = client_for(annotator).post(submit_url(assignment), body, format="json")
+    assert (first.status_code, again.status_code) == (201, 200) and first.json() == again.json()

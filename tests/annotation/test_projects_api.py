@@ -14,7 +14,7 @@ def test_token_endpoint_returns_a_token_that_authenticates():
     anonymous = APIClient()
     assert anonymous.get("/api/me/").status_code in (401, 403)
     answer = anonymous.post("/api/auth/token/", {"username": "ann", "password": "secret-pw-1"}, format="json")
-    assert answer.status_code == 200 and set(answer.json()) == {"token"}
+    assert answer.status_code == 200 and set(answer.json()) == {"token", "expires_at"}
     anonymous.credentials(HTTP_AUTHORIZATION=f"Token {answer.json()['token']}")
     assert anonymous.get("/api/me/").json()["username"] == "ann"
     wrong = APIClient().post("/api/auth/token/", {"username": "ann", "password": "nope"}, format="json")
@@ -24,10 +24,16 @@ def test_token_endpoint_returns_a_token_that_authenticates():
 def test_session_login_and_logout_for_the_browser():
     make_user("browser", password="secret-pw-1")
     client = APIClient(enforce_csrf_checks=True)
-    bad = client.post("/api/auth/session/", {"username": "browser", "password": "x"}, format="json")
+    assert client.get("/api/auth/session/").status_code == 204  # nobody yet; sets the CSRF cookie
+    csrf = {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
+    bad = client.post("/api/auth/session/", {"username": "browser", "password": "x"}, format="json", **csrf)
     assert bad.status_code == 400 and bad.json()["field"] == "password"
-    assert client.post("/api/auth/session/", {"username": "browser", "password": "secret-pw-1"}, format="json").status_code == 200
+    signed_in = client.post("/api/auth/session/", {"username": "browser", "password": "secret-pw-1"}, format="json", **csrf)
+    assert signed_in.status_code == 200
     assert client.get("/api/me/").json()["username"] == "browser"
+    csrf = {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}  # rotated by signing in
+    assert client.delete("/api/auth/session/", **csrf).status_code == 204
+    assert client.get("/api/me/").status_code == 401
 
 
 def test_me_lists_projects_with_roles_and_pause_state():

@@ -6,6 +6,8 @@ built UI (frontend/dist) the way production does. Each test's screenshots go to
 update the README's pictures.
 """
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,17 @@ def page_factory(browser, live_server):
     yield new_page
     for context in contexts:
         context.close()
+    _wait_for_requests_in_flight()
+
+
+def _wait_for_requests_in_flight(timeout: float = 10.0) -> None:
+    """The live server may still be answering what a page sent just before it closed (a prefetch,
+    a look for new tasks); the test's database flush must not race that request's locks (a deadlock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(
+        thread.name.endswith("(process_request_thread)") for thread in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_engineer_starts_an_iteration_and_watches_it(tiny_policy, worker, page_f
 
     # Cancel stops it; the page shows the final state without a reload.
     page.get_by_role("button", name="Cancel iteration").click()
-    page.wait_for_function("document.querySelector('[data-testid=iteration-status]').textContent === 'cancelled'",
+    page.wait_for_function("() => document.querySelector('[data-testid=iteration-status]').textContent === 'cancelled'",
                            timeout=30_000)
     iteration = Iteration.objects.get(project=project)
     assert iteration.status == Iteration.Status.CANCELLED

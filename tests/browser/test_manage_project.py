@@ -51,7 +51,7 @@ def test_manager_changes_settings_members_gold_and_exports(page_factory, screens
     assert newbie.check_password("a-long-password")
     assert Membership.objects.get(project=project, user=newbie).role == "engineer"
     page.get_by_label("Role of dave").select_option("manager")
-    page.wait_for_function("document.querySelector('[aria-label=\"Role of dave\"]').value === 'manager'")
+    page.wait_for_function("() => document.querySelector('[aria-label=\"Role of dave\"]').value === 'manager'")
     page.wait_for_timeout(300)
     assert Membership.objects.get(project=project, user=annotator).role == "manager"
 

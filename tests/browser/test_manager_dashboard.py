@@ -54,7 +54,7 @@ def test_manager_sees_agreement_change_after_new_judgements(page_factory, screen
 
     # Then: after a refresh the dashboard shows the lower agreement and the pause.
     page.get_by_role("button", name="Refresh").click()
-    page.wait_for_function("document.querySelector('[data-testid=stat-percent]').textContent === '50.0%'")
+    page.wait_for_function("() => document.querySelector('[data-testid=stat-percent]').textContent === '50.0%'")
     alpha = float(page.get_by_test_id("stat-alpha").inner_text())
     assert alpha < 0.5
     assert page.get_by_test_id("stat-items").inner_text() == "4"

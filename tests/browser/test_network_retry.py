@@ -10,7 +10,8 @@ from tests.browser.conftest import login
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "pw-123456"
-OUTBOX_EMPTY = "localStorage.getItem('prefloop.outbox') === '{}'"
+# A function, not an expression: the page's CSP forbids eval, which Playwright polls an expression with.
+OUTBOX_EMPTY = "() => localStorage.getItem('prefloop.outbox') === '{}'"
 
 
 def test_submit_retried_after_network_failure_is_stored_once(page_factory, screenshot):

@@ -45,6 +45,27 @@ def test_bad_arguments_exit_2_without_a_traceback(tmp_path):
     assert "Traceback" not in missing.stderr + wrong_type.stderr
 
 
+@pytest.mark.parametrize("command, abbreviation", [
+    ("dpo", "--ev"), ("ppo", "--ref"), ("reward", "--out"), ("generate", "--model-n"), ("sft", "--progress"),
+])
+def test_an_abbreviated_flag_is_not_taken_for_a_longer_one(tmp_path, capsys, command, abbreviation):
+    """Workers pass hyperparameters as flags: a prefix must not reach a flag they set themselves."""
+    from dataclasses import MISSING, fields
+
+    from training.__main__ import build_parser, main
+    from training.configs import COMMAND_CONFIGS
+    from training.errors import TrainingUserError
+
+    required = [argument for field in fields(COMMAND_CONFIGS[command]) if field.default is MISSING
+                for argument in ("--" + field.name.replace("_", "-"), "x")]
+    with pytest.raises(TrainingUserError, match=f"unrecognized arguments: {abbreviation}"):
+        build_parser().parse_args([command, *required, abbreviation, "/etc/passwd"])
+    train = write_jsonl(tmp_path / "pairs.jsonl", synthetic_pairs(2, seed=1))
+    assert main(["dpo", "--policy", str(tmp_path), "--train", str(train), "--output", str(tmp_path / "out"),
+                 "--ev", "/etc/passwd"]) == 2
+    assert "unrecognized arguments: --ev" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_dpo_streams_progress_events_then_final_metrics(tiny_policy_dir, tmp_path):
     pairs = write_jsonl(tmp_path / "pairs.jsonl", synthetic_pairs(16, seed=3))

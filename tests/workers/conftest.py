@@ -20,8 +20,8 @@ from annotation.models import Iteration, Membership, Project, Prompt, TrainingJo
 from annotation.services.assignments import assignment_next
 from annotation.services.judgements import judgement_submit
 from annotation.services.tasks import prompt_get_or_create, response_get_or_create, task_create
-from annotation.world.corpus import demo_prompts, demo_tasks
-from annotation.world.processes import ManagedProcess
+from simulation.corpus import demo_prompts, demo_tasks
+from simulation.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_SECONDS = 90

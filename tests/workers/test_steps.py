@@ -20,9 +20,10 @@ def test_cli_options_spell_flags_the_way_the_training_cli_reads_them():
 
 def test_training_commands_run_under_accelerate_when_configured(settings):
     settings.ACCELERATE_CONFIG_FILE = "/etc/prefloop/accelerate.yaml"
-    assert training_argv("ppo", ["--steps", "3"]) == [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", "/etc/prefloop/accelerate.yaml",
-        "-m", "training", "ppo", "--steps", "3", "--progress-json"]
+    settings.TRAINING_NUM_PROCESSES = 0
+    argv = training_argv("ppo", ["--steps", "3"])
+    assert argv[:5] == [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "/etc/prefloop/accelerate.yaml"]
+    assert argv[5] == "--main_process_port" and argv[7:] == ["-m", "training", "ppo", "--steps", "3", "--progress-json"]
     # sampling and scoring stay single-process
     assert training_argv("generate", [])[:4] == [sys.executable, "-m", "training", "generate"]
     settings.ACCELERATE_CONFIG_FILE = ""

@@ -1,9 +1,15 @@
 /**
- * The one way the UI talks to the server: JSON over the REST API with a token.
- * Everything the UI does goes through here, so scripts can do the same with the same calls.
+ * The one way the UI talks to the server: JSON over the REST API, signed in by the session cookie
+ * (`POST /api/auth/session/`). No credential is kept where scripts on the page could read it: the
+ * cookie is HttpOnly, and writes carry the CSRF cookie's value, as Django requires of a session.
+ * Scripts use the same calls with an API token instead.
  */
 
-const TOKEN_KEY = "prefloop.token";
+const CSRF_COOKIE = "csrftoken";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+// An API token must not sit in storage that any script on the page can read: drop one kept there.
+localStorage.removeItem("prefloop.token");
 
 /** The server answered with an error status; `message` is its one-line explanation. */
 export class ApiError extends Error {
@@ -22,13 +28,13 @@ export class ApiError extends Error {
 /** The request never got an answer (offline, connection reset, server down). */
 export class NetworkError extends Error {}
 
-export function getToken(): string | null {
-  return localStorage.getItem(TOKEN_KEY);
-}
-
-export function setToken(token: string | null): void {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
+/** The CSRF cookie's value (set with the page and by `GET /api/auth/session/`), or "" before it is set. */
+export function csrfToken(): string {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === CSRF_COOKIE) return decodeURIComponent(value.join("="));
+  }
+  return "";
 }
 
 /** Turns DRF's error bodies ({detail}, {field: [msg]}, [msg]) into one readable line. */
@@ -70,8 +76,7 @@ export async function request<T = unknown>(
   options: RequestOptions = {},
 ): Promise<ApiResult<T>> {
   const headers: Record<string, string> = { Accept: "application/json" };
-  const token = getToken();
-  if (token) headers.Authorization = `Token ${token}`;
+  if (!SAFE_METHODS.has(method.toUpperCase())) headers["X-CSRFToken"] = csrfToken();
   let payload: BodyInit | undefined;
   if (options.form) payload = options.form;
   else if (body !== undefined) {
@@ -80,7 +85,7 @@ export async function request<T = unknown>(
   }
   let response: Response;
   try {
-    response = await fetch(path, { method, headers, body: payload, signal: options.signal, credentials: "omit" });
+    response = await fetch(path, { method, headers, body: payload, signal: options.signal, credentials: "same-origin" });
   } catch (error) {
     if ((error as Error).name === "AbortError") throw error;
     throw new NetworkError(`Network error: ${(error as Error).message || "no answer from the server"}`);
@@ -95,7 +100,6 @@ export async function request<T = unknown>(
     }
   }
   if (!response.ok) {
-    if (response.status === 401 && token) setToken(null);
     const { message, field } = errorMessage(data, response.status);
     throw new ApiError(response.status, message, data, field);
   }

@@ -1,20 +1,8 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import { useState } from "react";
-import { RankingCriteriaForm, criteriaRankings } from "./RankingCriteriaForm";
+import { RankingCriteriaForm } from "./RankingCriteriaForm";
 
 const ids = [11, 12, 13];
-
-describe("criteriaRankings", () => {
-  it("keeps valid rankings, skips empty boxes and names the first problem", () => {
-    expect(criteriaRankings({ helpfulness: "2 > 1 = 3", honesty: " " }, ids)).toEqual({
-      criteria: { helpfulness: [[12], [11, 13]] },
-      problem: "",
-    });
-    const { criteria, problem } = criteriaRankings({ helpfulness: "1 > 2", harmlessness: "3 > 3 > 1" }, ids);
-    expect(criteria).toEqual({});
-    expect(problem).toBe("helpfulness: Rank every response; missing: 3.");
-  });
-});
 
 function Harness({ onValues }: { onValues: (v: Record<string, string>) => void }) {
   const [values, setValues] = useState<Record<string, string>>({});

@@ -1,23 +1,4 @@
-import { parseRankingText } from "../lib/rankingText";
-import type { Ranking } from "../api/types";
-
-/** The criteria rankings typed so far: valid ones as tiers of response ids, and the first problem. */
-export function criteriaRankings(
-  texts: Record<string, string>,
-  responseIds: number[],
-): { criteria: Record<string, Ranking>; problem: string } {
-  const criteria: Record<string, Ranking> = {};
-  let problem = "";
-  for (const [name, text] of Object.entries(texts)) {
-    if (!text.trim()) continue; // criteria are optional
-    try {
-      criteria[name] = parseRankingText(text, responseIds);
-    } catch (error) {
-      problem ||= `${name}: ${(error as Error).message}`;
-    }
-  }
-  return { criteria, problem };
-}
+import { criteriaRankings } from "../lib/rankingText";
 
 /** Per-criterion rankings of K responses (helpfulness, harmlessness, …), typed like "2 > 1 = 3"; optional.
  * Text rather than a second drag board: it keeps the keyboard-first flow and fits any K. */

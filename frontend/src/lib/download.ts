@@ -1,8 +1,8 @@
-import { ApiError, errorMessage, getToken } from "../api/client";
+import { ApiError, errorMessage } from "../api/client";
 
-/** Downloads an authenticated API file (the token cannot ride on a plain link). */
+/** Downloads an API file with the session cookie and reports the server's error, if any, as an ApiError. */
 export async function downloadFile(path: string, filename: string): Promise<void> {
-  const response = await fetch(path, { headers: { Authorization: `Token ${getToken() ?? ""}` } });
+  const response = await fetch(path, { credentials: "same-origin" });
   if (!response.ok) {
     let body: unknown = null;
     try {

@@ -30,3 +30,21 @@ export function formatRanking(ranking: Ranking | null | undefined, responseIds: 
   if (!ranking?.length) return "";
   return ranking.map((tier) => tier.map((id) => responseIds.indexOf(id) + 1).join(" = ")).join(" > ");
 }
+
+/** The criteria rankings typed so far: valid ones as tiers of response ids, and the first problem. */
+export function criteriaRankings(
+  texts: Record<string, string>,
+  responseIds: number[],
+): { criteria: Record<string, Ranking>; problem: string } {
+  const criteria: Record<string, Ranking> = {};
+  let problem = "";
+  for (const [name, text] of Object.entries(texts)) {
+    if (!text.trim()) continue; // criteria are optional
+    try {
+      criteria[name] = parseRankingText(text, responseIds);
+    } catch (error) {
+      problem ||= `${name}: ${(error as Error).message}`;
+    }
+  }
+  return { criteria, problem };
+}

@@ -1,317 +1,116 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+/**
+ * The annotate page: one task at a time, answered from the keyboard or the mouse. The page composes
+ * hooks with one job each (the leased tasks, the answer form, the outbox, the keyboard, the undo
+ * offer, the session's progress) and puts their state on screen.
+ */
+import { useState } from "react";
+import { useParams } from "react-router-dom";
 import { ApiError, api } from "../api/client";
-import type { JudgementBody, NextTask, Project, WorkloadRow } from "../api/types";
-import { ChatPrompt } from "../components/ChatPrompt";
+import { AnnotateBar } from "../components/annotate/AnnotateBar";
+import { AnswerFields } from "../components/annotate/AnswerFields";
+import { Guidelines } from "../components/annotate/Guidelines";
+import { LeaseWarning } from "../components/annotate/LeaseWarning";
+import { NothingLeft } from "../components/annotate/NothingLeft";
+import { SessionProgress } from "../components/annotate/SessionProgress";
+import { TaskForm } from "../components/annotate/TaskForm";
+import { UndoBar } from "../components/annotate/UndoBar";
 import { CheatSheet } from "../components/CheatSheet";
-import { ProgressBar } from "../components/Charts";
-import { DemonstrationForm } from "../components/DemonstrationForm";
-import { ExtrasForm } from "../components/ExtrasForm";
-import { Markdown } from "../components/Markdown";
-import { CriteriaForm, PairwiseForm } from "../components/PairwiseForm";
-import { RankingCriteriaForm, criteriaRankings } from "../components/RankingCriteriaForm";
-import { RankingForm } from "../components/RankingForm";
 import { SkipDialog } from "../components/SkipDialog";
-import { formatDuration, leaseStatus } from "../lib/lease";
-import { newClientId, outboxFlushed, sendReliably } from "../lib/outbox";
-import {
-  EMPTY_PAIRWISE,
-  choiceFromRanking,
-  pairwiseComplete,
-  pairwiseJudgement,
-  pairwiseKey,
-  pairwiseRanking,
-  type Choice,
-  type PairwiseState,
-} from "../lib/pairwise";
-import { promptTurns } from "../lib/prompt";
-import { EMPTY_RANKING, rankingComplete, rankingKey, type RankingState } from "../lib/ranking";
+import { useAnnotateKeys } from "../hooks/useAnnotateKeys";
+import { useAnswerForm } from "../hooks/useAnswerForm";
+import { useAnswerOutbox } from "../hooks/useAnswerOutbox";
+import { useLeasedTasks, type ShownTask } from "../hooks/useLeasedTasks";
+import { useProject } from "../hooks/useProject";
+import { useRecheckWhileVisible } from "../hooks/useRecheckWhileVisible";
+import { useSessionProgress } from "../hooks/useSessionProgress";
+import { useUndoOffer } from "../hooks/useUndoOffer";
+import { answerProblem, judgementBody, type AnswerForm } from "../lib/answerForm";
 
 /** How long the undo offer stays up; the server accepts replacements for 30 s by default. */
 const UNDO_MS = 10_000;
-
-
-
-interface Shown {
-  next: NextTask;
-  shownAt: number;
-  clientId: string;
-  /** Set while undoing: the judgement this answer replaces. */
-  replaces?: number;
-}
-
-interface Undoable {
-  judgementId: number;
-  next: NextTask;
-  body: JudgementBody;
-}
-
-type Phase = "loading" | "ready" | "submitting" | "empty" | "error";
+/** How often "Nothing left" looks again while the page is in view. */
 const EMPTY_RECHECK_MS = 60_000;
-
-function isTypingTarget(target: EventTarget | null): boolean {
-  const element = target as HTMLElement | null;
-  if (!element) return false;
-  const tag = element.tagName;
-  return tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && !["radio", "checkbox"].includes((element as HTMLInputElement).type)) || element.isContentEditable;
-}
 
 export function AnnotatePage() {
   const projectId = Number(useParams().projectId);
-  const [project, setProject] = useState<Project | null>(null);
-  const [shown, setShown] = useState<Shown | null>(null);
-  const [phase, setPhase] = useState<Phase>("loading");
   const [error, setError] = useState("");
-  const [notice, setNotice] = useState("");
   const [backgroundError, setBackgroundError] = useState("");
-  const [announcement, setAnnouncement] = useState("");
-  const [pairwise, setPairwise] = useState<PairwiseState>(EMPTY_PAIRWISE);
-  const [ranking, setRanking] = useState<RankingState>(EMPTY_RANKING);
-  const [demoText, setDemoText] = useState("");
-  const [criteriaValues, setCriteriaValues] = useState<Record<string, Choice | undefined>>({});
-  const [criteriaTexts, setCriteriaTexts] = useState<Record<string, string>>({});
-  const [rationale, setRationale] = useState("");
-  const [flags, setFlags] = useState<string[]>([]);
   const [guidelinesOpen, setGuidelinesOpen] = useState(() => window.innerWidth >= 1100);
   const [cheatSheetOpen, setCheatSheetOpen] = useState(false);
   const [skipOpen, setSkipOpen] = useState(false);
-  const [undoable, setUndoable] = useState<Undoable | null>(null);
-  const [session, setSession] = useState({ judged: 0, skipped: 0, timeMs: 0 });
-  const [tasksLeft, setTasksLeft] = useState<number | null>(null);
-  const [now, setNow] = useState(Date.now());
-  const heldNext = useRef<NextTask | null>(null);
-  const undoTimer = useRef<number | undefined>(undefined);
-  const pendingLoad = useRef<Promise<void> | null>(null);
-  // The task after the current one, leased while the annotator works (see startPrefetch).
-  const prefetch = useRef<{ after: number; promise: Promise<NextTask | null> } | null>(null);
-  // Assignments submitted or skipped in this page: never shown again as "the next task".
-  const finished = useRef(new Set<number>());
+  const progress = useSessionProgress(projectId);
+  const tasks = useLeasedTasks(projectId, { onShow: showTask, onEmpty: progress.nothingLeft });
+  const { shown, phase, loadNext } = tasks;
+  const project = useProject(projectId, tasks.fail);
 
   const taskType = project?.task_type ?? "pairwise";
   const responses = shown?.next.task.responses ?? [];
   const shownIds = responses.map((r) => r.id);
-
-  const display = useCallback((next: NextTask, prefill?: { body: JudgementBody; replaces: number }) => {
-    setShown({ next, shownAt: performance.now(), clientId: newClientId(), replaces: prefill?.replaces });
-    setAnnouncement(prefill ? `Changing your answer to task ${next.task.id}.` : `Task ${next.task.id} is shown.`);
-    setError("");
-    setPhase("ready");
-    const body = prefill?.body;
-    const ids = next.task.responses.map((r) => r.id);
-    if (body && ids.length === 2 && body.ranking.length) {
-      const choice = choiceFromRanking(body.ranking, Boolean(body.both_bad), [ids[0], ids[1]]);
-      setPairwise({ choice, strength: body.strength ?? null });
-    } else setPairwise(EMPTY_PAIRWISE);
-    setRanking(body && ids.length > 2 ? { tiers: body.ranking, tieNext: false } : EMPTY_RANKING);
-    setDemoText(body?.text ?? "");
-    setRationale(body?.rationale ?? "");
-    setFlags(body?.flags ?? []);
-    setCriteriaValues({});
-    setCriteriaTexts({});
-    window.scrollTo({ top: 0 });
-  }, []);
-
-  /** Leases the next task while this one is worked on, so it shows the moment this one is done. */
-  const startPrefetch = useCallback(
-    (after: number, once: Promise<unknown> = Promise.resolve()) => {
-      // `once`: the previous task's submit. Until it is recorded that task is still a live lease,
-      // and the server would offer it as the one "ahead".
-      const promise = once
-        .catch(() => undefined)
-        .then(() => api.post<NextTask | null>(`/api/projects/${projectId}/prefetch/`, { after }))
-        .then((result) => {
-          const ahead = result.status === 200 ? result.data : null;
-          return ahead && ahead.assignment.id !== after && !finished.current.has(ahead.assignment.id) ? ahead : null;
-        })
-        .catch(() => null);
-      prefetch.current = { after, promise };
-    },
-    [projectId],
-  );
-
-  const loadNext = useCallback(async () => {
-    if (pendingLoad.current) return pendingLoad.current;
-    const run = (async () => {
-      try {
-        await outboxFlushed();
-        const result = await api.post<NextTask | null>(`/api/projects/${projectId}/next/`, {});
-        if (result.status === 204 || !result.data) {
-          setShown(null);
-          setPhase("empty");
-          setTasksLeft(0);
-        } else {
-          display(result.data);
-          startPrefetch(result.data.assignment.id);
-        }
-      } catch (caught) {
-        setError((caught as Error).message);
-        setPhase("error");
-      } finally {
-        pendingLoad.current = null;
-      }
-    })();
-    pendingLoad.current = run;
-    return run;
-  }, [projectId, display, startPrefetch]);
-
-  /** Shows what comes after assignment `done` without asking the server: a task set aside by
-   * undo, or the prefetched one. Returns false when there is none (the caller asks for the next). */
-  const advanceFromAhead = useCallback(
-    async (done: number, doneRecorded: Promise<unknown> = Promise.resolve()): Promise<boolean> => {
-      finished.current.add(done);
-      const held = heldNext.current;
-      heldNext.current = null;
-      if (held) {
-        display(held);
-        startPrefetch(held.assignment.id, doneRecorded);
-        return true;
-      }
-      const ahead = prefetch.current?.after === done ? await prefetch.current.promise : null;
-      prefetch.current = null;
-      // A prefetched lease about to lapse is not worth starting; ask for a fresh one instead.
-      if (ahead && !finished.current.has(ahead.assignment.id) && Date.parse(ahead.assignment.expires_at) - Date.now() > 5000) {
-        display(ahead);
-        startPrefetch(ahead.assignment.id, doneRecorded);
-        return true;
-      }
-      return false;
-    },
-    [display, startPrefetch],
-  );
-
-  useEffect(() => {
-    api
-      .get<Project>(`/api/projects/${projectId}/`)
-      .then(({ data }) => setProject(data))
-      .catch((caught) => {
-        setError((caught as Error).message);
-        setPhase("error");
-      });
-    api
-      .get<WorkloadRow[]>("/api/me/workload/")
-      .then(({ data }) => setTasksLeft(data.find((row) => row.project.id === projectId)?.tasks_left ?? null))
-      .catch(() => undefined);
-    void loadNext();
-  }, [projectId, loadNext]);
-
-  useEffect(() => {
-    const timer = window.setInterval(() => setNow(Date.now()), 1000);
-    return () => window.clearInterval(timer);
-  }, []);
-
-  useEffect(() => () => window.clearTimeout(undoTimer.current), []);
+  const answer = useAnswerForm(taskType, shownIds);
+  const outbox = useAnswerOutbox();
+  const undoOffer = useUndoOffer(UNDO_MS);
 
   // "Nothing left" is not always final: a task another annotator holds comes back when they leave
-  // it unfinished, and new tasks arrive with each training iteration. Look again now and then
-  // while the page is in view.
-  useEffect(() => {
-    if (phase !== "empty") return;
-    const timer = window.setInterval(() => {
-      if (document.visibilityState === "visible") void loadNext();
-    }, EMPTY_RECHECK_MS);
-    return () => window.clearInterval(timer);
-  }, [phase, loadNext]);
+  // it unfinished, and new tasks arrive with each training iteration.
+  useRecheckWhileVisible(phase === "empty", loadNext, EMPTY_RECHECK_MS);
 
-  const complete =
-    shown !== null &&
-    (taskType === "demonstration" || responses.length === 0
-      ? demoText.trim().length > 0
-      : responses.length === 2
-        ? pairwiseComplete(pairwise)
-        : rankingComplete(ranking, shownIds));
+  function showTask(task: ShownTask) {
+    answer.show(task.next.task.responses.map((r) => r.id), task.replacing?.body);
+    setError("");
+    window.scrollTo({ top: 0 });
+  }
 
-  function buildBody(current: Shown): JudgementBody {
-    const timeSpent = Math.round(performance.now() - current.shownAt);
-    const common = {
-      client_id: current.clientId,
-      time_spent_ms: timeSpent,
-      rationale,
-      flags,
-    };
-    if (taskType === "demonstration" || responses.length === 0) {
-      return { ...common, ranking: [], text: demoText } as JudgementBody;
-    }
-    if (responses.length === 2) {
-      const pair: [number, number] = [shownIds[0], shownIds[1]];
-      const criteria: Record<string, number[][]> = {};
-      for (const [name, choice] of Object.entries(criteriaValues)) {
-        if (choice) criteria[name] = pairwiseRanking(choice, pair);
-      }
-      return { ...common, ...pairwiseJudgement(pairwise, pair), criteria };
-    }
-    return { ...common, ranking: ranking.tiers, both_bad: false, criteria: criteriaRankings(criteriaTexts, shownIds).criteria };
+  function editAnswer(change: Partial<AnswerForm>) {
+    answer.edit(change);
+    if (change.criteriaTexts) setError(""); // a complaint about the old text would mislead
   }
 
   async function submit() {
     if (!shown || phase !== "ready") return;
-    if (!complete) {
-      setError(
-        taskType === "demonstration"
-          ? "Write the answer first."
-          : responses.length === 2
-            ? pairwise.choice
-              ? "Pick the strength (1-4) first."
-              : "Pick a verdict (1-4) first."
-            : "Rank every response first.",
-      );
-      return;
-    }
-    const criteriaProblem = responses.length > 2 ? criteriaRankings(criteriaTexts, shownIds).problem : "";
-    if (criteriaProblem) {
-      setError(`Criterion ${criteriaProblem} Fix it or clear the box.`);
-      return;
-    }
-    if (project?.rationale_required && !rationale.trim()) {
-      setError("This project asks for a rationale: explain your choice in the box below.");
-      document.getElementById("rationale")?.focus();
+    const problem = answerProblem(answer.form, answer.kind, shownIds, { rationaleRequired: Boolean(project?.rationale_required) });
+    if (problem) {
+      setError(problem.message);
+      if (problem.field) document.getElementById(problem.field)?.focus();
       return;
     }
     const current = shown;
-    const body = buildBody(current);
-    const url = current.replaces
-      ? `/api/judgements/${current.replaces}/replace/`
+    const body = judgementBody(answer.form, answer.kind, shownIds, {
+      clientId: current.clientId,
+      timeSpentMs: Math.round(performance.now() - current.shownAt),
+    });
+    const url = current.replacing
+      ? `/api/judgements/${current.replacing.judgementId}/replace/`
       : `/api/assignments/${current.next.assignment.id}/judgement/`;
-    setPhase("submitting");
+    tasks.setSubmitting(true);
     setError("");
     setBackgroundError("");
     // The judgement travels through the outbox (retried with its client_id until the server
     // answers) while the prefetched task is already on screen.
-    const recorded = sendReliably<{ id: number }>(url, body as unknown as Record<string, unknown> & { client_id: string }, {
-      onRetry: (attempt) => setNotice(`Network problem: sending your last answer again (attempt ${attempt}); it is kept until it arrives.`),
-    }).then(({ data }) => {
-      setNotice("");
-      if (!current.replaces) {
-        setSession((s) => ({ ...s, judged: s.judged + 1, timeMs: s.timeMs + (body.time_spent_ms ?? 0) }));
-        setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
-      }
-      window.clearTimeout(undoTimer.current);
-      setUndoable({ judgementId: data.id, next: current.next, body });
-      undoTimer.current = window.setTimeout(() => setUndoable(null), UNDO_MS);
+    const recorded = outbox.send<{ id: number }>(url, body).then(({ data }) => {
+      if (!current.replacing) progress.judged(body.time_spent_ms ?? 0);
+      undoOffer.make({ judgementId: data.id, next: current.next, body });
     });
-    const movedOn = await advanceFromAhead(current.next.assignment.id, recorded);
+    const movedOn = await tasks.advance(current.next.assignment.id, recorded);
     try {
       await recorded;
       // Without a prefetched task, the next one is asked for only once this one is recorded
       // (before that, the server would hand back this same lease).
       if (!movedOn) await loadNext();
     } catch (caught) {
-      setNotice("");
       const message = caught instanceof ApiError ? caught.message : `Not sent: ${(caught as Error).message}`;
       if (movedOn) setBackgroundError(`Your answer to the previous task was not recorded: ${message}`);
       else {
-        setPhase("ready");
+        tasks.setSubmitting(false);
         setError(message);
       }
     }
   }
 
   function undo() {
-    if (!undoable || phase === "submitting") return;
-    window.clearTimeout(undoTimer.current);
-    // The task now on screen keeps its lease; it comes back right after the corrected answer.
-    if (shown && !shown.replaces) heldNext.current = shown.next;
-    display(undoable.next, { body: undoable.body, replaces: undoable.judgementId });
-    setUndoable(null);
+    const offer = undoOffer.offer;
+    if (!offer || phase === "submitting") return;
+    undoOffer.withdraw();
+    tasks.reopen(offer.next, { judgementId: offer.judgementId, body: offer.body });
   }
 
   async function skip(reason: string) {
@@ -319,96 +118,51 @@ export function AnnotatePage() {
     setSkipOpen(false);
     try {
       await api.post(`/api/assignments/${shown.next.assignment.id}/skip/`, { reason });
-      setSession((s) => ({ ...s, skipped: s.skipped + 1 }));
-      setTasksLeft((n) => (n === null ? n : Math.max(0, n - 1)));
-      if (!(await advanceFromAhead(shown.next.assignment.id))) await loadNext();
+      progress.skipped();
+      if (!(await tasks.advance(shown.next.assignment.id))) await loadNext();
     } catch (caught) {
       setError((caught as Error).message);
     }
   }
 
-  // Keyboard: digits decide, Enter submits, S skips, ? shows the keys. Typing in a box is left alone.
-  useEffect(() => {
-    function onKey(event: KeyboardEvent) {
-      if (cheatSheetOpen || skipOpen) return;
-      if (event.ctrlKey && event.key === "Enter" && taskType === "demonstration") {
-        event.preventDefault();
-        void submit();
-        return;
-      }
-      if (event.altKey || event.ctrlKey || event.metaKey || isTypingTarget(event.target)) return;
-      const key = event.key;
-      if (key === "?") {
-        event.preventDefault();
-        setCheatSheetOpen(true);
-      } else if (key === "Enter") {
-        const target = event.target as HTMLElement;
-        if (target.tagName === "BUTTON" || target.tagName === "A") return;
-        event.preventDefault();
-        void submit();
-      } else if ((key === "s" || key === "S") && shown && !shown.replaces) {
-        event.preventDefault();
-        setSkipOpen(true);
-      } else if (key === "g" || key === "G") {
-        setGuidelinesOpen((open) => !open);
-      } else if ((key === "u" || key === "U") && undoable) {
-        event.preventDefault();
-        undo();
-      } else if (shown && phase === "ready" && taskType !== "demonstration") {
-        if (responses.length === 2) {
-          if (key === "Escape") setPairwise(EMPTY_PAIRWISE);
-          else if (/^[1-4]$/.test(key)) setPairwise((state) => pairwiseKey(state, key));
-        } else if (responses.length > 2) {
-          const next = rankingKey(ranking, key, shownIds);
-          if (next !== ranking) {
-            event.preventDefault();
-            setRanking(next);
-          }
-        }
-      }
-    }
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  });
-
-  const lease = shown && project ? leaseStatus(shown.next.assignment.expires_at, project.lease_seconds ?? 900, now) : null;
-  const total = tasksLeft === null ? null : session.judged + session.skipped + tasksLeft;
+  useAnnotateKeys(
+    {
+      dialogOpen: cheatSheetOpen || skipOpen,
+      writing: taskType === "demonstration",
+      hasTask: shown !== null,
+      replacing: Boolean(shown?.replacing),
+      canUndo: undoOffer.offer !== null,
+      answering: shown !== null && phase === "ready" && taskType !== "demonstration",
+    },
+    {
+      submit: () => void submit(),
+      showKeys: () => setCheatSheetOpen(true),
+      skip: () => setSkipOpen(true),
+      toggleGuidelines: () => setGuidelinesOpen((open) => !open),
+      undo,
+      answerKey: answer.pressKey,
+    },
+  );
 
   return (
     <div className={`annotate ${guidelinesOpen ? "with-guidelines" : ""}`}>
-      <div className="annotate-bar">
-        <Link to="/">← Projects</Link>
-        <h1 className="h2">{project?.name ?? "…"}</h1>
-        <div className="session" aria-label="Session progress" data-testid="session">
-          <span>
-            {session.judged} judged · {session.skipped} skipped
-            {tasksLeft !== null && ` · ${tasksLeft} left`}
-            {session.judged > 0 && ` · ${formatDuration(session.timeMs / session.judged)} per task`}
-          </span>
-          {total ? <ProgressBar value={(session.judged + session.skipped) / total} label="Session progress" /> : null}
-        </div>
-        <button type="button" className="secondary" aria-expanded={guidelinesOpen} aria-controls="guidelines" onClick={() => setGuidelinesOpen((o) => !o)}>
-          Guidelines <kbd>G</kbd>
-        </button>
-        <button type="button" className="secondary" onClick={() => setCheatSheetOpen(true)} aria-label="Keyboard shortcuts">
-          <kbd>?</kbd> Keys
-        </button>
-      </div>
+      <AnnotateBar
+        title={project?.name ?? "…"}
+        progress={<SessionProgress session={progress.session} tasksLeft={progress.tasksLeft} />}
+        guidelinesOpen={guidelinesOpen}
+        onToggleGuidelines={() => setGuidelinesOpen((open) => !open)}
+        onShowKeys={() => setCheatSheetOpen(true)}
+      />
 
-      {guidelinesOpen && (
-        <aside id="guidelines" className="guidelines" aria-label="Guidelines">
-          <h2 className="h3">Guidelines</h2>
-          {project?.guidelines ? <Markdown source={project.guidelines} /> : <p className="muted">This project has no guidelines.</p>}
-        </aside>
-      )}
+      {guidelinesOpen && <Guidelines source={project?.guidelines} />}
 
       <div className="workspace">
         <p className="sr-only" aria-live="polite">
-          {announcement}
+          {tasks.announcement}
         </p>
-        {notice && (
+        {outbox.notice && (
           <p className="notice" role="status" data-testid="notice">
-            {notice}
+            {outbox.notice}
           </p>
         )}
         {backgroundError && (
@@ -416,107 +170,43 @@ export function AnnotatePage() {
             {backgroundError}
           </p>
         )}
-        {undoable && (
-          <div className="undo-bar" role="status">
-            Submitted.{" "}
-            <button type="button" className="secondary" onClick={undo}>
-              Undo <kbd>U</kbd>
-            </button>
-          </div>
+        {undoOffer.offer && <UndoBar onUndo={undo} />}
+        {shown && project && (
+          <LeaseWarning
+            expiresAt={shown.next.assignment.expires_at}
+            leaseSeconds={project.lease_seconds ?? 900}
+            onNewTask={() => void loadNext()}
+          />
         )}
-        {lease?.kind === "warning" && (
-          <p className="warning" role="alert" data-testid="lease-warning">
-            This task's lease runs out in {lease.secondsLeft} s: submit soon or it goes back to the pool.
-          </p>
-        )}
-        {lease?.kind === "expired" && (
-          <p className="warning" role="alert" data-testid="lease-warning">
-            This task's lease has run out and it may go to someone else.{" "}
-            <button type="button" className="secondary" onClick={() => void loadNext()}>
-              Get a new task
-            </button>
-          </p>
-        )}
-        {shown?.replaces && <p className="notice">Changing your last answer: submitting records a replacement; nothing is overwritten.</p>}
+        {shown?.replacing && <p className="notice">Changing your last answer: submitting records a replacement; nothing is overwritten.</p>}
 
         {phase === "loading" && <p className="muted">Loading the next task…</p>}
-        {phase === "empty" && (
-          <div className="empty">
-            <h2>Nothing left for you here</h2>
-            <p>
-              Every task in this project has its judgements or has been yours already. Thank you! <Link to="/">Back to your projects</Link>
-            </p>
-            <p className="muted">
-              Tasks that others hold come back if they leave them unfinished, and new ones arrive with each training
-              iteration: this page looks again every minute.{" "}
-              <button type="button" className="secondary" onClick={() => void loadNext()}>
-                Check again
-              </button>
-            </p>
-          </div>
-        )}
+        {phase === "empty" && <NothingLeft onCheckAgain={() => void loadNext()} />}
         {phase === "error" && !shown && (
           <p className="error" role="alert">
-            {error} <button type="button" className="secondary" onClick={() => void loadNext()}>Try again</button>
+            {tasks.loadError} <button type="button" className="secondary" onClick={() => void loadNext()}>Try again</button>
           </p>
         )}
 
         {shown && (phase === "ready" || phase === "submitting") && (
-          <form
-            className="task"
-            aria-label="Task"
-            data-task-id={shown.next.task.id}
-            data-assignment-id={shown.next.assignment.id}
-            onSubmit={(event) => {
-              event.preventDefault();
-              void submit();
-            }}
+          <TaskForm
+            task={shown.next}
+            error={error}
+            submitting={phase === "submitting"}
+            canSubmit={answer.complete}
+            submitKey={taskType === "demonstration" ? "Ctrl+Enter" : "Enter"}
+            onSubmit={() => void submit()}
+            onSkip={shown.replacing ? undefined : () => setSkipOpen(true)}
           >
-            <ChatPrompt turns={promptTurns(shown.next.task.prompt)} />
-            {taskType === "demonstration" || responses.length === 0 ? (
-              <DemonstrationForm text={demoText} onChange={setDemoText} />
-            ) : responses.length === 2 ? (
-              <>
-                <PairwiseForm responses={responses} state={pairwise} onChange={setPairwise} />
-                <CriteriaForm criteria={project?.criteria ?? []} values={criteriaValues} onChange={setCriteriaValues} />
-              </>
-            ) : (
-              <>
-                <RankingForm responses={responses} state={ranking} onChange={setRanking} />
-                <RankingCriteriaForm
-                  criteria={project?.criteria ?? []}
-                  responseIds={shownIds}
-                  values={criteriaTexts}
-                  onChange={(texts) => {
-                    setCriteriaTexts(texts);
-                    setError(""); // a complaint about the old text would mislead
-                  }}
-                />
-              </>
-            )}
-            <ExtrasForm
+            <AnswerFields
+              kind={answer.kind}
+              responses={responses}
+              criteria={project?.criteria ?? []}
               rationaleRequired={Boolean(project?.rationale_required)}
-              rationale={rationale}
-              onRationale={setRationale}
-              flags={flags}
-              onFlags={setFlags}
+              form={answer.form}
+              onEdit={editAnswer}
             />
-            {error && (
-              <p className="error" role="alert" data-testid="task-error">
-                {error}
-              </p>
-            )}
-            <div className="button-row submit-row">
-              <button type="submit" className="primary" disabled={phase === "submitting" || !complete}>
-                {phase === "submitting" ? "Submitting…" : "Submit"} <kbd>{taskType === "demonstration" ? "Ctrl+Enter" : "Enter"}</kbd>
-              </button>
-              {!shown.replaces && (
-                <button type="button" className="secondary" onClick={() => setSkipOpen(true)}>
-                  Skip <kbd>S</kbd>
-                </button>
-              )}
-            </div>
-          </form>
+          </TaskForm>
         )}
       </div>
 

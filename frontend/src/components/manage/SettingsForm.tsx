@@ -18,6 +18,9 @@ export function SettingsForm({ project, onSaved }: { project: Project; onSaved: 
     retrain_threshold: project.retrain_threshold ?? 0,
     algorithm: project.algorithm ?? "ppo",
   });
+  // Training settings are the engineers' (and admins'); a manager sees them but cannot change them.
+  const mayTrain = project.role === "engineer" || project.role === "admin";
+  const trainingHint = mayTrain ? undefined : "Engineers change the training settings.";
   const [status, setStatus] = useState("");
   const [error, setError] = useState("");
   const set = (key: keyof typeof form) => (value: unknown) => setForm((f) => ({ ...f, [key]: value }));
@@ -27,8 +30,10 @@ export function SettingsForm({ project, onSaved }: { project: Project; onSaved: 
     setError("");
     setStatus("");
     try {
+      const { retrain_threshold, algorithm, ...annotation } = form;
       const body = {
-        ...form,
+        ...annotation,
+        ...(mayTrain ? { retrain_threshold, algorithm } : {}),
         criteria: form.criteria.split(",").map((c) => c.trim()).filter(Boolean),
       };
       const { data } = await api.patch<Project>(`/api/projects/${project.id}/`, body);
@@ -88,11 +93,11 @@ export function SettingsForm({ project, onSaved }: { project: Project; onSaved: 
         </label>
         <label>
           Retrain after this many new judgements (0 = manual)
-          <input type="number" min={0} value={form.retrain_threshold} onChange={(e) => set("retrain_threshold")(Number(e.target.value))} />
+          <input type="number" min={0} value={form.retrain_threshold} disabled={!mayTrain} title={trainingHint} onChange={(e) => set("retrain_threshold")(Number(e.target.value))} />
         </label>
         <label>
           Policy optimization
-          <select value={form.algorithm} onChange={(e) => set("algorithm")(e.target.value)}>
+          <select value={form.algorithm} disabled={!mayTrain} title={trainingHint} onChange={(e) => set("algorithm")(e.target.value)}>
             <option value="ppo">PPO</option>
             <option value="dpo">DPO</option>
             <option value="rloo">RLOO</option>
