@@ -161,3 +161,38 @@ def test_lora_flags_are_validated(tiny_policy_dir):
     with pytest.raises(TrainingUserError, match="no linear layers named nope"):
         train_sft(SFTConfig(**common, lora_r=4, lora_target_modules="q_proj,nope", device="cpu"),
                   [Demonstration(prompt="a", completion="b")])
+
+
+def test_a_sharded_peft_model_is_saved_from_the_gathered_state_dict(tiny_policy_dir, tmp_path):
+    """Under FSDP/DeepSpeed a rank's own parameters are only its shard: the saved weights, merged or
+    adapter-only, come from the gathered state dict (here: trained adapters the model itself lacks)."""
+    from peft import get_peft_model
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.lora import lora_config_for, save_model
+
+    def fresh_peft_model():
+        base = AutoModelForCausalLM.from_pretrained(tiny_policy_dir, dtype="float32")
+        config = SFTConfig(base_model=str(tiny_policy_dir), train=__file__, output=str(tmp_path), **LORA)
+        return get_peft_model(base, lora_config_for(base, config, "CAUSAL_LM"))
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_policy_dir)
+    trained = fresh_peft_model()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in trained.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.1)
+    gathered = {name: tensor.clone() for name, tensor in trained.state_dict().items()}
+    expected = {name: tensor.clone() for name, tensor in trained.merge_and_unload().state_dict().items()}
+
+    shard_holder = fresh_peft_model()  # zero adapters: what this rank's own parameters would not show
+    save_model(shard_holder, tokenizer, tmp_path / "merged", state_dict=gathered)
+    saved = load_file(str(tmp_path / "merged" / "model.safetensors"))
+    assert changed_tensors(tiny_policy_dir, tmp_path / "merged")
+    assert all(torch.allclose(saved[name], expected[name], atol=1e-6) for name in saved)
+
+    save_model(fresh_peft_model(), tokenizer, tmp_path / "adapter", adapter_only=True,
+               base_reference=str(tiny_policy_dir), state_dict=gathered)
+    assert_adapter_only_dir(tmp_path / "adapter", tiny_policy_dir)
