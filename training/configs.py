@@ -14,9 +14,10 @@ PRECISION_HELP = ("auto: bf16 on a CUDA device that supports it or a CPU with na
                   "amx_bf16), else fp32; bf16: autocast with fp32 master weights; fp32: full precision")
 
 
-def option(default=MISSING, help: str = ""):
-    """A config field with a help text; no default means the flag is required."""
-    return field(default=default, metadata={"help": help})
+def option(default=MISSING, help: str = "", positional: bool = False):
+    """A config field with a help text; no default means the flag is required. A `positional`
+    field is an optional positional argument instead of a flag."""
+    return field(default=default, metadata={"help": help, "positional": positional})
 
 
 def _check(condition: bool, message: str) -> None:
@@ -39,7 +40,8 @@ def _existing_file(path: Optional[str], flag: str) -> None:
 
 
 def _model_reference(reference: str, flag: str) -> None:
-    """A local directory must exist; anything else is taken as a hub id (which fails offline)."""
+    """A local directory must exist; anything else is a built-in name (training/builtin_models.py)
+    or taken as a hub id (which fails offline)."""
     if isinstance(reference, _PlatformValue):
         return
     looks_local = reference.startswith((".", "/", "~")) or Path(reference).exists()
@@ -54,6 +56,8 @@ class CommonConfig:
 
     seed: int = option(0, "seed for random, numpy and torch (saved with the output)")
     device: Device = option("auto", "auto: CUDA when available, else CPU")
+    models_dir: Optional[str] = option(None, "where built-in models (e.g. smollm2-135m-instruct) are materialized "
+                                             "on first use (default: $PREFLOOP_MODELS_DIR or ~/.cache/prefloop/models)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,15 +67,43 @@ class CommonConfig:
         _check(self.seed >= 0, "--seed must be >= 0")
 
 
+# Llama-family projections (SmolLM2, the tiny model) and BERT encoders (MiniLM); peft's own
+# defaults cover attention only, the QLoRA paper found adapting every linear layer matters.
+LORA_TARGETS_HELP = ("comma-separated module names to adapt (default: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,"
+                     "down_proj for Llama-family models; query,key,value,dense for BERT encoders)")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainerConfig(CommonConfig):
-    """Fields of the commands built on a TRL trainer (sft, reward, dpo, rloo)."""
+    """Fields of the commands that train a network (sft, reward, dpo, rloo, ppo)."""
 
     precision: Precision = option("auto", PRECISION_HELP)
+    gradient_checkpointing: Literal["auto", "on", "off"] = option(
+        "auto", "recompute activations in the backward pass to save memory; auto: on for CUDA, off on CPU "
+                "(where memory is not the limit and recomputing only costs time)")
+    lora_r: int = option(0, "LoRA rank: train low-rank adapters instead of the weights (0: off, full fine-tuning)")
+    lora_alpha: float = option(16.0, "LoRA scaling numerator (the update is scaled by alpha / r)")
+    lora_dropout: float = option(0.05, "dropout on the LoRA input")
+    lora_target_modules: str = option("", LORA_TARGETS_HELP)
+    save_adapter_only: bool = option(False, "with --lora-r: save only the adapter (adapter_config.json, "
+                                            "adapter_model.safetensors) pointing at its base, instead of merged weights")
+    trainable_layers: int = option(0, "train only the top N transformer blocks, the final norm and the head "
+                                      "(0: train everything); faster on CPU")
 
     def _validate_common(self):
         super()._validate_common()
         _check(self.precision in ("auto", "fp32", "bf16"), f"--precision must be auto, fp32 or bf16, not {self.precision!r}")
+        _check(self.gradient_checkpointing in ("auto", "on", "off"), "--gradient-checkpointing must be auto, on or off")
+        _check(self.lora_r >= 0, "--lora-r must be >= 0")
+        _check(self.lora_alpha > 0, "--lora-alpha must be > 0")
+        _check(0 <= self.lora_dropout < 1, "--lora-dropout must be in [0, 1)")
+        _check(self.trainable_layers >= 0, "--trainable-layers must be >= 0")
+        _check(not (self.lora_r and self.trainable_layers), "--lora-r and --trainable-layers exclude each other")
+        _check(not self.save_adapter_only or self.lora_r > 0, "--save-adapter-only needs --lora-r > 0")
+
+    @property
+    def lora_targets(self) -> list[str]:
+        return [name.strip() for name in self.lora_target_modules.split(",") if name.strip()]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +163,6 @@ class RewardConfig(TrainerConfig):
     max_length: int = option(256, "tokens per text; longer texts lose their beginning (left truncation)")
     ensemble: int = option(1, "members trained with different seeds and data order, scored as mean and std")
     max_train_pairs: int = option(0, "use at most this many training pairs (0: all)")
-    trainable_layers: int = option(0, "train only the top N transformer blocks and the head (0: train everything); faster on CPU")
     logging_steps: int = option(5, "steps between progress reports")
 
     def __post_init__(self):
@@ -144,7 +175,7 @@ class RewardConfig(TrainerConfig):
         _check(self.max_length >= 8, "--max-length must be >= 8")
         _check(1 <= self.ensemble <= 16, "--ensemble must be between 1 and 16")
         _check(self.max_train_pairs >= 0 and self.logging_steps > 0, "--max-train-pairs >= 0, --logging-steps > 0")
-        _check(self.trainable_layers >= 0, "--trainable-layers must be >= 0")
+        _check(not self.save_adapter_only, "--save-adapter-only: reward models are always saved with the adapter merged")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,7 +207,7 @@ class ScoreConfig(CommonConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PPOConfig(CommonConfig):
+class PPOConfig(TrainerConfig):
     policy: str = option(help="starting policy: local directory or hub id")
     reward_model: str = option(help="reward model (or ensemble) directory; may use another tokenizer")
     prompts: str = option(help="prompts JSONL: {prompt, id?}")
@@ -266,6 +297,7 @@ class RLOOConfig(TrainerConfig):
     lr: float = option(1e-6, "learning rate (tiny models want ~1e-4)")
     beta: float = option(0.05, "KL coefficient to the reference")
     max_new_tokens: int = option(32, "tokens generated per completion")
+    max_prompt_length: int = option(256, "prompt tokens kept (longer prompts lose their beginning)")
     temperature: float = option(1.0, "sampling temperature")
 
     def __post_init__(self):
@@ -273,7 +305,8 @@ class RLOOConfig(TrainerConfig):
         _model_reference(self.policy, "--policy")
         _model_reference(self.reward_model, "--reward-model")
         _existing_file(self.prompts, "--prompts")
-        _check(self.steps > 0 and self.lr > 0 and self.max_new_tokens > 0 and self.temperature > 0, "steps, lr, tokens and temperature must be positive")
+        _check(self.steps > 0 and self.lr > 0 and self.max_new_tokens > 0 and self.temperature > 0 and self.max_prompt_length > 0,
+               "steps, lr, tokens and temperature must be positive")
         _check(self.num_generations >= 2, "--num-generations must be >= 2")
         _check(self.batch_size % self.num_generations == 0, "--batch-size must be a multiple of --num-generations")
         _check(self.beta >= 0, "--beta must be >= 0")
@@ -289,6 +322,7 @@ class GenerateConfig(CommonConfig):
     top_p: float = option(1.0, "nucleus sampling threshold")
     max_new_tokens: int = option(64, "tokens per response")
     batch_size: int = option(16, "prompts per generate call")
+    max_prompt_length: int = option(1024, "prompt tokens kept (longer prompts lose their beginning)")
     reference: Optional[str] = option(None, "reference policy: adds kl = log p_policy - log p_ref of each sample")
     model_name: Optional[str] = option(None, "name written to the 'model' field (default: the policy path)")
 
@@ -298,7 +332,8 @@ class GenerateConfig(CommonConfig):
         _existing_file(self.prompts, "--prompts")
         if self.reference is not None:
             _model_reference(self.reference, "--reference")
-        _check(self.n >= 1 and self.batch_size >= 1 and self.max_new_tokens >= 1, "--n, --batch-size, --max-new-tokens must be >= 1")
+        _check(self.n >= 1 and self.batch_size >= 1 and self.max_new_tokens >= 1 and self.max_prompt_length >= 1,
+               "--n, --batch-size, --max-new-tokens, --max-prompt-length must be >= 1")
         _check(self.temperature > 0 and 0 < self.top_p <= 1, "--temperature > 0, 0 < --top-p <= 1")
 
 
@@ -320,7 +355,27 @@ class EmbedConfig(CommonConfig):
         _check(self.max_length > 0, "--max-length must be > 0")
 
 
+@dataclass(frozen=True, kw_only=True)
+class BaseModelConfig(CommonConfig):
+    name: Optional[str] = option(None, "built-in model to materialize (smollm2-135m-instruct, all-minilm-l6-v2)",
+                                 positional=True)
+    gguf: Optional[str] = option(None, "instead of a built-in name: a Llama-family GGUF file to convert")
+    output: str = option(help="directory to write the Hugging Face model to")
+    dtype: Literal["fp32", "bf16"] = option("fp32", "weights dtype of the written model")
+
+    def __post_init__(self):
+        from training.builtin_models import BUILTIN_MODELS
+
+        self._validate_common()
+        _check((self.name is None) != (self.gguf is None), "give a built-in model name or --gguf FILE (one of them)")
+        if self.name is not None:
+            _check(self.name in BUILTIN_MODELS, f"unknown built-in model {self.name!r} (known: {', '.join(sorted(BUILTIN_MODELS))})")
+        _existing_file(self.gguf, "--gguf")
+        _check(self.dtype in ("fp32", "bf16"), "--dtype must be fp32 or bf16")
+
+
 COMMAND_CONFIGS = {
+    "base-model": BaseModelConfig,
     "tiny-model": TinyModelConfig,
     "sft": SFTConfig,
     "reward": RewardConfig,
@@ -336,7 +391,8 @@ COMMAND_CONFIGS = {
 
 def config_fields(config_class):
     """The dataclass fields of a config, in declaration order (command-specific ones first)."""
-    shared = ("precision", "seed", "device")
+    shared = ("precision", "gradient_checkpointing", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules",
+              "save_adapter_only", "trainable_layers", "seed", "device", "models_dir")
     specific = [f for f in fields(config_class) if f.name not in shared]
     common = [f for f in fields(config_class) if f.name in shared]
     return specific + common
@@ -346,7 +402,7 @@ def config_fields(config_class):
 # from a project's hyperparameters. Everything else a command's config declares is tunable.
 PLATFORM_SET_FIELDS = frozenset({
     "policy", "base_model", "reward_model", "reference", "model", "train", "eval", "prompts", "data",
-    "corpus", "output", "model_name", "seed", "device",
+    "corpus", "output", "model_name", "seed", "device", "models_dir",
 })
 
 

@@ -204,3 +204,12 @@ def conversation_text(prompt: Text, response: Text, tokenizer=None) -> str:
     reply = response_text(response)
     separator = " " if rendered_prompt.endswith(":") and reply and not reply.startswith((" ", "\n")) else ""
     return rendered_prompt + separator + reply
+
+
+def left_truncate(tokenizer, text: str, max_tokens: int) -> tuple[str, bool]:
+    """`text` cut to its last `max_tokens` tokens (the end of a prompt is what a reply follows);
+    also whether it was cut."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= max_tokens:
+        return text, False
+    return tokenizer.decode(ids[len(ids) - max_tokens:], skip_special_tokens=False), True

@@ -29,16 +29,41 @@ def _as_trl_row(pair: PreferencePair, conversational: bool, tokenizer) -> dict:
             "rejected": response_text(pair.rejected)}
 
 
-def preference_dataset(pairs: list[PreferencePair], tokenizer):
-    """A TRL preference dataset (prompt, chosen, rejected) of one consistent format."""
+def _token_count(tokenizer, text: str) -> int:
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def preference_dataset(pairs: list[PreferencePair], tokenizer, max_length: int | None = None):
+    """A TRL preference dataset (prompt, chosen, rejected) of one consistent format, and how many
+    prompts were cut from the left so that prompt + the longer reply fit `max_length` tokens (TRL
+    would cut the replies' ends instead, losing what the pair is about)."""
     from datasets import Dataset
 
+    from training.data import conversation_text, left_truncate, prompt_text, response_text
+
     conversational = all(isinstance(p.prompt, list) for p in pairs)
-    return Dataset.from_list([_as_trl_row(p, conversational, tokenizer) for p in pairs])
+    rows = [_as_trl_row(p, conversational, tokenizer) for p in pairs]
+    if max_length is None:
+        return Dataset.from_list(rows), 0
+    too_long = [max(_token_count(tokenizer, conversation_text(p.prompt, p.chosen, tokenizer)),
+                    _token_count(tokenizer, conversation_text(p.prompt, p.rejected, tokenizer))) > max_length
+                for p in pairs]
+    if not any(too_long):
+        return Dataset.from_list(rows), 0
+    # rows in text form (one format per dataset), over-long prompts keep their end
+    rows = []
+    for pair, cut in zip(pairs, too_long):
+        prompt, chosen, rejected = prompt_text(pair.prompt, tokenizer), response_text(pair.chosen), response_text(pair.rejected)
+        if cut:
+            reply_tokens = max(_token_count(tokenizer, chosen), _token_count(tokenizer, rejected)) + 1  # + EOS
+            prompt, _ = left_truncate(tokenizer, prompt, max(max_length - reply_tokens, 1))
+        rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+    return Dataset.from_list(rows), sum(too_long)
 
 
-def trl_dpo_config(config: DPOConfig, device, output_dir, precision: str = "fp32", **overrides):
-    """The TRL DPOConfig this command uses (`precision` resolved, no checkpointing, nothing saved mid-run)."""
+def trl_dpo_config(config: DPOConfig, device, output_dir, precision: str = "fp32", gradient_checkpointing: bool = False,
+                   **overrides):
+    """The TRL DPOConfig this command uses (`precision` and checkpointing resolved, nothing saved mid-run)."""
     from trl import DPOConfig as TRLDPOConfig
 
     from training.runtime import trainer_precision_kwargs
@@ -47,7 +72,7 @@ def trl_dpo_config(config: DPOConfig, device, output_dir, precision: str = "fp32
         output_dir=str(output_dir), beta=config.beta, learning_rate=config.lr,
         per_device_train_batch_size=config.batch_size, num_train_epochs=config.epochs,
         max_steps=config.max_steps, max_length=config.max_length, logging_steps=config.logging_steps,
-        seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device, precision),
+        seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device, precision, gradient_checkpointing),
     )
     arguments.update(overrides)
     return TRLDPOConfig(**arguments)
@@ -56,51 +81,59 @@ def trl_dpo_config(config: DPOConfig, device, output_dir, precision: str = "fp32
 def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: list[PreferencePair] | None,
               on_progress: ProgressCallback | None = None) -> DPOResult:
     """Train `config.policy` with DPO on the pairs, save to `config.output`, and report the held-out
-    log-probability margin (chosen minus rejected) before and after training."""
+    log-probability margin (chosen minus rejected) before and after training.
+
+    With --lora-r, TRL wraps the policy in LoRA adapters and computes the reference log-probabilities
+    with the adapters disabled: one copy of the weights serves as policy and reference."""
     import shutil
 
     from trl import DPOTrainer
 
     from training import distributed
     from training.logprobs import preference_margins
-    from training.runtime import load_causal_lm, load_tokenizer, resolve_device, resolve_precision, save_run_metadata
-    from training.seeding import seed_everything
+    from training.lora import save_model
+    from training.runtime import load_causal_lm, prepare_training, save_run_metadata, trainable_parameter_count
 
     started = time.monotonic()
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device)
-    tokenizer = load_tokenizer(config.policy)
-    policy = load_causal_lm(config.policy, device)
+    setup = prepare_training(config, config.policy)
+    device, precision, tokenizer, policy = setup.device, setup.precision, setup.tokenizer, setup.model
     measured = eval_pairs or train_pairs
     # each rank measures its share of the pairs; every rank gets all margins back
     local_margins = lambda model: preference_margins(model, tokenizer, distributed.shard(measured), device)
     margins_before = distributed.gather_shards(local_margins(policy), len(measured))
     output_dir = Path(config.output)
+    dataset, truncated = preference_dataset(train_pairs, tokenizer, config.max_length)
     trainer = DPOTrainer(
         model=policy,
-        args=trl_dpo_config(config, device, output_dir / "trainer-state", precision),
-        train_dataset=preference_dataset(train_pairs, tokenizer),
+        args=trl_dpo_config(config, device, output_dir / "trainer-state", precision, setup.gradient_checkpointing),
+        train_dataset=dataset,
         processing_class=tokenizer,
+        peft_config=setup.lora_config,
         callbacks=[trainer_progress_callback(on_progress)],
     )
+    trainable = trainable_parameter_count(trainer.model)
     seen_pairs = distributed.debug_recording(trainer, "chosen_ids")
     train_started, train_cpu_started = time.monotonic(), time.process_time()
     outcome = trainer.train()
     train_seconds = time.monotonic() - train_started
     train_cpu_seconds = time.process_time() - train_cpu_started
     policy = trainer.model.eval()
+    sharded = distributed.is_sharded(trainer)
+    if not sharded:  # measured before saving: merging LoRA adapters for the save changes the model on rank 0
+        local_margins_after = local_margins(policy)
+        checksum = distributed.parameter_checksum(policy)
     state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
     if distributed.is_main_process():
         shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-        policy.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
-        tokenizer.save_pretrained(output_dir)
-    if distributed.is_sharded(trainer):  # each rank holds a shard: measure the saved policy
+        save_model(policy, tokenizer, output_dir, adapter_only=config.save_adapter_only, base_reference=config.policy,
+                   state_dict=state_dict)
+    if sharded:  # each rank holds a shard: measure the saved policy
         distributed.barrier()
-        policy = load_causal_lm(str(output_dir), device)
-    local_margins_after = local_margins(policy)
+        policy = load_causal_lm(str(output_dir), device, config.models_dir)
+        local_margins_after = local_margins(policy)
+        checksum = distributed.parameter_checksum(policy)
     margins_after = distributed.gather_shards(local_margins_after, len(measured))
-    distributed.write_rank_debug("dpo", {"checksum": distributed.parameter_checksum(policy), "chosen_ids": seen_pairs,
+    distributed.write_rank_debug("dpo", {"checksum": checksum, "chosen_ids": seen_pairs,
                                          "margins": local_margins_after, "wrote_output": distributed.is_main_process()})
     prefix = "eval" if eval_pairs else "train"
     mean = lambda values: round(sum(values) / len(values), 4)
@@ -111,13 +144,15 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
         f"{prefix}_accuracy": round(sum(m > 0 for m in margins_after) / len(margins_after), 4),
         f"{prefix}_n": len(measured),
         "train_pairs": len(train_pairs),
+        "truncated_prompts": truncated,
+        "trainable_parameters": trainable,
         "precision": precision,
         "pairs_per_second": round(trainer.state.global_step * config.batch_size * distributed.world_size() / train_seconds, 2),
         "train_seconds": round(train_seconds, 2),
         "train_cpu_seconds": round(train_cpu_seconds, 2),
         "seconds": round(time.monotonic() - started, 1),
     }
-    save_run_metadata(output_dir, "dpo", config, metrics, {"precision": precision})
+    save_run_metadata(output_dir, "dpo", config, metrics, setup.resolved())
     return DPOResult(output_dir=output_dir, metrics=metrics)
 
 

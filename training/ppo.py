@@ -21,13 +21,16 @@ decisions and keeps identical parameters. Advantages are whitened per rank.
 
 The reference is the starting policy unless another is given: when a loop continues from an
 earlier PPO policy, the KL is still measured to the SFT/base policy, as in InstructGPT, so the
-budget holds across iterations instead of restarting at each one.
+budget holds across iterations instead of restarting at each one. With LoRA (`--lora-r`) the
+reference is the same network with its adapters disabled: one copy of the weights in memory, and
+the value head sits on the shared backbone.
 
 Shapes: B = batch of rollouts, T = response tokens (padded), P = prompt tokens (left-padded),
 V = vocabulary. `mask` is (B, T) with 1 on response tokens up to and including EOS.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Callable
@@ -154,13 +157,16 @@ def logprobs_from_logits(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Te
     return torch.gather(F.log_softmax(logits, dim=-1), 2, tokens.unsqueeze(-1)).squeeze(-1)
 
 
-def truncate_after_eos(response_ids: torch.Tensor, eos_token_id: int, pad_token_id: int):
+def truncate_after_eos(response_ids: torch.Tensor, eos_token_id, pad_token_id: int):
     """Cut each response after its first EOS.
 
-    response_ids: (B, T) as generated. Returns (ids with pad after EOS, mask (B, T) float with 1 up
+    response_ids: (B, T) as generated; eos_token_id: one id or a list of them (a chat model's
+    <|im_end|> and <|endoftext|>). Returns (ids with pad after EOS, mask (B, T) float with 1 up
     to and including EOS, has_eos (B,) bool).
     """
-    is_eos = response_ids == eos_token_id
+    eos_ids = torch.as_tensor(eos_token_id if isinstance(eos_token_id, (list, tuple)) else [eos_token_id],
+                              device=response_ids.device)
+    is_eos = torch.isin(response_ids, eos_ids)
     has_eos = is_eos.any(dim=1)
     length = response_ids.shape[1]
     first_eos = torch.where(has_eos, is_eos.float().argmax(dim=1), torch.full_like(has_eos, length, dtype=torch.long))
@@ -216,7 +222,8 @@ class PolicyWithValueHead(nn.Module):
         output = self.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                              output_hidden_states=True, use_cache=False)
         values = self.value_head(output.hidden_states[-1]).squeeze(-1)
-        return output.logits, values
+        # under bf16 autocast: advantages, losses and log-softmax stay in fp32
+        return output.logits.float(), values.float()
 
 
 def _response_logits(logits: torch.Tensor, prompt_length: int, temperature: float) -> torch.Tensor:
@@ -252,12 +259,19 @@ class PPOTrainer:
     """Runs the loop described in the module docstring; `train()` returns the final metrics."""
 
     def __init__(self, config: PPOConfig, policy, tokenizer, reward_fn: RewardFunction, prompts: list, device,
-                 reference=None):
+                 reference=None, *, precision: str = "fp32", lora_config=None, gradient_checkpointing: bool = False):
+        """`lora_config` (peft) wraps the policy in adapters; without a `reference` the adapters-off
+        network is then the reference. `precision` "bf16" runs forward passes and generation under
+        bf16 autocast (fp32 master weights)."""
+        from training.lora import wrap
+        from training.runtime import generation_eos_ids
+
         self.config = config
         self.device = device
         self.tokenizer = tokenizer
         self.reward_fn = reward_fn
         self.prompts = prompts
+        self.precision = precision
         processes, rank = distributed.world_size(), distributed.rank()
         if config.batch_size % processes or config.minibatch_size % processes:
             raise TrainingUserError(f"--batch-size {config.batch_size} and --minibatch-size {config.minibatch_size} "
@@ -269,14 +283,23 @@ class PPOTrainer:
             raise TrainingUserError(f"{len(prompts)} prompts cannot be shared among {processes} processes")
         self.seen_prompt_indices: list[int] = []
         self.local_history: list[dict] = []  # this rank's sums behind the reduced statistics
+        self.eos_token_ids = generation_eos_ids(policy, tokenizer)
+        if reference is None and lora_config is None:
+            reference = copy.deepcopy(policy)
+        if lora_config is not None:
+            policy = wrap(policy, lora_config)
+        if gradient_checkpointing:
+            # non-reentrant: works with frozen inputs (LoRA) and with DDP's gradient hooks
+            policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model = PolicyWithValueHead(policy).to(device)
         # The update goes through DDP (which also broadcasts rank 0's fresh value head); rollouts
-        # use the bare model: generation and no-grad forwards need no gradient synchronisation.
+        # use the bare model: generation, no-grad forwards and the adapters-off reference need no
+        # gradient synchronisation.
         self.training_model = self._data_parallel(self.model) if processes > 1 else self.model
-        self.reference = (reference if reference is not None else copy.deepcopy(policy)).to(device).eval()
-        for parameter in self.reference.parameters():
+        self.reference = reference.to(device).eval() if reference is not None else None
+        for parameter in (self.reference.parameters() if self.reference is not None else ()):
             parameter.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, eps=1e-5)
+        self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=config.lr, eps=1e-5)
         if config.kl_control == "adaptive":
             self.kl_controller = AdaptiveKLController(config.init_kl_coef, config.target_kl, config.kl_horizon)
         else:
@@ -287,6 +310,25 @@ class PPOTrainer:
         from training.data import prompt_text
 
         self.prompt_texts = [prompt_text(p, tokenizer) for p in prompts]
+        # prompts longer than the budget lose their beginning in rollouts (left truncation)
+        self.truncated_prompts = sum(len(ids) > config.max_prompt_length for ids in
+                                     tokenizer(self.prompt_texts, add_special_tokens=False)["input_ids"])
+
+    def autocast(self):
+        """bf16 autocast for the forward passes and generation when the precision says so."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def reference_logits(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
+        """Logits of the reference policy (fp32, like the policy's): a separate network, or this one
+        with its adapters off."""
+        if self.reference is not None:
+            return self.reference(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                  use_cache=False).logits.float()
+        with self.model.policy.disable_adapter():
+            return self.model.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                     use_cache=False).logits.float()
 
     def _data_parallel(self, model):
         from torch.nn.parallel import DistributedDataParallel
@@ -317,10 +359,10 @@ class PPOTrainer:
         generated = self.model.policy.generate(
             input_ids=prompt_ids, attention_mask=prompt_mask, do_sample=True, temperature=config.temperature,
             top_p=config.top_p, top_k=0, max_new_tokens=config.max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=self.eos_token_ids,
         )
         response_ids, mask, has_eos = truncate_after_eos(
-            generated[:, prompt_ids.shape[1]:], tokenizer.eos_token_id, tokenizer.pad_token_id)
+            generated[:, prompt_ids.shape[1]:], self.eos_token_ids, tokenizer.pad_token_id)
         sequence = torch.cat([prompt_ids, response_ids], dim=1)
         attention = torch.cat([prompt_mask, mask.long()], dim=1)
         logits, values = self.model(sequence, attention)
@@ -329,8 +371,7 @@ class PPOTrainer:
         entropy = entropy_from_logits(response_logits)
         values = values[:, prompt_ids.shape[1] - 1 : -1]
         position_ids = (attention.cumsum(dim=1) - 1).clamp(min=0)
-        ref_logits = self.reference(input_ids=sequence, attention_mask=attention, position_ids=position_ids,
-                                    use_cache=False).logits
+        ref_logits = self.reference_logits(sequence, attention, position_ids)
         ref_logprobs = logprobs_from_logits(_response_logits(ref_logits, prompt_ids.shape[1], config.temperature), response_ids)
 
         # The reward model may use another tokenizer: hand it text, it re-tokenizes.
@@ -421,7 +462,8 @@ class PPOTrainer:
         for step in range(1, self.config.steps + 1):
             started = time.monotonic()
             before = self._parameters() if self.config.max_kl else None
-            stats = self.step()  # a rollout of the policy `before`, then an update
+            with self.autocast():
+                stats = self.step()  # a rollout of the policy `before`, then an update
             stats["seconds"] = time.monotonic() - started
             history.append(stats)
             if on_progress:
@@ -438,12 +480,14 @@ class PPOTrainer:
     def _parameters(self) -> dict:
         return {name: tensor.detach().clone() for name, tensor in self.model.state_dict().items()}
 
-    def save(self, output_dir: Path) -> None:
+    def save(self, output_dir: Path, *, adapter_only: bool = False, base_reference: str | None = None) -> None:
+        """The policy (adapters merged unless `adapter_only`), its tokenizer and the value head."""
         from safetensors.torch import save_file
 
+        from training.lora import save_model
+
         output_dir.mkdir(parents=True, exist_ok=True)
-        self.model.policy.save_pretrained(output_dir, safe_serialization=True)
-        self.tokenizer.save_pretrained(output_dir)
+        save_model(self.model.policy, self.tokenizer, output_dir, adapter_only=adapter_only, base_reference=base_reference)
         save_file({k: v.detach().cpu().contiguous() for k, v in self.model.value_head.state_dict().items()},
                   str(output_dir / VALUE_HEAD_FILE))
 
@@ -454,31 +498,31 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
 
     metrics.json holds the final `kl` and `reward_mean` plus per-step histories.
     """
-    from training.runtime import load_causal_lm, load_tokenizer, resolve_device, save_run_metadata
-    from training.seeding import seed_everything
+    from training.runtime import load_causal_lm, load_tokenizer, prepare_training, save_run_metadata
 
     started = time.monotonic()
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
-    tokenizer = load_tokenizer(config.policy)
+    setup = prepare_training(config, config.policy)
+    device, tokenizer = setup.device, setup.tokenizer
     if tokenizer.eos_token_id is None:
         raise TrainingUserError(f"--policy {config.policy}: the tokenizer has no EOS token to end responses with")
-    policy = load_causal_lm(config.policy, device)
     reference = None
     if config.reference is not None:
-        if load_tokenizer(config.reference).get_vocab() != tokenizer.get_vocab():
+        if load_tokenizer(config.reference, config.models_dir).get_vocab() != tokenizer.get_vocab():
             raise TrainingUserError(f"--reference {config.reference}: its tokenizer differs from the policy's; "
                                     "the per-token KL needs the same vocabulary")
-        reference = load_causal_lm(config.reference, device)
-    trainer = PPOTrainer(config, policy, tokenizer, reward_fn, prompts, device, reference=reference)
+        reference = load_causal_lm(config.reference, device, config.models_dir)
+    trainer = PPOTrainer(config, setup.model, tokenizer, reward_fn, prompts, device, reference=reference,
+                         precision=setup.precision, lora_config=setup.lora_config,
+                         gradient_checkpointing=setup.gradient_checkpointing)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     history = trainer.train(on_progress)
     output_dir = Path(config.output)
     distributed.write_rank_debug("ppo", {"checksum": distributed.parameter_checksum(trainer.model),
                                          "prompt_indices": trainer.seen_prompt_indices,
                                          "local_history": trainer.local_history,
                                          "wrote_output": distributed.is_main_process()})
-    if distributed.is_main_process():
-        trainer.save(output_dir)
+    if distributed.is_main_process():  # every rank holds the same weights (DDP)
+        trainer.save(output_dir, adapter_only=config.save_adapter_only, base_reference=config.policy)
     # Stopped at the budget: the policy kept is the one that made the rollout before the last.
     last = history[-2] if trainer.stopped_at_kl_budget and len(history) > 1 else history[-1]
     rollouts = len(history) * config.batch_size
@@ -495,11 +539,14 @@ def train_ppo(config: PPOConfig, prompts: list, reward_fn: RewardFunction,
         "updates_per_second": round(len(history) / seconds, 3),
         "generated_tokens_per_second": round(sum(h["response_length"] for h in history) * config.batch_size / seconds, 1),
         "rollouts": rollouts,
+        "truncated_prompts": trainer.truncated_prompts,
+        "trainable_parameters": trainable,
+        "precision": setup.precision,
         "seconds": round(time.monotonic() - started, 1),
         "history": {key: [round(h[key], 5) for h in history]
                     for key in ("reward_mean", "kl", "kl_coef", "entropy", "response_length", "value_loss", "clip_fraction")},
     }
-    save_run_metadata(output_dir, "ppo", config, metrics)
+    save_run_metadata(output_dir, "ppo", config, metrics, setup.resolved())
     return PPOResult(output_dir=output_dir, metrics=metrics)
 
 
@@ -527,7 +574,7 @@ def train_ppo_from_files(config: PPOConfig, on_progress=None) -> PPOResult:
     from training.runtime import resolve_device
 
     prompts = [row.prompt for row in read_prompts(config.prompts)]
-    scorer = RewardScorer.load(config.reward_model, resolve_device(config.device))
+    scorer = RewardScorer.load(config.reward_model, resolve_device(config.device), config.models_dir)
     if config.uncertainty_penalty and len(scorer.members) < 2:
         raise TrainingUserError(f"--uncertainty-penalty needs a reward-model ensemble; {config.reward_model} has one model")
     result = train_ppo(config, prompts, conservative_reward(scorer, config.uncertainty_penalty), on_progress)

@@ -18,6 +18,7 @@ from training.data import PreferencePair, conversation_text, read_pairs, read_re
 from training.errors import TrainingUserError
 from training.jsonl import write_jsonl
 from training.progress import ProgressCallback, trainer_progress_callback
+from training.runtime import freeze_lower_layers  # noqa: F401  (re-exported: part of this module's API)
 
 ENSEMBLE_FILE = "ensemble.json"
 
@@ -103,13 +104,13 @@ class RewardScorer:
         self.device = device
 
     @classmethod
-    def load(cls, model_dir: str, device) -> "RewardScorer":
+    def load(cls, model_dir: str, device, models_dir: str | None = None) -> "RewardScorer":
         """Load a reward model directory written by `reward` (or any seq-cls model with one label)."""
         from transformers import AutoModelForSequenceClassification
 
-        from training.runtime import load_pretrained, load_tokenizer, read_run_config
+        from training.runtime import load_pretrained, load_tokenizer, read_run_config, resolve_reference
 
-        root = Path(model_dir)
+        root = Path(resolve_reference(model_dir, models_dir))
         member_dirs = [root]
         if (root / ENSEMBLE_FILE).is_file():
             member_dirs = [root / name for name in json.loads((root / ENSEMBLE_FILE).read_text())["members"]]
@@ -196,30 +197,6 @@ def evaluate_pairs(scorer: RewardScorer, pairs: list[PreferencePair], batch_size
 
 
 # ----------------------------------------------------------------------------- training
-def freeze_lower_layers(model, trainable_layers: int) -> int:
-    """Freeze the embeddings and all but the top `trainable_layers` transformer blocks; the head
-    (and anything after the blocks) stays trainable. Returns how many parameters still train."""
-    import torch.nn as nn
-
-    if trainable_layers <= 0:
-        return sum(p.numel() for p in model.parameters() if p.requires_grad)
-    backbone = model.base_model
-    blocks = max((m for m in backbone.modules() if isinstance(m, nn.ModuleList)), key=len, default=None)
-    if blocks is None:
-        raise TrainingUserError("--trainable-layers: cannot find the transformer blocks of this model")
-    for parameter in backbone.parameters():
-        parameter.requires_grad_(False)
-    for block in list(blocks)[-trainable_layers:]:
-        for parameter in block.parameters():
-            parameter.requires_grad_(True)
-    # modules after the blocks (final norm, pooler) follow the head's lead
-    for name, module in backbone.named_children():
-        if name in ("norm", "final_layernorm", "ln_f", "pooler"):
-            for parameter in module.parameters():
-                parameter.requires_grad_(True)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 @dataclass(frozen=True)
 class RewardTrainingResult:
     output_dir: Path
@@ -238,8 +215,9 @@ def _preference_dataset(pairs, tokenizer, max_length):
     return Dataset.from_dict(columns), chosen_cut + rejected_cut
 
 
-def trl_reward_config(config: RewardConfig, device, output_dir, seed: int, precision: str = "fp32", **overrides):
-    """The TRL RewardConfig this command uses (`precision` resolved, no checkpointing, no saving mid-run)."""
+def trl_reward_config(config: RewardConfig, device, output_dir, seed: int, precision: str = "fp32",
+                      gradient_checkpointing: bool = False, **overrides):
+    """The TRL RewardConfig this command uses (`precision` and checkpointing resolved, no saving mid-run)."""
     from trl import RewardConfig as TRLRewardConfig
 
     from training.runtime import trainer_precision_kwargs
@@ -257,7 +235,7 @@ def trl_reward_config(config: RewardConfig, device, output_dir, seed: int, preci
         lr_scheduler_type="linear",
         warmup_steps=0,
         center_rewards_coefficient=None,
-        **trainer_precision_kwargs(device, precision),
+        **trainer_precision_kwargs(device, precision, gradient_checkpointing),
     )
     arguments.update(overrides)
     return TRLRewardConfig(**arguments)
@@ -270,18 +248,19 @@ def train_reward_model(
     on_progress: ProgressCallback | None = None,
 ) -> RewardTrainingResult:
     """Train `config.ensemble` Bradley-Terry reward models over `config.base_model`, save them to
-    `config.output` and report accuracy, loss and ECE on `eval_pairs` (else on the training pairs)."""
-    import torch
+    `config.output` and report accuracy, loss and ECE on `eval_pairs` (else on the training pairs).
+    With --lora-r each member trains LoRA adapters and its head; members are saved merged."""
     from transformers import AutoModelForSequenceClassification
     from trl import RewardTrainer
 
     from training import distributed
-    from training.runtime import load_pretrained, load_tokenizer, resolve_device, resolve_precision, save_run_metadata
+    from training.lora import lora_config_for, save_model, wrap
+    from training.runtime import load_pretrained, prepare_training, save_run_metadata, trainable_parameter_count
     from training.seeding import seed_everything
 
     started = time.monotonic()
-    device = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device)
+    setup = prepare_training(config, config.base_model, task="reward")
+    device, precision, tokenizer = setup.device, setup.precision, setup.tokenizer
     output_dir = Path(config.output)
     output_dir.mkdir(parents=True, exist_ok=True)
     if config.max_train_pairs and len(train_pairs) > config.max_train_pairs:
@@ -289,20 +268,24 @@ def train_reward_model(
 
         train_pairs = random.Random(config.seed).sample(train_pairs, config.max_train_pairs)
 
-    tokenizer = load_tokenizer(config.base_model)
     dataset, truncated = _preference_dataset(train_pairs, tokenizer, config.max_length)
     member_names, member_losses, train_seconds, train_cpu_seconds = [], [], 0.0, 0.0
     for member in range(config.ensemble):
         member_seed = config.seed + member
         seed_everything(member_seed)
-        model = load_pretrained(AutoModelForSequenceClassification.from_pretrained, config.base_model, "base model",
-                      num_labels=1, dtype="float32")
+        model = load_pretrained(AutoModelForSequenceClassification.from_pretrained, setup.model_path, "base model",
+                                num_labels=1, dtype="float32")
         model.config.pad_token_id = tokenizer.pad_token_id
-        trainable_parameters = freeze_lower_layers(model, config.trainable_layers)
+        if config.lora_r:
+            model = wrap(model, lora_config_for(model, config, "SEQ_CLS"))
+        else:
+            freeze_lower_layers(model, config.trainable_layers)
+        trainable_parameters = trainable_parameter_count(model)
         member_dir = output_dir if config.ensemble == 1 else output_dir / f"member-{member}"
         trainer = RewardTrainer(
             model=model,
-            args=trl_reward_config(config, device, member_dir / "trainer-state", member_seed, precision),
+            args=trl_reward_config(config, device, member_dir / "trainer-state", member_seed, precision,
+                                   setup.gradient_checkpointing),
             train_dataset=dataset,
             processing_class=tokenizer,
             callbacks=[trainer_progress_callback(on_progress, offset_runs=member, runs=config.ensemble, extra={"member": member})],
@@ -320,15 +303,14 @@ def train_reward_model(
         state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
         if distributed.is_main_process():
             shutil.rmtree(member_dir / "trainer-state", ignore_errors=True)  # nothing worth keeping: no mid-run saves
-            trainer.model.save_pretrained(member_dir, safe_serialization=True, state_dict=state_dict)
-            tokenizer.save_pretrained(member_dir)
+            save_model(trainer.model, tokenizer, member_dir, state_dict=state_dict)
         member_names.append(member_dir.name)
         del trainer, model
     if config.ensemble > 1 and distributed.is_main_process():
         (output_dir / ENSEMBLE_FILE).write_text(json.dumps({"members": member_names}, indent=2))
 
     # the run config must exist before loading: the scorer reads max_length from it
-    save_run_metadata(output_dir, "reward", config, {}, {"precision": precision})
+    save_run_metadata(output_dir, "reward", config, {}, setup.resolved())
     distributed.barrier()  # every rank loads what rank 0 wrote
     scorer = RewardScorer.load(str(output_dir), device)
     evaluated_pairs, prefix = (eval_pairs, "eval") if eval_pairs else (train_pairs, "train")
@@ -355,7 +337,7 @@ def train_reward_model(
             evaluate_pairs(RewardScorer([m], [t], scorer.max_length, device), evaluated_pairs)["accuracy"]
             for m, t in zip(scorer.members, scorer.tokenizers)
         ]
-    save_run_metadata(output_dir, "reward", config, metrics, {"precision": precision})
+    save_run_metadata(output_dir, "reward", config, metrics, setup.resolved())
     return RewardTrainingResult(output_dir=output_dir, metrics=metrics)
 
 
@@ -372,7 +354,7 @@ def evaluate_reward_command(config: EvaluateRewardConfig) -> dict:
 
     pairs = read_pairs(config.data)
     seed_everything(config.seed)
-    scorer = RewardScorer.load(config.model, resolve_device(config.device))
+    scorer = RewardScorer.load(config.model, resolve_device(config.device), config.models_dir)
     metrics = evaluate_pairs(scorer, pairs, config.batch_size)
     if config.output:
         Path(config.output).parent.mkdir(parents=True, exist_ok=True)
@@ -384,7 +366,7 @@ def score_command(config: ScoreConfig, on_progress=None) -> dict:
     from training.runtime import resolve_device
 
     rows = read_responses(config.data)
-    scorer = RewardScorer.load(config.reward_model, resolve_device(config.device))
+    scorer = RewardScorer.load(config.reward_model, resolve_device(config.device), config.models_dir)
     output_rows, chunk = [], max(config.batch_size * 4, 64)
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]

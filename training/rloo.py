@@ -38,34 +38,36 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     from trl import RLOOTrainer
 
     from training import distributed
-    from training.runtime import (load_causal_lm, load_tokenizer, resolve_device, resolve_precision, save_run_metadata,
-                                  trainer_precision_kwargs)
-    from training.seeding import seed_everything
+    from training.data import left_truncate, prompt_text
+    from training.lora import save_model
+    from training.runtime import prepare_training, save_run_metadata, trainable_parameter_count
 
     started = time.monotonic()
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device)
-    tokenizer = load_tokenizer(config.policy)
-    policy = load_causal_lm(config.policy, device)
+    setup = prepare_training(config, config.policy)
+    tokenizer = setup.tokenizer
     output_dir = Path(config.output)
-    from training.data import prompt_text
-
-    # rendered text prompts keep one dataset format even when the file mixes text and conversations
-    rendered = {prompt_text(p, tokenizer): p for p in prompts}
+    # rendered text prompts keep one dataset format even when the file mixes text and conversations;
+    # over-long ones keep their end (TRL's RLOO does not truncate prompts)
+    rendered, truncated = {}, 0
+    for prompt in prompts:
+        text, cut = left_truncate(tokenizer, prompt_text(prompt, tokenizer), config.max_prompt_length)
+        rendered[text] = prompt
+        truncated += cut
     trainer = RLOOTrainer(
-        model=policy,
+        model=setup.model,
         reward_funcs=[reward_function_from(reward_fn, rendered)],
         args=TRLRLOOConfig(
             output_dir=str(output_dir / "trainer-state"), learning_rate=config.lr, max_steps=config.steps,
             per_device_train_batch_size=config.batch_size, num_generations=config.num_generations,
             max_completion_length=config.max_new_tokens, temperature=config.temperature, beta=config.beta,
-            logging_steps=1, seed=config.seed, data_seed=config.seed, **trainer_precision_kwargs(device, precision),
+            logging_steps=1, seed=config.seed, data_seed=config.seed, **setup.trainer_kwargs(),
         ),
         train_dataset=Dataset.from_list([{"prompt": text} for text in rendered]),
         processing_class=tokenizer,
+        peft_config=setup.lora_config,
         callbacks=[trainer_progress_callback(on_progress)],
     )
+    trainable = trainable_parameter_count(trainer.model)
     trainer.train()
     history = [entry for entry in trainer.state.log_history if "reward" in entry]
     distributed.write_rank_debug("rloo", {"checksum": distributed.parameter_checksum(trainer.model),
@@ -73,18 +75,20 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
     if distributed.is_main_process():
         shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-        trainer.model.save_pretrained(output_dir, safe_serialization=True, state_dict=state_dict)
-        tokenizer.save_pretrained(output_dir)
+        save_model(trainer.model, tokenizer, output_dir, adapter_only=config.save_adapter_only,
+                   base_reference=config.policy, state_dict=state_dict)
     metrics = {
         "reward_mean": round(history[-1]["reward"], 4) if history else None,
         "kl": round(history[-1].get("kl", 0.0), 4) if history else None,
         "steps": trainer.state.global_step,
-        "precision": precision,
+        "truncated_prompts": truncated,
+        "trainable_parameters": trainable,
+        "precision": setup.precision,
         "seconds": round(time.monotonic() - started, 1),
         "history": {"reward_mean": [round(h["reward"], 5) for h in history],
                     "kl": [round(h.get("kl", 0.0), 5) for h in history]},
     }
-    save_run_metadata(output_dir, "rloo", config, metrics, {"precision": precision})
+    save_run_metadata(output_dir, "rloo", config, metrics, setup.resolved())
     return RLOOResult(output_dir=output_dir, metrics=metrics)
 
 
@@ -93,6 +97,6 @@ def train_rloo_from_files(config: RLOOConfig, on_progress=None) -> RLOOResult:
     from training.runtime import resolve_device
 
     prompts = [row.prompt for row in read_prompts(config.prompts)]
-    scorer = RewardScorer.load(config.reward_model, resolve_device(config.device))
+    scorer = RewardScorer.load(config.reward_model, resolve_device(config.device), config.models_dir)
     result = train_rloo(config, prompts, scorer, on_progress)
     return RLOOResult(result.output_dir, {k: v for k, v in result.metrics.items() if k != "history"})

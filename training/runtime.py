@@ -1,8 +1,11 @@
-"""Shared plumbing of the commands: devices, loading models offline, saving run metadata."""
+"""Shared plumbing of the commands: devices, precision, loading models offline (built-in names,
+local directories in either layout, hub ids), the set-up every trainer starts with, run metadata."""
 import json
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from training.errors import TrainingUserError
 
@@ -64,16 +67,24 @@ def resolve_precision(requested: str, device) -> str:
                             cuda_bf16_supported=on_cuda and torch.cuda.is_bf16_supported())
 
 
-def trainer_precision_kwargs(device, precision: str = "fp32") -> dict:
+def choose_gradient_checkpointing(requested: str, *, device_type: str) -> bool:
+    """Whether to recompute activations in the backward pass. `auto`: on CUDA (memory is the limit
+    there, and TRL does the same by default), off on CPU (only costs time); `on`/`off` as asked."""
+    if requested in ("on", "off"):
+        return requested == "on"
+    return device_type == "cuda"
+
+
+def trainer_precision_kwargs(device, precision: str = "fp32", gradient_checkpointing: bool = False) -> dict:
     """TRL configs default to bf16 and gradient checkpointing; we set both explicitly: bf16 only when
-    `precision` (resolved by `resolve_precision`) says so, and gradient checkpointing never (on
-    CPU it only recomputes activations; memory is not the limit here). `use_cpu` stops accelerate
-    from picking a GPU the user did not ask for."""
+    `precision` (resolved by `resolve_precision`) says so, gradient checkpointing as
+    `choose_gradient_checkpointing` decided (by default off on CPU, where memory is not the limit).
+    `use_cpu` stops accelerate from picking a GPU the user did not ask for."""
     on_cpu = device.type == "cpu"
     return {
         "bf16": precision == "bf16",
         "fp16": False,
-        "gradient_checkpointing": False,
+        "gradient_checkpointing": gradient_checkpointing,
         "use_cpu": on_cpu,
         "report_to": "none",
         "disable_tqdm": True,
@@ -92,9 +103,17 @@ def load_pretrained(loader, reference: str, what: str, **kwargs):
         raise TrainingUserError(f"cannot load {what} {reference!r}: {first_line}{hint}") from None
 
 
-def load_tokenizer(reference: str, **kwargs):
+def resolve_reference(reference: str, models_dir: str | None = None) -> str:
+    """A built-in model name becomes its materialized directory; paths and hub ids pass through."""
+    from training.model_sources import resolve_model_reference
+
+    return resolve_model_reference(reference, models_dir)
+
+
+def load_tokenizer(reference: str, models_dir: str | None = None, **kwargs):
     from transformers import AutoTokenizer
 
+    reference = resolve_reference(reference, models_dir)
     tokenizer = load_pretrained(AutoTokenizer.from_pretrained, reference, "tokenizer", **kwargs)
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
@@ -103,11 +122,113 @@ def load_tokenizer(reference: str, **kwargs):
     return tokenizer
 
 
-def load_causal_lm(reference: str, device):
+def load_causal_lm(reference: str, device, models_dir: str | None = None):
+    """A causal LM from a built-in name, a hub id, or a local directory: a complete HF directory or
+    an adapter-only one (its base loaded, the adapter applied and merged). fp32 master weights."""
     from transformers import AutoModelForCausalLM
 
+    from training.lora import adapter_base, is_adapter_dir, load_adapter_model
+
+    reference = resolve_reference(reference, models_dir)
+    if is_adapter_dir(reference):
+        base = load_causal_lm(adapter_base(reference), "cpu", models_dir)
+        return load_adapter_model(reference, base).to(device)
     model = load_pretrained(AutoModelForCausalLM.from_pretrained, reference, "policy", dtype="float32")
     return model.to(device)
+
+
+def generation_eos_ids(model, tokenizer) -> list[int]:
+    """Every token that ends a response: the tokenizer's EOS and the model's generation-config EOS
+    ids (a chat model may stop at <|im_end|> and <|endoftext|> alike)."""
+    ids = []
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in ([tokenizer.eos_token_id], configured if isinstance(configured, list) else [configured]):
+        for token in value:
+            if token is not None and token not in ids:
+                ids.append(int(token))
+    return ids
+
+
+def freeze_lower_layers(model, trainable_layers: int) -> int:
+    """Freeze the embeddings and all but the top `trainable_layers` transformer blocks; the final
+    norm and the head stay trainable (a causal LM's head is its output embedding; with tied
+    embeddings that is the input embedding too). Returns how many parameters still train."""
+    import torch.nn as nn
+
+    if trainable_layers <= 0:
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    backbone = model.base_model
+    blocks = max((m for m in backbone.modules() if isinstance(m, nn.ModuleList)), key=len, default=None)
+    if blocks is None:
+        raise TrainingUserError("--trainable-layers: cannot find the transformer blocks of this model")
+    if trainable_layers > len(blocks):
+        raise TrainingUserError(f"--trainable-layers {trainable_layers}: the model has {len(blocks)} blocks")
+    for parameter in backbone.parameters():
+        parameter.requires_grad_(False)
+    for block in list(blocks)[-trainable_layers:]:
+        for parameter in block.parameters():
+            parameter.requires_grad_(True)
+    # modules after the blocks (final norm, pooler) follow the head's lead
+    for name, module in backbone.named_children():
+        if name in ("norm", "final_layernorm", "ln_f", "pooler"):
+            for parameter in module.parameters():
+                parameter.requires_grad_(True)
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is not None:
+        for parameter in head.parameters():
+            parameter.requires_grad_(True)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@dataclass
+class TrainingSetup:
+    """What every trainer starts from (`prepare_training`)."""
+
+    device: Any  # torch.device
+    precision: str  # "bf16" or "fp32", resolved
+    gradient_checkpointing: bool
+    model_path: str  # the resolved model reference (a built-in name becomes its directory)
+    tokenizer: Any
+    model: Any  # the causal LM with lower layers frozen per --trainable-layers; None for task "reward"
+    lora_config: Any  # peft LoraConfig for --lora-r > 0 (the caller or TRL wraps the model), else None
+
+    def trainer_kwargs(self) -> dict:
+        """The precision/checkpointing/CPU arguments of a TRL config."""
+        return trainer_precision_kwargs(self.device, self.precision, self.gradient_checkpointing)
+
+    def resolved(self) -> dict:
+        """What `auto` settings and model names became, for training_config.json."""
+        return {"precision": self.precision, "gradient_checkpointing": self.gradient_checkpointing,
+                "model_path": self.model_path}
+
+
+def prepare_training(config, reference: str, *, task: str = "causal-lm") -> TrainingSetup:
+    """Seed, device, precision, gradient checkpointing, tokenizer and (for task "causal-lm") the
+    model with --trainable-layers applied and --lora-* turned into a peft LoraConfig.
+    `config` is a TrainerConfig; task "reward" leaves the model to the caller (one per member)."""
+    from training.seeding import seed_everything
+
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    checkpointing = choose_gradient_checkpointing(config.gradient_checkpointing, device_type=device.type)
+    model_path = resolve_reference(reference, config.models_dir)
+    tokenizer = load_tokenizer(model_path)
+    model, lora_config = None, None
+    if task == "causal-lm":
+        model = load_causal_lm(model_path, device, config.models_dir)
+        if config.lora_r:
+            from training.lora import lora_config_for
+
+            lora_config = lora_config_for(model, config, "CAUSAL_LM")
+        else:
+            freeze_lower_layers(model, config.trainable_layers)
+    return TrainingSetup(device=device, precision=precision, gradient_checkpointing=checkpointing,
+                         model_path=model_path, tokenizer=tokenizer, model=model, lora_config=lora_config)
+
+
+def trainable_parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def library_versions() -> dict:

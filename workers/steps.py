@@ -76,7 +76,9 @@ def _seed(iteration: Iteration) -> int:
 
 
 def _common(iteration: Iteration, output: Path) -> list[str]:
-    return ["--output", str(output), "--seed", str(_seed(iteration)), "--device", settings.TRAINING_DEVICE]
+    # a built-in base policy (e.g. smollm2-135m-instruct) is materialized once under ARTIFACT_ROOT/models
+    return ["--output", str(output), "--seed", str(_seed(iteration)), "--device", settings.TRAINING_DEVICE,
+            "--models-dir", str(Path(settings.ARTIFACT_ROOT) / "models")]
 
 
 def _section(iteration: Iteration, name: str) -> dict:

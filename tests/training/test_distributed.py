@@ -47,9 +47,10 @@ def launch(command: str, options: list[str], work_dir: Path) -> dict:
     return {"lines": lines, "ranks": ranks}
 
 
-def assert_one_process_reported(run: dict, output: Path) -> dict:
+def assert_one_process_reported(run: dict, output: Path, *, merged: bool = True) -> dict:
     """One final JSON line (the last), progress events once per step, parameters equal on both
-    ranks, one output directory written by rank 0 alone and holding the same final metrics."""
+    ranks, one output directory written by rank 0 alone and holding the same final metrics
+    (complete HF weights unless `merged` is False: an adapter-only directory)."""
     lines, ranks = run["lines"], run["ranks"]
     finals = [line for line in lines if "event" not in line]
     assert len(finals) == 1 and "event" not in lines[-1]
@@ -59,7 +60,10 @@ def assert_one_process_reported(run: dict, output: Path) -> dict:
     assert [r["rank"] for r in ranks] == [0, 1] and all(r["world_size"] == PROCESSES for r in ranks)
     assert ranks[0]["checksum"] == ranks[1]["checksum"], "the ranks ended with different parameters"
     assert [r["wrote_output"] for r in ranks] == [True, False]
-    assert_hf_model_dir(output)
+    if merged:
+        assert_hf_model_dir(output)
+    assert (output / "metrics.json").is_file() and (output / "training_config.json").is_file()
+    assert json.loads((output / "training_config.json").read_text())["processes"] == PROCESSES
     assert not (output / "trainer-state").exists()
     saved = json.loads((output / "metrics.json").read_text())
     assert {key: saved[key] for key in finals[0]} == finals[0]
@@ -139,6 +143,44 @@ def test_dpo_under_two_processes_splits_the_pairs_and_reduces_the_margins(tiny_p
     assert final["train_n"] == 16
     assert final["train_margin"] == round(sum(everything) / 16, 4)
     assert final["train_accuracy"] == round(sum(m > 0 for m in everything) / 16, 4)
+
+
+def test_lora_ppo_under_two_processes_keeps_the_adapters_off_reference_and_syncs_the_adapters(
+        tiny_policy_dir, tiny_reward_dir, tmp_path):
+    from .test_lora import assert_adapter_only_dir
+
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": row["prompt"][0]["content"] + f" ({i})"}
+                                                       for i, row in enumerate(synthetic_pairs(8, seed=3))])
+    output = tmp_path / "ppo-lora"
+    run = launch("ppo", ["--policy", str(tiny_policy_dir), "--reward-model", str(tiny_reward_dir),
+                         "--prompts", prompts, "--output", str(output), "--steps", "2", "--batch-size", "4",
+                         "--minibatch-size", "2", "--max-new-tokens", "6", "--lr", "1e-2", "--lora-r", "4",
+                         "--lora-alpha", "8", "--lora-dropout", "0", "--save-adapter-only"], tmp_path)
+    # different rollouts on each rank, yet equal adapters and value head: DDP averaged their gradients
+    final = assert_one_process_reported(run, output, merged=False)
+    seen = [set(rank["prompt_indices"]) for rank in run["ranks"]]
+    assert seen[0] and seen[1] and not seen[0] & seen[1]
+    assert_adapter_only_dir(output, tiny_policy_dir)
+    assert (output / "value_head.safetensors").is_file()
+    kl = json.loads((output / "metrics.json").read_text())["history"]["kl"]
+    assert kl[0] == 0.0  # zero-initialised adapters: the policy equals its adapters-off reference
+    assert kl[1] != 0.0  # after an update the adapters moved away from it
+    assert 0 < final["trainable_parameters"] < 20_000
+
+
+def test_lora_dpo_under_two_processes_saves_merged_weights_once(tiny_policy_dir, tmp_path):
+    from .test_lora import assert_only_adapted_layers_changed
+
+    train = write_jsonl(tmp_path / "train.jsonl", distinct_pairs(8, seed=2))
+    output = tmp_path / "dpo-lora"
+    run = launch("dpo", ["--policy", str(tiny_policy_dir), "--train", train, "--output", str(output),
+                         "--max-steps", "1", "--batch-size", "2", "--lr", "1e-2", "--precision", "fp32",
+                         "--lora-r", "4", "--lora-alpha", "8", "--lora-dropout", "0"], tmp_path)
+    final = assert_one_process_reported(run, output)
+    assert_only_adapted_layers_changed(tiny_policy_dir, output)
+    margins = [rank["margins"] for rank in run["ranks"]]
+    assert [len(m) for m in margins] == [4, 4] and final["train_n"] == 8
+    assert final["train_margin"] == round(sum(margins[0] + margins[1]) / 8, 4)
 
 
 def test_reward_under_two_processes(tiny_policy_dir, tmp_path):

@@ -23,11 +23,11 @@ def animal_reward(prompts, responses):
 
 
 def run_ppo(policy_dir, output, kl_control: str, init_kl_coef: float) -> dict:
-    # Tuned on this policy: lr 3e-4 moves it within 12 steps; horizon 64 lets beta adapt visibly.
+    # Tuned on this policy in fp32: lr 3e-4 moves it within 12 steps; horizon 64 lets beta adapt visibly.
     config = PPOConfig(policy=str(policy_dir), reward_model=str(policy_dir), prompts=__file__, output=str(output),
                        steps=12, batch_size=16, minibatch_size=8, ppo_epochs=2, lr=3e-4, max_new_tokens=16,
                        target_kl=TARGET_KL, init_kl_coef=init_kl_coef, kl_horizon=64, kl_control=kl_control,
-                       device="cpu", seed=0)
+                       device="cpu", seed=0, precision="fp32")
     return train_ppo(config, PROMPTS, animal_reward).metrics["history"]
 
 
@@ -55,7 +55,7 @@ def test_ppo_changes_parameters_after_one_step(tiny_policy_dir, tmp_path):
 
     config = PPOConfig(policy=str(tiny_policy_dir), reward_model=str(tiny_policy_dir), prompts=__file__,
                        output=str(tmp_path / "ppo"), steps=1, batch_size=4, minibatch_size=4, ppo_epochs=1, lr=1e-3,
-                       max_new_tokens=8, device="cpu")
+                       max_new_tokens=8, device="cpu", precision="fp32")
     metrics = train_ppo(config, PROMPTS, animal_reward).metrics
     assert metrics["steps"] == 1 and metrics["kl"] == 0.0  # the first rollout comes from the reference itself
     assert any(name.startswith("model.layers") for name in changed_tensors(tiny_policy_dir, tmp_path / "ppo"))
@@ -68,7 +68,7 @@ def test_max_kl_keeps_the_last_policy_within_budget_and_a_continued_run_measures
     first = PPOConfig(policy=str(tiny_policy_dir), reward_model=str(tiny_policy_dir), prompts=__file__,
                       output=str(tmp_path / "first"), steps=12, batch_size=16, minibatch_size=8, ppo_epochs=2,
                       lr=3e-4, max_new_tokens=16, init_kl_coef=0.0, kl_control="fixed", max_kl=1.0,
-                      device="cpu", seed=0)
+                      device="cpu", seed=0, precision="fp32")
     metrics = train_ppo(first, PROMPTS, animal_reward).metrics
     kls = metrics["history"]["kl"]
     assert metrics["stopped_at_kl_budget"] and metrics["steps"] == len(kls) < 12, metrics
@@ -78,7 +78,8 @@ def test_max_kl_keeps_the_last_policy_within_budget_and_a_continued_run_measures
     def first_rollout_kl(reference):
         config = PPOConfig(policy=str(tmp_path / "first"), reward_model=str(tiny_policy_dir), prompts=__file__,
                            output=str(tmp_path / "second"), steps=1, batch_size=16, minibatch_size=16,
-                           ppo_epochs=1, lr=1e-6, max_new_tokens=16, reference=reference, device="cpu", seed=0)
+                           ppo_epochs=1, lr=1e-6, max_new_tokens=16, reference=reference, device="cpu", seed=0,
+                           precision="fp32")
         return train_ppo(config, PROMPTS, animal_reward).metrics["kl"]
 
     assert first_rollout_kl(None) == 0.0  # the starting policy is its own reference

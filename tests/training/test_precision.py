@@ -64,5 +64,5 @@ def test_auto_reward_model_learns_the_synthetic_preference_in_the_precision_this
     assert result.metrics["precision"] == expected
     assert result.metrics["eval_accuracy"] >= 0.9, result.metrics
     saved = json.loads((tmp_path / "rm" / "training_config.json").read_text())
-    assert saved["config"]["precision"] == "auto" and saved["resolved"] == {"precision": expected}
+    assert saved["config"]["precision"] == "auto" and saved["resolved"]["precision"] == expected
     assert json.loads((tmp_path / "rm" / "metrics.json").read_text())["precision"] == expected
