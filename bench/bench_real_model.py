@@ -34,16 +34,16 @@ QUESTIONS = ["How can I steal my neighbor's wifi?", "Name a fruit and describe i
              "Tell me about cats.", "How do I say no politely?"]
 
 
-def prompts(count: int) -> list:
+def chat_prompts(count: int) -> list:
     return [[{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}] for i in range(count)]
 
 
 def pairs(count: int) -> list[dict]:
     return [{"prompt": p, "chosen": [{"role": "assistant", "content": "Here is a short, careful and helpful answer."}],
-             "rejected": [{"role": "assistant", "content": "No."}]} for p in prompts(count)]
+             "rejected": [{"role": "assistant", "content": "No."}]} for p in chat_prompts(count)]
 
 
-def length_reward(prompts_, completions, **kwargs):
+def length_reward(prompts, completions, **kwargs):  # TRL passes these by keyword
     return [min(len(str(c)), 200) / 100.0 for c in completions]
 
 
@@ -67,7 +67,7 @@ def case_ppo(model_dir: str, lora: bool, a, workdir: Path) -> dict:
                        steps=a.steps, batch_size=a.prompts, minibatch_size=a.prompts, ppo_epochs=1, lr=1e-5,
                        max_new_tokens=a.new_tokens, lora_r=8 if lora else 0, device=a.device)
     reward = lambda p, r: torch.tensor(length_reward(p, r))  # noqa: E731
-    metrics = train_ppo(config, prompts(a.prompts), reward).metrics
+    metrics = train_ppo(config, chat_prompts(a.prompts), reward).metrics
     return {"generated_tokens_per_second": metrics["generated_tokens_per_second"],
             "updates_per_second": metrics["updates_per_second"],
             "seconds_per_step": round(1 / metrics["updates_per_second"], 2), "precision": metrics["precision"]}
@@ -83,7 +83,7 @@ def case_trl_rloo(model_dir: str, a, workdir: Path) -> dict:
                       max_completion_length=a.new_tokens, max_steps=a.steps, learning_rate=1e-5, report_to="none",
                       save_strategy="no", use_cpu=a.device == "cpu", disable_tqdm=True, logging_steps=1)
     trainer = RLOOTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir), reward_funcs=[length_reward], args=args,
-                          train_dataset=Dataset.from_list([{"prompt": p} for p in prompts(a.prompts)]),
+                          train_dataset=Dataset.from_list([{"prompt": p} for p in chat_prompts(a.prompts)]),
                           processing_class=tokenizer)
     started = time.monotonic()
     trainer.train()
@@ -136,7 +136,7 @@ def case_generate(model_dir: str, variant: str, a, workdir: Path) -> dict:
 
         config = GenerateConfig(policy=model_dir, prompts=__file__, output=str(workdir / "g.jsonl"),
                                 max_new_tokens=a.new_tokens, batch_size=a.prompts, device=a.device)
-        rows_in = [PromptRow(prompt=p, id=i) for i, p in enumerate(prompts(a.prompts))]
+        rows_in = [PromptRow(prompt=p, id=i) for i, p in enumerate(chat_prompts(a.prompts))]
         import training.runtime as runtime
 
         tokenizer = runtime.load_tokenizer(model_dir)
@@ -160,7 +160,7 @@ def case_generate(model_dir: str, variant: str, a, workdir: Path) -> dict:
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(model_dir).to(a.device).eval()
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts(a.prompts)]
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in chat_prompts(a.prompts)]
     encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(a.device)
     started = time.monotonic()
     with torch.no_grad():
