@@ -2,6 +2,7 @@
 the adapters change, merged outputs load as plain HF directories, adapter-only outputs load
 wherever a policy is read; over-long prompts are cut from the left and counted."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -196,3 +197,22 @@ def test_a_sharded_peft_model_is_saved_from_the_gathered_state_dict(tiny_policy_
     save_model(fresh_peft_model(), tokenizer, tmp_path / "adapter", adapter_only=True,
                base_reference=str(tiny_policy_dir), state_dict=gathered)
     assert_adapter_only_dir(tmp_path / "adapter", tiny_policy_dir)
+
+
+def test_lora_on_the_minilm_encoder_by_its_builtin_name_adapts_attention_and_dense_layers(synthetic_pair_files, tmp_path):
+    from safetensors.torch import load_file
+
+    from training.data import read_pairs
+    from training.lora import ENCODER_TARGETS
+    from training.model_sources import resolve_model_reference
+
+    train_file, _ = synthetic_pair_files
+    config = RewardConfig(base_model="all-minilm-l6-v2", train=train_file, output=str(tmp_path / "rm"), lr=1e-3,
+                          max_steps=1, batch_size=4, max_train_pairs=8, max_length=32, logging_steps=1, **LORA)
+    metrics = train_reward_model(config, read_pairs(train_file), None).metrics
+    assert 0 < metrics["trainable_parameters"] < 500_000  # of 22M
+    base = load_file(str(Path(resolve_model_reference("all-minilm-l6-v2")) / "model.safetensors"))
+    merged = load_file(str(tmp_path / "rm" / "model.safetensors"))
+    changed = [name for name in merged if name.removeprefix("bert.") in base
+               and not torch.equal(merged[name], base[name.removeprefix("bert.")])]
+    assert changed and all(any(f".{t}." in name for t in ENCODER_TARGETS) for name in changed), changed
