@@ -330,6 +330,22 @@ class PPOTrainer:
             return self.model.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                                      use_cache=False).logits.float()
 
+    @contextlib.contextmanager
+    def adapters_merged(self):
+        """LoRA adapters folded into the weights while sampling. Token by token, unmerged adapters add
+        two small matmuls to every adapted layer for every token: on SmolLM2 on CPU that halved
+        sampling speed (3.4 vs 7.5 tokens/s merged, 4 prompts x 16 tokens, 2026-12-02). Folding them in
+        and out costs one weight update each; log-probabilities are computed afterwards on the
+        unmerged network, as training sees it. Without adapters: nothing to do."""
+        if self.reference is not None:
+            yield
+            return
+        self.model.policy.merge_adapter()
+        try:
+            yield
+        finally:
+            self.model.policy.unmerge_adapter()
+
     def _data_parallel(self, model):
         from torch.nn.parallel import DistributedDataParallel
 
@@ -356,11 +372,12 @@ class PPOTrainer:
                             truncation=True, max_length=config.max_prompt_length, add_special_tokens=False)
         prompt_ids, prompt_mask = encoded["input_ids"].to(self.device), encoded["attention_mask"].to(self.device)
         self.model.eval()
-        generated = self.model.policy.generate(
-            input_ids=prompt_ids, attention_mask=prompt_mask, do_sample=True, temperature=config.temperature,
-            top_p=config.top_p, top_k=0, max_new_tokens=config.max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=self.eos_token_ids,
-        )
+        with self.adapters_merged():
+            generated = self.model.policy.generate(
+                input_ids=prompt_ids, attention_mask=prompt_mask, do_sample=True, temperature=config.temperature,
+                top_p=config.top_p, top_k=0, max_new_tokens=config.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id, eos_token_id=self.eos_token_ids,
+            )
         response_ids, mask, has_eos = truncate_after_eos(
             generated[:, prompt_ids.shape[1]:], self.eos_token_ids, tokenizer.pad_token_id)
         sequence = torch.cat([prompt_ids, response_ids], dim=1)

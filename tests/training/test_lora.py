@@ -104,6 +104,37 @@ def test_lora_ppo_reference_is_the_same_network_with_adapters_off(tiny_policy_di
     assert train_ppo(follow_up, PROMPTS, length_reward).metrics["kl"] != 0.0  # KL to the base, not to itself
 
 
+def test_lora_ppo_samples_with_the_adapters_merged_and_leaves_the_base_weights_as_they_were(tiny_policy_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.lora import lora_config_for
+    from training.ppo import PPOTrainer
+
+    config = PPOConfig(policy=str(tiny_policy_dir), reward_model=str(tiny_policy_dir), prompts=__file__, output="unused",
+                       steps=1, batch_size=2, minibatch_size=2, max_new_tokens=4, **LORA)
+    policy = AutoModelForCausalLM.from_pretrained(tiny_policy_dir, dtype="float32")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_policy_dir)
+    trainer = PPOTrainer(config, policy, tokenizer, length_reward, PROMPTS, torch.device("cpu"),
+                         lora_config=lora_config_for(policy, config, "CAUSAL_LM"))
+    peft_model = trainer.model.policy
+    with torch.no_grad():  # adapters that change the weights when merged (B starts at zero)
+        for name, parameter in peft_model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.1)
+    base_before = {name: p.clone() for name, p in peft_model.named_parameters() if "base_layer" in name}
+    merged = lambda: any(getattr(module, "merged", False) for module in peft_model.modules())
+    merged_while_sampling = []
+    generate = peft_model.generate
+    peft_model.generate = lambda *args, **kwargs: merged_while_sampling.append(merged()) or generate(*args, **kwargs)
+
+    rollout = trainer.rollout()
+
+    assert merged_while_sampling == [True] and not merged()
+    assert base_before and all(torch.allclose(p, base_before[name], atol=1e-6)
+                               for name, p in peft_model.named_parameters() if "base_layer" in name)
+    assert rollout.response_ids.shape[0] == 2
+
+
 def test_lora_reward_model_trains_adapters_and_head_and_saves_merged(tiny_policy_dir, synthetic_pair_files, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
