@@ -23,6 +23,9 @@ BENCHMARKS: dict[str, tuple[list[str], str]] = {
                  "annotate loop (next + judgement) at N = 1, 8, 32, 64 vs pgbench -N on the same database"),
     "training": (["bench/bench_training.py", "--pairs", "128", "--rounds", "2", "--steps", "8", "--threads", "1"],
                  "reward, DPO and PPO throughput vs the plain TRL trainers"),
+    "real-model": (["bench/bench_real_model.py", "--prompts", "4", "--new-tokens", "12", "--steps", "2", "--pairs", "4",
+                    "--max-length", "96", "--threads", "2"],
+                   "SmolLM2-135M-Instruct: PPO (LoRA, full) vs TRL RLOO, DPO vs TRL DPO, generation vs model.generate"),
 }
 
 
