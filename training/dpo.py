@@ -85,13 +85,12 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
 
     With --lora-r, TRL wraps the policy in LoRA adapters and computes the reference log-probabilities
     with the adapters disabled: one copy of the weights serves as policy and reference."""
-    import shutil
 
     from trl import DPOTrainer
 
     from training import distributed
     from training.logprobs import preference_margins
-    from training.lora import save_model
+    from training.lora import save_trainer_output
     from training.runtime import load_causal_lm, prepare_training, save_run_metadata, trainable_parameter_count
 
     started = time.monotonic()
@@ -122,11 +121,8 @@ def train_dpo(config: DPOConfig, train_pairs: list[PreferencePair], eval_pairs: 
     if not sharded:  # measured before saving: merging LoRA adapters for the save changes the model on rank 0
         local_margins_after = local_margins(policy)
         checksum = distributed.parameter_checksum(policy)
-    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
-    if distributed.is_main_process():
-        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-        save_model(policy, tokenizer, output_dir, adapter_only=config.save_adapter_only, base_reference=config.policy,
-                   state_dict=state_dict)
+    save_trainer_output(trainer, tokenizer, output_dir, model=policy, adapter_only=config.save_adapter_only,
+                        base_reference=config.policy)
     if sharded:  # each rank holds a shard: measure the saved policy
         distributed.barrier()
         policy = load_causal_lm(str(output_dir), device, config.models_dir)

@@ -134,3 +134,19 @@ def _merged_from_gathered(model, state_dict, output_dir: Path):
         model.save_pretrained(adapter_dir, safe_serialization=True, state_dict=state_dict)
         fresh_base = type(base_model).from_pretrained(base_path, config=base_model.config, dtype="float32")
         return PeftModel.from_pretrained(fresh_base, adapter_dir).merge_and_unload()
+
+
+def save_trainer_output(trainer, tokenizer, output_dir, *, model=None, **save_options) -> None:
+    """Save what a TRL trainer trained: every rank gathers the weights (FSDP/ZeRO shard them, and
+    gathering is a collective, so all ranks call this); rank 0 alone removes TRL's scratch folder
+    (nothing in it is worth keeping: no mid-run saves) and writes `output_dir` with `save_model`.
+    `model` defaults to the trainer's."""
+    import shutil
+
+    from training import distributed
+
+    state_dict = distributed.trainer_state_dict(trainer)
+    if distributed.is_main_process():
+        shutil.rmtree(Path(output_dir) / "trainer-state", ignore_errors=True)
+        save_model(trainer.model if model is None else model, tokenizer, output_dir, state_dict=state_dict,
+                   **save_options)

@@ -8,7 +8,6 @@ answer is. A reward model directory is either one Hugging Face sequence-classifi
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,7 +253,7 @@ def train_reward_model(
     from trl import RewardTrainer
 
     from training import distributed
-    from training.lora import lora_config_for, save_model, wrap
+    from training.lora import lora_config_for, save_trainer_output, wrap
     from training.runtime import load_pretrained, prepare_training, save_run_metadata, trainable_parameter_count
     from training.seeding import seed_everything
 
@@ -300,10 +299,7 @@ def train_reward_model(
         if member == 0:
             distributed.write_rank_debug("reward", {"checksum": distributed.parameter_checksum(trainer.model),
                                                     "chosen_ids": seen_pairs, "wrote_output": distributed.is_main_process()})
-        state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
-        if distributed.is_main_process():
-            shutil.rmtree(member_dir / "trainer-state", ignore_errors=True)  # nothing worth keeping: no mid-run saves
-            save_model(trainer.model, tokenizer, member_dir, state_dict=state_dict)
+        save_trainer_output(trainer, tokenizer, member_dir)
         member_names.append(member_dir.name)
         del trainer, model
     if config.ensemble > 1 and distributed.is_main_process():

@@ -1,7 +1,6 @@
 """REINFORCE leave-one-out (TRL RLOOTrainer) with our reward model wrapped as a reward function."""
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
 
     from training import distributed
     from training.data import left_truncate, prompt_text
-    from training.lora import save_model
+    from training.lora import save_trainer_output
     from training.runtime import prepare_training, save_run_metadata, trainable_parameter_count
 
     started = time.monotonic()
@@ -72,11 +71,8 @@ def train_rloo(config: RLOOConfig, prompts: list, reward_fn, on_progress: Progre
     history = [entry for entry in trainer.state.log_history if "reward" in entry]
     distributed.write_rank_debug("rloo", {"checksum": distributed.parameter_checksum(trainer.model),
                                           "wrote_output": distributed.is_main_process()})
-    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
-    if distributed.is_main_process():
-        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-        save_model(trainer.model, tokenizer, output_dir, adapter_only=config.save_adapter_only,
-                   base_reference=config.policy, state_dict=state_dict)
+    save_trainer_output(trainer, tokenizer, output_dir, adapter_only=config.save_adapter_only,
+                        base_reference=config.policy)
     metrics = {
         "reward_mean": round(history[-1]["reward"], 4) if history else None,
         "kl": round(history[-1].get("kl", 0.0), 4) if history else None,

@@ -1,7 +1,6 @@
 """Supervised fine-tuning on demonstrations with TRL's SFTTrainer."""
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +67,7 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     from trl import SFTTrainer
 
     from training import distributed
-    from training.lora import save_model
+    from training.lora import save_trainer_output
     from training.runtime import prepare_training, save_run_metadata, trainable_parameter_count
 
     started = time.monotonic()
@@ -102,11 +101,8 @@ def train_sft(config: SFTConfig, demonstrations: list[Demonstration], on_progres
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     distributed.write_rank_debug("sft", {"checksum": distributed.parameter_checksum(trainer.model),
                                          "wrote_output": distributed.is_main_process()})
-    state_dict = distributed.trainer_state_dict(trainer)  # FSDP/ZeRO: gathered, on every rank
-    if distributed.is_main_process():
-        shutil.rmtree(output_dir / "trainer-state", ignore_errors=True)
-        save_model(trainer.model, tokenizer, output_dir, adapter_only=config.save_adapter_only,
-                   base_reference=config.base_model, state_dict=state_dict)
+    save_trainer_output(trainer, tokenizer, output_dir, adapter_only=config.save_adapter_only,
+                        base_reference=config.base_model)
     metrics = {"train_loss": round(outcome.training_loss, 4), "first_loss": round(losses[0], 4) if losses else None,
                "final_loss": round(losses[-1], 4) if losses else None, "examples": len(rows),
                "truncated_prompts": truncated, "trainable_parameters": trainable,
