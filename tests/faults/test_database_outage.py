@@ -51,10 +51,12 @@ class ManagerClient(threading.Thread):
         try:
             batch_number = 0
             while not self.stop.is_set():
-                self.call("project", "GET", self.url + "/")
                 prompts = [f"outage batch {batch_number} prompt {i}" for i in range(IMPORT_BATCH)]
                 records = [{"prompt": p, "responses": [f"{p}: yes", f"{p}: no"]} for p in prompts]
                 while not self.stop.is_set():
+                    # reads the project before every attempt, so reads meet the outage too, however
+                    # the outage falls between a read and the import retries
+                    self.call("project", "GET", self.url + "/")
                     answer = self.call("import", "POST", self.import_url,
                                        json={"format": "tasks", "records": records})
                     if answer is not None and answer.status_code == 200:
