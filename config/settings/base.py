@@ -238,7 +238,7 @@ CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_TIMEZONE = "UTC"
 # Training and generation go to the `gpu` queue (the gpu-worker); every other task, including
 # those the web process sends by name, goes to CELERY_TASK_DEFAULT_QUEUE.
-CELERY_TASK_ROUTES = {"workers.run_gpu_step": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"workers.run_gpu_step": {"queue": "gpu"}, "workers.generate_responses_chunk": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE = {
     "check-projects": {"task": "workers.check_projects", "schedule": 60.0},
     "fail-stale-training-jobs": {"task": "workers.fail_stale_training_jobs", "schedule": 60.0},
