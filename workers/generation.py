@@ -5,6 +5,7 @@ what differs is the bookkeeping: a chunk is claimed, its samples recorded with t
 next chunk queued (annotation/services/response_generation.py).
 """
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from annotation.services.response_generation import (
     response_generation_claim_chunk,
     response_generation_fail,
 )
-from training.client import TrainingCommandCancelled, TrainingCommandError, run_training_command
+from training.client import TrainingCommandCancelled, TrainingCommandError, child_environment, run_training_command
 from training.jsonl import read_jsonl, write_jsonl
 from workers.steps import cli_options
 
@@ -32,6 +33,12 @@ class ChunkOutcome:
 
 def generation_directory(generation_id: int) -> Path:
     return Path(settings.ARTIFACT_ROOT) / "generations" / str(generation_id)
+
+
+def _sampling_environment() -> dict:
+    threads = settings.GENERATION_CPU_THREADS
+    extra = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads > 0 else {}
+    return child_environment({**os.environ, **extra})
 
 
 def _sample(chunk: GenerationChunk, holder: str) -> list[dict]:
@@ -49,7 +56,7 @@ def _sample(chunk: GenerationChunk, holder: str) -> list[dict]:
          "--seed", str(chunk.start), "--device", settings.TRAINING_DEVICE,
          # a built-in policy (smollm2-135m-instruct) is materialized once, where iterations find it
          "--models-dir", str(Path(settings.ARTIFACT_ROOT) / "models")],
-        cwd=settings.BASE_DIR,
+        cwd=settings.BASE_DIR, env=_sampling_environment(),
         should_stop=lambda: not response_generation_beat(generation_id=chunk.generation_id, holder=holder),
     )
     return read_jsonl(output)
