@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from annotation.services.response_generation import (
     GenerationChunk,
@@ -23,6 +24,9 @@ from training.jsonl import read_jsonl, write_jsonl
 from workers.steps import cli_options
 
 logger = logging.getLogger(__name__)
+# How often a chunk's holder records that it is alive (and learns whether it still holds the chunk):
+# far below the stale limit (STALE_SECONDS), and rare enough not to crowd SQLite's one writer.
+HEARTBEAT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,14 @@ class ChunkOutcome:
 
 def generation_directory(generation_id: int) -> Path:
     return Path(settings.ARTIFACT_ROOT) / "generations" / str(generation_id)
+
+
+def _still_holding(generation_id: int, holder: str) -> bool:
+    try:
+        return response_generation_beat(generation_id=generation_id, holder=holder)
+    except DatabaseError:  # e.g. SQLite busy under `make run`: a missed beat is harmless, sampling goes on
+        logger.warning("Could not record the heartbeat of generation %s", generation_id, exc_info=True)
+        return True
 
 
 def _sampling_environment() -> dict:
@@ -57,7 +69,7 @@ def _sample(chunk: GenerationChunk, holder: str) -> list[dict]:
          # a built-in policy (smollm2-135m-instruct) is materialized once, where iterations find it
          "--models-dir", str(Path(settings.ARTIFACT_ROOT) / "models")],
         cwd=settings.BASE_DIR, env=_sampling_environment(),
-        should_stop=lambda: not response_generation_beat(generation_id=chunk.generation_id, holder=holder),
+        should_stop=lambda: not _still_holding(chunk.generation_id, holder), poll_seconds=HEARTBEAT_SECONDS,
     )
     return read_jsonl(output)
 
