@@ -19,7 +19,9 @@ from annotation.services.iterations import (
     iterations_nudge_stalled,
 )
 from annotation.services.training_jobs import training_jobs_fail_stale
+from annotation.services.response_generation import response_generations_nudge_stale
 from workers.execution import execute_step
+from workers.generation import generate_chunk
 from workers.steps import GPU_STEPS
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,13 @@ def run_db_step(self, job_id: int) -> str:
     return _run_and_continue(self, job_id)
 
 
+@shared_task(name="workers.generate_responses_chunk", bind=True, acks_late=True)
+def generate_responses_chunk(self, generation_id: int) -> str:
+    """Samples the next chunk of a background response generation and creates its tasks; the
+    chunk's record queues the next one (the `gpu` queue)."""
+    return generate_chunk(generation_id=generation_id, holder=self.request.id or "").status
+
+
 @shared_task(name="workers.check_projects")
 def check_projects() -> list[int]:
     """Beat, every minute: starts an iteration for each project whose new usable judgements since
@@ -85,6 +94,8 @@ def fail_stale_training_jobs() -> list[int]:
     # The other way an iteration gets stuck: its next message was lost (a broker outage).
     for iteration_id in iterations_nudge_stalled(stalled_seconds=settings.TRAINING_STALL_SECONDS):
         logger.warning("Iteration %s had not moved for a while; queued it again", iteration_id)
+    for generation_id in response_generations_nudge_stale():
+        logger.warning("Response generation %s had not moved for a while; queued it again", generation_id)
     return [stale.job_id for stale in handled]
 
 

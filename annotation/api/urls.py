@@ -6,6 +6,7 @@ from annotation.api import dashboard as dashboard_api
 from annotation.api import prefetch as prefetch_api
 from annotation.api import agreement as agreement_api
 from annotation.api import iterations as iterations_api
+from annotation.api import generations as generations_api
 
 urlpatterns: list = [
     path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
@@ -29,6 +30,8 @@ urlpatterns: list = [
     path("projects/<int:project_id>/prefetch/", prefetch_api.PrefetchView.as_view(), name="project-prefetch"),
     path("projects/<int:project_id>/agreement/", agreement_api.AgreementView.as_view(), name="project-agreement"),
     path("projects/<int:project_id>/iterations/", iterations_api.IterationListView.as_view(), name="project-iterations"),
+    path("projects/<int:project_id>/generations/", generations_api.GenerationListView.as_view(),
+         name="project-generations"),
     path("projects/<int:project_id>/leaderboard/", iterations_api.LeaderboardView.as_view(), name="project-leaderboard"),
     path("iterations/<int:iteration_id>/", iterations_api.IterationDetailView.as_view(), name="iteration-detail"),
     path("iterations/<int:iteration_id>/cancel/", iterations_api.IterationCancelView.as_view(), name="iteration-cancel"),

@@ -3,6 +3,7 @@ from .project import Membership, Project
 from .content import Prompt, Response
 from .tasks import Assignment, ComparisonTask, Judgement, TaskResponse
 from .training import Iteration, PolicyVersion, RewardModelVersion, TrainingJob
+from .generation import ResponseGeneration
 
 __all__ = [
     "Assignment",
@@ -14,6 +15,7 @@ __all__ = [
     "Project",
     "Prompt",
     "Response",
+    "ResponseGeneration",
     "RewardModelVersion",
     "TaskResponse",
     "TrainingJob",

@@ -238,7 +238,7 @@ CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_TIMEZONE = "UTC"
 # Training and generation go to the `gpu` queue (the gpu-worker); every other task, including
 # those the web process sends by name, goes to CELERY_TASK_DEFAULT_QUEUE.
-CELERY_TASK_ROUTES = {"workers.run_gpu_step": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"workers.run_gpu_step": {"queue": "gpu"}, "workers.generate_responses_chunk": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE = {
     "check-projects": {"task": "workers.check_projects", "schedule": 60.0},
     "fail-stale-training-jobs": {"task": "workers.fail_stale_training_jobs", "schedule": 60.0},
@@ -256,6 +256,11 @@ TRAINING_WORKER_LOST_RETRIES = int(os.environ.get("TRAINING_WORKER_LOST_RETRIES"
 # message); a duplicate is harmless, so this only bounds how long a lost one can delay it.
 TRAINING_STALL_SECONDS = int(os.environ.get("TRAINING_STALL_SECONDS", 900))
 TRAINING_DEVICE = os.environ.get("TRAINING_DEVICE", "auto")
+# CPU threads of a background response generation's sampling process (the real-model demo's):
+# it shares the machine with the web server and other work. On 2 busy cores one thread sampled
+# SmolLM2 6x faster than two (21.5 s against 132 s for 4 responses of 48 tokens; torch's threads
+# spin-wait for a core), and it leaves the other core to the web. 0: torch's default.
+GENERATION_CPU_THREADS = int(os.environ.get("GENERATION_CPU_THREADS", 1))
 # When set, GPU training commands run under `accelerate launch --config_file <this>`.
 ACCELERATE_CONFIG_FILE = os.environ.get("ACCELERATE_CONFIG_FILE", "")
 # Processes per training step (one per GPU) for projects that set none; 0: every GPU the worker

@@ -5,9 +5,18 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from annotation.models import ComparisonTask, Membership, Project, Prompt, Response, TaskResponse
+from annotation.models import (
+    ComparisonTask,
+    Membership,
+    Project,
+    Prompt,
+    Response,
+    ResponseGeneration,
+    TaskResponse,
+)
 from simulation.corpus import demo_prompts
 from simulation.demo_setup import DEMO_PROJECT_NAME, base_policy_register
+from simulation.real_model_demo import ASSISTANT_PROMPTS, REAL_MODEL_POLICY, REAL_MODEL_PROJECT_NAME
 
 
 def run_demo(*args):
@@ -59,6 +68,24 @@ def test_running_the_demo_again_creates_nothing_new_and_keeps_changed_passwords(
     assert Project.objects.filter(name=DEMO_PROJECT_NAME).count() == 1
     assert get_user_model().objects.get(username="admin").check_password("something-else-entirely")
     assert "admin / (changed" in output
+
+
+@pytest.mark.django_db
+def test_the_real_model_project_gets_the_prompt_set_and_its_generation_is_queued_once():
+    output = run_demo()
+    run_demo()
+
+    project = Project.objects.get(name=REAL_MODEL_PROJECT_NAME)
+    n_prompts = sum(1 for _ in ASSISTANT_PROMPTS.open())
+    assert Prompt.objects.filter(project=project).count() == n_prompts == 163
+    assert not Prompt.objects.filter(project=project, messages__isnull=True).exists()  # chat template applies
+    (generation,) = ResponseGeneration.objects.filter(project=project)
+    assert generation.prompts_total == n_prompts and generation.samples_per_prompt == 2
+    assert generation.policy.path == REAL_MODEL_POLICY and generation.policy.is_reference
+    assert project.base_policy_path == REAL_MODEL_POLICY
+    assert set(Membership.objects.filter(project=project).values_list("user__username", flat=True)) >= {
+        "annotator", "manager", "engineer"}
+    assert "its responses are queued for the worker" in output
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ def queue_of(task_name: str) -> str:
 
 def test_training_steps_go_to_the_gpu_queue_and_bookkeeping_to_default():
     assert queue_of("workers.run_gpu_step") == "gpu"
+    assert queue_of("workers.generate_responses_chunk") == "gpu"  # sampling a model, sent by name
     assert queue_of("workers.run_db_step") == queue_of("workers.advance_iteration") == "default"
     every_step = set(iteration_steps(algorithm="ppo", rlaif=True)) | {"dpo", "rloo"}
     assert every_step == set(STEP_RUNNERS)

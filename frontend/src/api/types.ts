@@ -31,6 +31,22 @@ export interface Project {
   [key: string]: unknown;
 }
 
+/** One row of GET /api/projects/{id}/generations/: a policy's responses generated in the background. */
+export interface ResponseGeneration {
+  id: number;
+  policy: string;
+  status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+  prompts_done: number;
+  prompts_total: number;
+  samples_per_prompt: number;
+  tasks_created: number;
+  error: string;
+  created_at: string;
+  started_at: string | null;
+  first_tasks_at: string | null;
+  finished_at: string | null;
+}
+
 /** One row of GET /api/me/workload/: a project of mine and what is left in it for me. */
 export interface WorkloadRow {
   project: { id: number; name: string; task_type: TaskType; guidelines?: string };

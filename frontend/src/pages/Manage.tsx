@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import type { Project } from "../api/types";
 import { Exports } from "../components/manage/Exports";
+import { GenerationProgress } from "../components/manage/GenerationProgress";
 import { GoldTasks } from "../components/manage/GoldTasks";
 import { ProjectPageHeader } from "../components/ProjectPageHeader";
 import { ImportForm } from "../components/manage/ImportForm";
@@ -32,6 +33,7 @@ export function ManagePage() {
       {error && <p className="error" role="alert">{error}</p>}
       {project && (
         <>
+          <GenerationProgress projectId={projectId} />
           <SettingsForm project={project} onSaved={setProject} />
           <Members projectId={projectId} />
           <ImportForm projectId={projectId} onImported={() => setImports((n) => n + 1)} />

@@ -1,4 +1,8 @@
-"""`python manage.py demo`: the demo project, its logins, first tasks and tiny base policy.
+"""`python manage.py demo`: the demo projects, their logins, first tasks and tiny base policy.
+
+Two projects: "Demo: a helpful and harmless assistant" (the synthetic world, where the loop is
+measured) and "Real model: SmolLM2-135M-Instruct" (real text to try annotation on), whose tasks the
+worker generates in the background; this command only queues that.
 
 Idempotent: `make run` calls it on every start. With `--simulate N` it also starts N simulated
 annotators in the background (a child process) that judge through the running server's API.
@@ -18,6 +22,7 @@ from simulation.demo_setup import (
     base_policy_register,
     demo_setup,
 )
+from simulation.real_model_demo import real_model_demo_setup
 from simulation.simulated_annotators import DEFAULT_PASSWORD, default_profiles
 
 
@@ -27,6 +32,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=0, help="seed of the demo corpus")
         parser.add_argument("--skip-policy", action="store_true", help="do not build the tiny base policy")
+        parser.add_argument("--skip-real-model", action="store_true",
+                            help="do not set up the real-model project (nor queue its generation)")
         parser.add_argument("--simulate", type=int, default=0, metavar="N",
                             help="start N simulated annotators in the background against --url")
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server the annotators use")
@@ -48,6 +55,8 @@ class Command(BaseCommand):
         )
         if not options["skip_policy"]:
             self.ensure_base_policy(project, seed=options["seed"])
+        if not options["skip_real_model"]:
+            self.ensure_real_model_project(summary)
         self.print_logins(summary)
         if options["simulate"]:
             self.start_simulation(project, options)
@@ -67,6 +76,21 @@ class Command(BaseCommand):
                 return
         policy = base_policy_register(project=project, path=output)
         self.stdout.write(f"Reference policy {policy.name!r}: {policy.path}")
+
+    def ensure_real_model_project(self, summary):
+        admin = get_user_model().objects.get(username="admin")
+        demo = real_model_demo_setup(admin=admin, accounts=summary.accounts)
+        generation = demo.generation
+        if demo.retried:
+            state = "the generation that failed is queued again"
+        elif demo.queued:
+            state = "its responses are queued for the worker (tasks appear as they are generated)"
+        else:
+            state = f"generation {generation.status}"
+        self.stdout.write(
+            f"Real-model project #{demo.project.pk} {demo.project.name!r}: {demo.prompts_created} new prompts; "
+            f"{state}: {generation.prompts_done}/{generation.prompts_total} prompts, "
+            f"{generation.tasks_created} tasks.")
 
     def print_logins(self, summary):
         self.stdout.write("Demo logins (username / password):")
