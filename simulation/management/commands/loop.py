@@ -36,7 +36,10 @@ REAL_MODEL_OVEROPTIMIZE = {
 }
 
 DEFAULT_ITERATIONS = 3
-REAL_MODEL_ITERATIONS = 2  # about 15 minutes each on 2 cores
+REAL_MODEL_ITERATIONS = 2
+# Sampling SmolLM2 costs about 1,000x the tiny policy: 2 first tasks per train request (96 tasks on
+# 48 requests) and 3 samples per held-out request (96 on 32) keep a run near 30 minutes on 2 cores.
+REAL_MODEL_SIZES = {"tasks_per_prompt": 2, "samples_per_prompt": 3}
 # Two over-optimized iterations: the second lets the platform's monitor compare the reward model's
 # agreement with annotators against the first one's, besides reward-vs-win-rate.
 OVEROPTIMIZE_ITERATIONS = 2
@@ -69,11 +72,12 @@ class Command(BaseCommand):
         parser.add_argument("--algorithm", choices=[c for c, _ in Project.Algorithm.choices], default="ppo")
         parser.add_argument("--kl-budget", type=float, default=8.0,
                             help="KL to the reference allowed at the end (nats per response)")
-        parser.add_argument("--tasks-per-prompt", type=int, default=LoopConfig.tasks_per_prompt,
-                            help="first candidate tasks per train prompt")
+        parser.add_argument("--tasks-per-prompt", type=int, default=None,
+                            help=f"first candidate tasks per train prompt (default {LoopConfig.tasks_per_prompt}; "
+                                 f"{REAL_MODEL_SIZES['tasks_per_prompt']} in the real-model world)")
         parser.add_argument("--labels-per-iteration", type=int, default=0,
                             help="cap on judgements per annotation phase (0: every open task)")
-        parser.add_argument("--samples-per-prompt", type=int, default=LoopConfig.samples_per_prompt,
+        parser.add_argument("--samples-per-prompt", type=int, default=None,
                             help="samples per held-out prompt when measuring gold reward")
         parser.add_argument("--hyperparameters", default="{}",
                             help='JSON overrides of the training settings, e.g. \'{"ppo": {"steps": 10}}\'')
@@ -120,14 +124,17 @@ def loop_config_from_options(options: dict) -> LoopConfig:
     if iterations is None:
         iterations = (OVEROPTIMIZE_ITERATIONS if options["overoptimize"]
                       else REAL_MODEL_ITERATIONS if options["world"] == "real-model" else DEFAULT_ITERATIONS)
+    sizes = REAL_MODEL_SIZES if options["world"] == "real-model" else {
+        "tasks_per_prompt": LoopConfig.tasks_per_prompt, "samples_per_prompt": LoopConfig.samples_per_prompt}
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     output = Path(options["output"] or Path(settings.ARTIFACT_ROOT) / "reports" / f"loop-{stamp}")
     try:
         return LoopConfig(
             output=output, iterations=iterations, annotators=options["annotators"],
             seed=options["seed"], algorithm=options["algorithm"], kl_budget=options["kl_budget"],
-            tasks_per_prompt=options["tasks_per_prompt"], labels_per_iteration=options["labels_per_iteration"],
-            samples_per_prompt=options["samples_per_prompt"], hyperparameters=overrides,
+            tasks_per_prompt=options["tasks_per_prompt"] or sizes["tasks_per_prompt"],
+            labels_per_iteration=options["labels_per_iteration"],
+            samples_per_prompt=options["samples_per_prompt"] or sizes["samples_per_prompt"], hyperparameters=overrides,
             base_url=options["url"], port_range=(options["port"], options["port"]) if options["port"] else (0, 0),
             start_worker=not options["no_worker"], iteration_timeout_s=options["iteration_timeout"],
             active_selection=options["active_selection"],
