@@ -31,7 +31,7 @@ OVEROPTIMIZE = {
 # The same on the real model: no KL penalty or cap, many steps at a high LoRA learning rate, and a
 # proxy trained on few pairs (its MiniLM backbone frozen but for the top block).
 REAL_MODEL_OVEROPTIMIZE = {
-    "ppo": {"kl_control": "fixed", "init_kl_coef": 0.0, "max_kl": 0, "steps": 30, "lr": 1e-3},
+    "ppo": {"kl_control": "fixed", "init_kl_coef": 0.0, "max_kl": 0, "steps": 16, "lr": 1e-3},
     "reward": {"max_train_pairs": 24, "epochs": 2, "trainable_layers": 1},
 }
 
