@@ -108,3 +108,20 @@ def test_a_tiny_real_model_world_loop_writes_the_real_model_report(artifact_root
     assert ComparisonTask.objects.filter(iteration=iteration, purpose="training").exists()
     assert project.prompts.filter(split="eval").count() == 4 and project.prompts.filter(split="train").count() == 6
     assert iteration.hyperparameters["ppo"]["lora_r"] == 16
+
+
+def test_the_real_model_world_has_its_own_sizes_and_over_optimized_settings(tmp_path):
+    from simulation.management.commands.loop import Command, loop_config_from_options
+
+    def config_of(*args):
+        options = vars(Command().create_parser("manage.py", "loop").parse_args(["--output", str(tmp_path), *args]))
+        return loop_config_from_options(options)
+
+    real = config_of("--world", "real-model")
+    assert (real.world, real.iterations, real.tasks_per_prompt, real.samples_per_prompt) == ("real-model", 2, 2, 3)
+    assert real.policy == "smollm2-135m-instruct" and real.reward_backbone == "minilm"
+    over = config_of("--world", "real-model", "--overoptimize")
+    assert over.reward_backbone == "minilm" and over.hyperparameters["ppo"]["init_kl_coef"] == 0.0
+    assert over.hyperparameters["reward"]["max_train_pairs"] == 24
+    synthetic = config_of()
+    assert (synthetic.world, synthetic.tasks_per_prompt, synthetic.samples_per_prompt) == ("synthetic", 16, 96)
