@@ -232,8 +232,10 @@ class SimulatedAnnotator:
         wait_for_work: bool = False,
         poll_seconds: float = 2.0,
         on_judgement=None,
+        gold=gold_reward,
     ):
         self.profile = profile
+        self.gold = gold  # (prompt, response text) -> gold reward; the synthetic world's by default
         self.project_id = project_id
         self.client = ApiClient(base_url)
         self.rng = random.Random(f"{seed}:{profile.username}")
@@ -268,7 +270,7 @@ class SimulatedAnnotator:
         task = payload["task"]
         assignment_id = payload["assignment"]["id"]
         shown = task["responses"]
-        rewards = [gold_reward(task.get("prompt"), item["text"]) for item in shown]
+        rewards = [self.gold(task.get("prompt"), item["text"]) for item in shown]
         order = choose_ranking(self.profile, rewards, self.rng)
         ranked_ids = [shown[index]["id"] for index in order]
         body = {
@@ -310,6 +312,7 @@ class SimulatedCrowd:
         max_judgements_each: int | None = None,
         wait_for_work: bool = False,
         on_judgement=None,
+        gold=gold_reward,
     ):
         self.stop_event = threading.Event()
         self.annotators = [
@@ -322,6 +325,7 @@ class SimulatedCrowd:
                 stop_event=self.stop_event,
                 wait_for_work=wait_for_work,
                 on_judgement=on_judgement,
+                gold=gold,
             )
             for profile in profiles
         ]

@@ -3,7 +3,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from annotation.errors import DomainError
-from annotation.models import ComparisonTask, Judgement, Membership, Project
+from annotation.models import ComparisonTask, Judgement, Membership, Project, Response
 from annotation.permissions import ADMIN
 
 
@@ -63,3 +63,10 @@ def project_progress(*, project: Project) -> dict:
 def members_of(*, project: Project) -> QuerySet[Membership]:
     """The project's memberships with their users, by username."""
     return Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+
+
+def project_response_texts(*, project: Project) -> list[tuple[dict, str]]:
+    """Every response of the project with its prompt, as annotators are shown them:
+    ({"text", "messages"} of the prompt, the response's text)."""
+    rows = Response.objects.filter(prompt__project=project).values_list("prompt__text", "prompt__messages", "text")
+    return [({"text": text, "messages": messages}, response) for text, messages, response in rows.iterator()]

@@ -22,29 +22,17 @@ from annotation.models import Iteration, PolicyVersion, Project, TrainingJob
 from annotation.selectors.agreement import project_agreement
 from annotation.services.iterations import hyperparameters_merge, iteration_evaluation_record, iteration_start
 from annotation.services.projects import member_add, project_create
-from simulation.demo_setup import (
-    DEMO_GUIDELINES,
-    base_policy_build,
-    base_policy_dir,
-    base_policy_register,
-    demo_admin_ensure,
-    demo_accounts,
-    demo_content_import,
-)
-from simulation.pretrained import pretrained_encoder
+from simulation.demo_setup import DEMO_GUIDELINES, base_policy_register, demo_admin_ensure, demo_accounts
 from simulation.processes import CeleryWorker, WebServer, child_environment, free_port
 from simulation.simulated_annotators import DEFAULT_PASSWORD, SimulatedCrowd, default_profiles
-from training.jsonl import write_jsonl
+from training.jsonl import read_jsonl, write_jsonl
 
 from .active_selection import LOOP_SCALE, PLATFORM_AS_BUILT, active_selection_experiment
 from .measure import MeanEstimate, overoptimization_detected
-from .measurement import (
-    evaluation_prompt_rows,
-    gold_labelled_pairs,
-    measure_policy,
-    reward_model_gold_accuracy,
-)
+from .measurement import measure_policy, proxy_mean, reward_model_gold_accuracy
 from .report import verdict, write_report
+from .showcase import gold_win_rate, showcase_samples
+from .worlds import WORLDS, world_for
 
 # Tokens per response wherever the loop samples a policy: PPO's rollouts, the generate step's
 # samples for annotators, and the gold measurement.
@@ -80,6 +68,14 @@ class LoopConfig:
     iteration_timeout_s: float = 3600.0
     settings_module: str = ""  # for the server and worker ("" : this process's)
     active_selection: bool = False  # also measure labels needed: uncertainty vs random selection
+    world: str = "synthetic"  # "synthetic" or "real-model" (see worlds.py)
+    # The real-model world: where requests and the gold reward's pairs come from (default: the
+    # shared HH sample), the policy, and how many requests train and how many are held out.
+    prompts_file: str = ""
+    gold_pairs_file: str = ""
+    policy: str = "smollm2-135m-instruct"
+    train_prompts: int = 48
+    eval_prompts: int = 32
 
     def __post_init__(self):
         if self.iterations < 1:
@@ -88,6 +84,10 @@ class LoopConfig:
             raise ValueError("--annotators must be at least 1")
         if self.kl_budget <= 0:
             raise ValueError("--kl-budget must be positive")
+        if self.world not in WORLDS:
+            raise ValueError(f"--world must be one of {', '.join(WORLDS)}")
+        if self.train_prompts < 2 or self.eval_prompts < 2:
+            raise ValueError("--train-prompts and --eval-prompts must be at least 2")
         if self.reward_backbone not in REWARD_BACKBONES:
             raise ValueError(f"--reward-backbone must be one of {', '.join(REWARD_BACKBONES)}")
 
@@ -97,6 +97,8 @@ def default_hyperparameters(config: LoopConfig) -> dict:
 
     PPO's KL target and cap change per iteration (`ppo_kl_schedule`); these are the final ones.
     """
+    if config.world == "real-model":
+        return real_model_hyperparameters(config)
     return {
         "seed": config.seed,
         # MiniLM with its top 2 blocks trained (see loop_project_create): 2e-4 suits that few
@@ -110,6 +112,27 @@ def default_hyperparameters(config: LoopConfig) -> dict:
         "dpo": {"lr": 1e-3, "epochs": 2, "beta": 0.1},
         "rloo": {"lr": 1e-4, "steps": 30},
         "generate": {"train_prompts": 16, "eval_prompts": 10, "max_new_tokens": RESPONSE_TOKENS},
+    }
+
+
+# Tokens per response in the real-model world: refusals and short answers fit, and a PPO step on
+# 16 requests stays near 20 s on 2 cores.
+REAL_MODEL_RESPONSE_TOKENS = 32
+LORA = {"lora_r": 16, "lora_alpha": 32}
+
+
+def real_model_hyperparameters(config: LoopConfig) -> dict:
+    """SmolLM2-135M-Instruct with LoRA adapters, proxy reward models from MiniLM (see
+    docs/loop-report/real-model/README.md for how these were chosen on 2 cores)."""
+    return {
+        "seed": config.seed,
+        "reward": {"lr": 2e-4, "epochs": 4, "batch_size": 16, "max_length": 192, "trainable_layers": 2},
+        "ppo": {"steps": 8, "batch_size": 16, "minibatch_size": 8, "ppo_epochs": 2, "lr": 3e-4, **LORA,
+                "init_kl_coef": 0.1, "kl_control": "adaptive", "kl_horizon": 200, "max_prompt_length": 128,
+                "missing_eos_penalty": 0.0,
+                **ppo_kl_schedule(config, config.iterations), "max_new_tokens": REAL_MODEL_RESPONSE_TOKENS},
+        "dpo": {"lr": 2e-4, "epochs": 2, "beta": 0.1, "batch_size": 8, "max_length": 192, **LORA},
+        "generate": {"train_prompts": 16, "eval_prompts": 8, "max_new_tokens": REAL_MODEL_RESPONSE_TOKENS},
     }
 
 
@@ -128,8 +151,8 @@ def ppo_kl_schedule(config: LoopConfig, number: int) -> dict:
     return {"target_kl": allowed, "max_kl": allowed}
 
 
-def loop_project_create(config: LoopConfig, *, admin) -> Project:
-    """A fresh project for this run (its own name), with the demo corpus's prompts and tasks."""
+def loop_project_create(config: LoopConfig, *, admin, world) -> Project:
+    """A fresh project for this run (its own name), with the world's prompts and first tasks."""
     stamp = datetime.now(dt_timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     name = f"Loop run {stamp} (seed {config.seed})"
     suffix = 1
@@ -147,10 +170,10 @@ def loop_project_create(config: LoopConfig, *, admin) -> Project:
         # answers into a few words; pretrained MiniLM on the same pairs reaches 0.84 and 0.45, and
         # scores those collapsed answers below the base policy's (docs/loop-report/README.md).
         # ("policy": the project's default, the small reward model of the over-optimized run.)
-        reward_base_model=pretrained_encoder() if config.reward_backbone == "minilm" else "",
+        reward_base_model=world.reward_base_model(),
         algorithm=config.algorithm, hyperparameters=hyperparameters,
     )
-    demo_content_import(project=project, admin=admin, seed=config.seed, tasks_per_prompt=config.tasks_per_prompt)
+    world.content_import(project=project, admin=admin)
     return project
 
 
@@ -161,13 +184,16 @@ class PhaseResult:
     seconds: float
 
 
-def annotation_phase(*, project: Project, base_url: str, profiles, seed: int, cap: int, label: str) -> PhaseResult:
+def annotation_phase(*, project: Project, base_url: str, profiles, seed: int, cap: int, label: str,
+                     world) -> PhaseResult:
     """The crowd judges until nothing is left for any of them (or the cap is reached)."""
     started = time.monotonic()
+    world.before_annotation(project)
     each = math.ceil(cap / len(profiles)) if cap else None
     bar = tqdm(desc=label, unit="judgement", leave=True, dynamic_ncols=True)
     crowd = SimulatedCrowd(profiles, base_url=base_url, project_id=project.pk, seed=seed,
-                           max_judgements_each=each, on_judgement=lambda _name: bar.update(1))
+                           max_judgements_each=each, on_judgement=lambda _name: bar.update(1),
+                           gold=world.annotator_gold())
     stats = crowd.run()
     bar.close()
     errors = [f"{s.username}: {e}" for s in stats for e in s.errors]
@@ -207,6 +233,12 @@ def step_history(iteration: Iteration) -> list[dict]:
         if entry.get("step") is not None:
             rows.append({"step": entry["step"], "kl": kl, "proxy_reward": reward})
     return rows
+
+
+def _job_seconds(job: TrainingJob) -> float | None:
+    if job.started_at and job.finished_at:
+        return round((job.finished_at - job.started_at).total_seconds(), 1)
+    return None
 
 
 def _as_win_rate(row: dict | None) -> dict | None:
@@ -255,12 +287,10 @@ class LoopRun:
         self.output.mkdir(parents=True, exist_ok=True)
         admin_account = next(a for a in demo_accounts() if a.role == "admin")
         admin, _ = demo_admin_ensure(admin_account)
-        project = loop_project_create(config, admin=admin)
+        self.world = world = world_for(config, log=self.log)
+        base_dir = world.base_policy(self.log)
+        project = loop_project_create(config, admin=admin, world=world)
         self.log(f"Project #{project.pk} {project.name!r}: {project.tasks.count()} first tasks.")
-        base_dir = base_policy_dir()
-        if not (base_dir / "config.json").exists():
-            self.log(f"Building the tiny base policy in {base_dir}...")
-            base_policy_build(output=base_dir, seed=0)
         reference = base_policy_register(project=project, path=base_dir)
         profiles = default_profiles(config.annotators, seed=config.seed)
         User = get_user_model()
@@ -270,23 +300,28 @@ class LoopRun:
                        password=None if exists else DEFAULT_PASSWORD)
 
         measure_dir = self.output / "measurements"
-        prompts_file = write_jsonl(measure_dir / "heldout-prompts.jsonl", evaluation_prompt_rows())
-        pairs_file = write_jsonl(measure_dir / "gold-labelled-pairs.jsonl", gold_labelled_pairs())
+        prompts_file = write_jsonl(measure_dir / "heldout-prompts.jsonl", world.evaluation_prompt_rows())
         # Policies are measured as the platform samples them for annotators: as many tokens as the
         # generate step writes (and PPO trains on). Longer samples run into text no step ever
         # trained or penalised, where a few samples' KL reaches 100+ nats.
         generate = project.hyperparameters.get("generate") or {}
         self.measure = partial(measure_policy, reference=reference.path, prompts_file=prompts_file,
                                samples_per_prompt=config.samples_per_prompt, seed=config.seed,
-                               max_new_tokens=int(generate.get("max_new_tokens", RESPONSE_TOKENS)))
+                               max_new_tokens=int(generate.get("max_new_tokens", RESPONSE_TOKENS)),
+                               gold_scores=world.gold_scores)
         self.log("Measuring the base policy against the gold reward...")
+        measure_started = time.monotonic()
         base = self.measure(policy=reference.path, output_dir=measure_dir / "base")
+        pairs_file = write_jsonl(measure_dir / "gold-labelled-pairs.jsonl",
+                                 world.gold_labelled_pairs(read_jsonl(base.samples_file)))
         self.results = {
             "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
                        "project_id": project.pk, "project": project.name,
                        "hyperparameters": project.hyperparameters,
                        "annotator_profiles": [asdict(p) for p in profiles]},
-            "base": {"policy": reference.name, **base.as_dict()},
+            "world": world.name,
+            "base": {"policy": reference.name, **base.as_dict(),
+                     "measure_seconds": round(time.monotonic() - measure_started, 1)},
             "iterations": [],
             "agreement_timeline": [],
         }
@@ -304,6 +339,7 @@ class LoopRun:
                 worker = CeleryWorker(env=env, log_path=self.output / "logs" / "worker.log")
                 worker.start()
             self._iterate(project, profiles, base_url, reference, base, prompts_file, pairs_file, measure_dir)
+            self._showcase(reference, measure_dir)
         finally:
             for process in (worker, server):
                 if process is not None:
@@ -316,6 +352,8 @@ class LoopRun:
                 self.results[key] = active_selection_experiment(
                     directory=self.output / "active-selection", seeds=range(config.seed, config.seed + 8),
                     annotators=config.annotators, **setting)
+        if hasattr(world, "gold_record"):
+            self.results["gold_model"] = world.gold_record()
         self.results["finished_at"] = datetime.now(dt_timezone.utc).isoformat()
         self.results["verdict"] = verdict(self.results)
         write_report(self.results, self.output)
@@ -324,11 +362,14 @@ class LoopRun:
     def _iterate(self, project, profiles, base_url, reference, base, prompts_file, pairs_file, measure_dir):
         config = self.config
         previous_gold: MeanEstimate = base.gold
+        previous_samples = base.samples_file
+        self.last_policy = None
         judged_total = 0
         for number in range(1, config.iterations + 1):
             started = time.monotonic()
             phase = annotation_phase(project=project, base_url=base_url, profiles=profiles, seed=config.seed + number,
-                                     cap=config.labels_per_iteration, label=f"annotating before iteration {number}")
+                                     cap=config.labels_per_iteration, label=f"annotating before iteration {number}",
+                                     world=self.world)
             judged_total += phase.judged
             agreement, _ = agreement_now(project)
             self.results["agreement_timeline"].append({"judgements": judged_total, "agreement": agreement})
@@ -343,7 +384,8 @@ class LoopRun:
             iteration = wait_for_iteration(started_iteration.iteration, timeout_s=config.iteration_timeout_s)
             entry["status"] = iteration.status
             entry["iteration_id"] = iteration.pk
-            entry["steps"] = {job.step: {"status": job.status, "metrics": job.metrics, "error": job.error}
+            entry["steps"] = {job.step: {"status": job.status, "metrics": job.metrics, "error": job.error,
+                                         "seconds": _job_seconds(job)}
                               for job in iteration.jobs.order_by("order")}
             if iteration.status != Iteration.Status.SUCCEEDED:
                 entry["error"] = iteration.error or next(
@@ -357,30 +399,36 @@ class LoopRun:
                 entry["reward_model"].update({"gold_accuracy": accuracy["accuracy"], "n_eval_pairs": accuracy["n"],
                                               "ece": accuracy["ece"]})
             policy = iteration.policy_after
+            measure_started = time.monotonic()
             measured = self.measure(policy=policy.path, output_dir=measure_dir / f"iteration-{number}",
                                     reward_model=reward_model.path if reward_model else None)
-            entry["policy"] = {"name": policy.name, **measured.as_dict()}
+            entry["policy"] = {"name": policy.name, **measured.as_dict(),
+                               "gold_win_rate_vs_base": gold_win_rate(read_jsonl(measured.samples_file),
+                                                                      read_jsonl(base.samples_file))}
             # The proxy of the previous policy under THIS reward model: the fair "before" for
             # the Gao et al. check (proxies of different reward models are not on one scale).
-            before = self.measure(
-                policy=iteration.policy_before.path, output_dir=measure_dir / f"iteration-{number}-before",
-                reward_model=reward_model.path,
-            ) if reward_model is not None else None
+            # Its samples are the ones measured before (same prompts, same seed).
+            before_proxy = proxy_mean(previous_samples, reward_model.path,
+                                      measure_dir / f"iteration-{number}-before-proxy.jsonl") if reward_model else None
             flagged, reason = (False, "")
-            if before is not None and before.proxy_mean is not None and measured.proxy_mean is not None:
+            if before_proxy is not None and measured.proxy_mean is not None:
                 flagged, reason = overoptimization_detected(
-                    proxy_before=before.proxy_mean, proxy_after=measured.proxy_mean,
+                    proxy_before=before_proxy, proxy_after=measured.proxy_mean,
                     gold_before=previous_gold, gold_after=measured.gold)
-                entry["policy"]["proxy_mean_before"] = before.proxy_mean
+                entry["policy"]["proxy_mean_before"] = before_proxy
+            entry["policy"]["measure_seconds"] = round(time.monotonic() - measure_started, 1)
             entry["gold_overoptimization"] = {"flag": flagged, "reason": reason}
             entry["ppo_steps"] = step_history(iteration)
             entry["duration_s"] = round(time.monotonic() - started, 1)
             previous_gold = measured.gold
+            previous_samples = measured.samples_file
+            self.last_policy = policy
             self.log(f"Iteration {number}: gold {measured.gold.mean:.3f} ± {measured.gold.standard_error:.3f}, "
                      f"KL {measured.kl_to_reference}, RM gold accuracy {entry['reward_model'].get('gold_accuracy')}")
         # The last iteration's blind evaluation tasks are judged too, so its win-rates exist.
         phase = annotation_phase(project=project, base_url=base_url, profiles=profiles, seed=config.seed + 1000,
-                                 cap=config.labels_per_iteration, label="annotating the last evaluation")
+                                 cap=config.labels_per_iteration, label="annotating the last evaluation",
+                                 world=self.world)
         judged_total += phase.judged
         agreement, report = agreement_now(project)
         self.results["agreement_timeline"].append({"judgements": judged_total, "agreement": agreement})
@@ -403,6 +451,16 @@ class LoopRun:
                 "gold_flag": gold_check["flag"],
                 "gold_reason": gold_check["reason"],
             }
+
+    def _showcase(self, reference, measure_dir: Path) -> None:
+        """Before and after, side by side: one sample of the base and of the last policy to each of
+        the world's showcase requests, with their gold rewards."""
+        prompts = self.world.showcase_prompts()
+        if not prompts or self.last_policy is None:
+            return
+        self.results["samples_table"] = showcase_samples(
+            prompts=prompts, before=reference.path, after=self.last_policy.path, directory=measure_dir / "showcase",
+            seed=self.config.seed, gold_scores=self.world.gold_scores)
 
     def _annotator_quality(self, report: dict) -> list[dict]:
         """What the platform's quality control concluded about each simulated annotator, next to

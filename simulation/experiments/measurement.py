@@ -73,16 +73,24 @@ class PolicyMeasurement:
     kl_to_reference: float | None
     proxy_mean: float | None
     n_samples: int
+    samples_file: Path | None = None
 
     def as_dict(self) -> dict:
         return {"gold": self.gold.as_dict(), "kl_to_reference": self.kl_to_reference,
                 "proxy_mean": self.proxy_mean, "n_samples": self.n_samples}
 
 
+def synthetic_gold_scores(rows: list[dict]) -> list[float]:
+    """The synthetic world's hand-written gold reward of {prompt, response} rows."""
+    return [gold_reward(prompt_text_of(row.get("prompt")), response_text(row.get("response"))) for row in rows]
+
+
 def measure_policy(*, policy: str, reference: str, prompts_file: Path, output_dir: Path, samples_per_prompt: int,
-                   seed: int, reward_model: str | None = None, max_new_tokens: int = 64) -> PolicyMeasurement:
-    """Samples `policy` on the held-out prompts, scores the samples by the gold reward, the KL to
-    `reference` (from the generate command) and, with a reward model, the proxy reward."""
+                   seed: int, reward_model: str | None = None, max_new_tokens: int = 64,
+                   gold_scores=synthetic_gold_scores) -> PolicyMeasurement:
+    """Samples `policy` on the held-out prompts, scores the samples by the gold reward
+    (`gold_scores`: rows -> rewards), the KL to `reference` (from the generate command) and, with a
+    reward model, the proxy reward."""
     output_dir.mkdir(parents=True, exist_ok=True)
     samples_file = output_dir / "samples.jsonl"
     options = ["--policy", str(policy), "--prompts", str(prompts_file), "--output", str(samples_file),
@@ -91,17 +99,19 @@ def measure_policy(*, policy: str, reference: str, prompts_file: Path, output_di
         options += ["--reference", str(reference)]
     run_training_command("generate", options)
     samples = read_jsonl(samples_file)
-    golds = [gold_reward(prompt_text_of(row.get("prompt")), response_text(row.get("response"))) for row in samples]
+    golds = gold_scores(samples)
     for row, value in zip(samples, golds):
         row["gold_reward"] = value
     write_jsonl(samples_file, samples)
     kls = [row["kl"] for row in samples if isinstance(row.get("kl"), (int, float))]
     kl = (sum(kls) / len(kls)) if kls else (0.0 if "--reference" not in options else None)
-    proxy = None
-    if reward_model is not None:
-        scored_file = output_dir / "proxy-scores.jsonl"
-        run_training_command("score", ["--reward-model", str(reward_model), "--data", str(samples_file),
-                                       "--output", str(scored_file)])
-        rewards = [row["reward"] for row in read_jsonl(scored_file) if isinstance(row.get("reward"), (int, float))]
-        proxy = (sum(rewards) / len(rewards)) if rewards else None
-    return PolicyMeasurement(mean_with_standard_error(golds), kl, proxy, len(samples))
+    proxy = proxy_mean(samples_file, reward_model, output_dir / "proxy-scores.jsonl") if reward_model else None
+    return PolicyMeasurement(mean_with_standard_error(golds), kl, proxy, len(samples), samples_file)
+
+
+def proxy_mean(samples_file: Path, reward_model: str, scored_file: Path) -> float | None:
+    """Mean reward of the samples under a reward model (the proxy)."""
+    run_training_command("score", ["--reward-model", str(reward_model), "--data", str(samples_file),
+                                   "--output", str(scored_file)])
+    rewards = [row["reward"] for row in read_jsonl(scored_file) if isinstance(row.get("reward"), (int, float))]
+    return (sum(rewards) / len(rewards)) if rewards else None

@@ -231,6 +231,7 @@ def markdown_summary(results: dict) -> str:
     lines = [
         "# Loop report",
         "",
+        f"World: {results.get('world', 'synthetic')}. "
         f"{config.get('iterations', '?')} iterations, {config.get('annotators', '?')} simulated annotators, "
         f"algorithm {config.get('algorithm', '?')}, KL budget {_fmt(config.get('kl_budget'))}, seed {config.get('seed', '?')}.",
         "",
@@ -289,6 +290,7 @@ def markdown_summary(results: dict) -> str:
                 f"random {needed.get('random', '–')}, uncertainty {needed.get('uncertainty', '–')} "
                 f"({_fmt(active.get('label_reduction'), 2)} fewer).",
             ]
+    lines += _gold_model_lines(results) + _win_rate_lines(results) + _timing_lines(results) + _samples_lines(results)
     lines += [
         "",
         "## Plots",
@@ -303,6 +305,71 @@ def markdown_summary(results: dict) -> str:
         "proxy rising while gold falls as KL grows.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _gold_model_lines(results: dict) -> list[str]:
+    gold = results.get("gold_model")
+    if not gold:
+        return []
+    settings = gold.get("settings", {})
+    return ["", "## The gold reward", "",
+            f"A reward model learned from real human preferences: {settings.get('base_model', '?')} trained on "
+            f"{gold.get('n_train_pairs', '?')} HH pairs (every pair whose request is not held out), "
+            f"{settings.get('epochs', '?')} epoch(s), lr {settings.get('lr', '?')}, max_length "
+            f"{settings.get('max_length', '?')}, in {gold.get('seconds', '?')} s; frozen. Its accuracy on the "
+            f"{gold.get('n_held_out_pairs', '?')} human pairs of the held-out requests: "
+            f"{_fmt(gold.get('held_out_accuracy'), 3)}. The platform never sees it."]
+
+
+def _win_rate_lines(results: dict) -> list[str]:
+    rows = [(it["number"], (it.get("policy") or {}).get("gold_win_rate_vs_base"),
+             (it.get("human_eval") or {}).get("vs_reference")) for it in results.get("iterations", [])]
+    if not any(gold for _, gold, _ in rows):
+        return []
+    lines = ["", "## Win-rate against the base policy", "",
+             "| it | by the gold reward, same held-out requests [95% CI] | by the simulated annotators on the platform [95% CI] |",
+             "|---|---|---|"]
+    for number, gold, human in rows:
+        lines.append(f"| {number} | {_win(gold)} | {_win(human)} |")
+    lines += ["", "Gold: each new sample against the base sample of the same rank to the same request (ties "
+                  "half; bootstrap over requests). Annotators: the platform's blind evaluation tasks."]
+    return lines
+
+
+def _timing_lines(results: dict) -> list[str]:
+    iterations = [it for it in results.get("iterations", []) if it.get("steps")]
+    if not iterations:
+        return []
+    steps = list(dict.fromkeys(step for it in iterations for step in it["steps"]))
+    lines = ["", "## How long each step took (seconds)", "",
+             "| it | annotation | " + " | ".join(steps) + " | measurement | iteration in all |",
+             "|---|---|" + "---|" * len(steps) + "---|---|"]
+    for it in iterations:
+        cells = [_fmt((it["steps"].get(step) or {}).get("seconds"), 1) for step in steps]
+        lines.append(f"| {it['number']} | {_fmt(it.get('annotation_seconds'), 1)} | " + " | ".join(cells)
+                     + f" | {_fmt((it.get('policy') or {}).get('measure_seconds'), 1)} | {_fmt(it.get('duration_s'), 1)} |")
+    base = results.get("base", {}).get("measure_seconds")
+    if base is not None:
+        lines += ["", f"Measuring the base policy took {base} s."]
+    return lines
+
+
+def _cell(text: str, limit: int = 280) -> str:
+    text = " ".join(str(text or "").split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _samples_lines(results: dict) -> list[str]:
+    rows = results.get("samples_table")
+    if not rows:
+        return []
+    lines = ["", "## Before and after: the same requests", "",
+             "One sample of the base policy and of the last one (same seed), with the gold reward of each.", "",
+             "| request | base policy | gold | last policy | gold |", "|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {_cell(row['prompt'], 160)} | {_cell(row['before'])} | {_fmt(row.get('before_gold'), 2)} "
+                     f"| {_cell(row['after'])} | {_fmt(row.get('after_gold'), 2)} |")
+    return lines
 
 
 def _json_safe(value):

@@ -1,5 +1,9 @@
 """`python manage.py loop --iterations K --annotators N`: the whole RLHF loop, headless, measured.
 
+`--world synthetic` (the default) runs it on templated text with a tiny policy; `--world real-model`
+on SmolLM2-135M-Instruct with LoRA answering real human requests, judged against a gold reward
+model learned from real human preferences (simulation/experiments/worlds.py).
+
 Starts a web server and a Celery worker on the configured database and broker, lets N simulated
 annotators judge through the REST API, runs K iterations, measures every reward model and policy
 against the hidden gold reward, and writes a report folder (report.json, PNG plots, summary.md).
@@ -14,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.models import Project
 from annotation.services.iterations import hyperparameters_merge
 from simulation.experiments.loop_runner import REWARD_BACKBONES, LoopConfig, LoopRun
+from simulation.experiments.worlds import WORLDS
 
 # A deliberately over-optimized run (Gao et al.): no KL penalty, many optimizer steps, a reward
 # model trained on few labels. The report should show proxy reward up and gold reward down.
@@ -23,8 +28,18 @@ OVEROPTIMIZE = {
     "reward": {"max_train_pairs": 24, "epochs": 2, "lr": 1e-3, "trainable_layers": 0},
 }
 
+# The same on the real model: no KL penalty or cap, many steps at a high LoRA learning rate, and a
+# proxy trained on few pairs (its MiniLM backbone frozen but for the top block).
+REAL_MODEL_OVEROPTIMIZE = {
+    "ppo": {"kl_control": "fixed", "init_kl_coef": 0.0, "max_kl": 0, "steps": 16, "lr": 1e-3},
+    "reward": {"max_train_pairs": 24, "epochs": 2, "trainable_layers": 1},
+}
 
 DEFAULT_ITERATIONS = 3
+REAL_MODEL_ITERATIONS = 2
+# Sampling SmolLM2 costs about 1,000x the tiny policy: 2 first tasks per train request (96 tasks on
+# 48 requests) and 3 samples per held-out request (96 on 32) keep a run near 30 minutes on 2 cores.
+REAL_MODEL_SIZES = {"tasks_per_prompt": 2, "samples_per_prompt": 3}
 # Two over-optimized iterations: the second lets the platform's monitor compare the reward model's
 # agreement with annotators against the first one's, besides reward-vs-win-rate.
 OVEROPTIMIZE_ITERATIONS = 2
@@ -34,18 +49,35 @@ class Command(BaseCommand):
     help = "Runs K iterations of the loop with simulated annotators and writes a measured report."
 
     def add_arguments(self, parser):
+        parser.add_argument("--world", choices=WORLDS, default="synthetic",
+                            help="synthetic: templated text, a tiny policy, a hand-written gold reward; "
+                                 "real-model: SmolLM2 on real human requests, a gold reward model learned "
+                                 "from real human preferences")
+        parser.add_argument("--prompts", default="",
+                            help="real-model world: the requests (HH pairs, their first human turns, or a "
+                                 "prompts JSONL; default ../shared/data/hh-harmless-1500.jsonl.gz)")
+        parser.add_argument("--gold-pairs", default="",
+                            help="real-model world: HH pairs the gold reward model learns from (default: the same file)")
+        parser.add_argument("--policy", default=LoopConfig.policy,
+                            help="real-model world: the built-in chat model to start from")
+        parser.add_argument("--train-prompts", type=int, default=LoopConfig.train_prompts,
+                            help="real-model world: requests the platform trains on")
+        parser.add_argument("--eval-prompts", type=int, default=LoopConfig.eval_prompts,
+                            help="real-model world: held-out requests the report measures on")
         parser.add_argument("--iterations", type=int, default=None,
-                            help=f"iterations to run (default {DEFAULT_ITERATIONS}; {OVEROPTIMIZE_ITERATIONS} with --overoptimize)")
+                            help=f"iterations to run (default {DEFAULT_ITERATIONS}; {REAL_MODEL_ITERATIONS} in the real-model world; "
+                                 f"{OVEROPTIMIZE_ITERATIONS} with --overoptimize)")
         parser.add_argument("--annotators", type=int, default=8, help="simulated annotators")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--algorithm", choices=[c for c, _ in Project.Algorithm.choices], default="ppo")
         parser.add_argument("--kl-budget", type=float, default=8.0,
                             help="KL to the reference allowed at the end (nats per response)")
-        parser.add_argument("--tasks-per-prompt", type=int, default=LoopConfig.tasks_per_prompt,
-                            help="first candidate tasks per train prompt")
+        parser.add_argument("--tasks-per-prompt", type=int, default=None,
+                            help=f"first candidate tasks per train prompt (default {LoopConfig.tasks_per_prompt}; "
+                                 f"{REAL_MODEL_SIZES['tasks_per_prompt']} in the real-model world)")
         parser.add_argument("--labels-per-iteration", type=int, default=0,
                             help="cap on judgements per annotation phase (0: every open task)")
-        parser.add_argument("--samples-per-prompt", type=int, default=LoopConfig.samples_per_prompt,
+        parser.add_argument("--samples-per-prompt", type=int, default=None,
                             help="samples per held-out prompt when measuring gold reward")
         parser.add_argument("--hyperparameters", default="{}",
                             help='JSON overrides of the training settings, e.g. \'{"ppo": {"steps": 10}}\'')
@@ -86,22 +118,30 @@ def loop_config_from_options(options: dict) -> LoopConfig:
     if not isinstance(overrides, dict):
         raise CommandError("--hyperparameters must be a JSON object of sections.")
     if options["overoptimize"]:
-        overrides = hyperparameters_merge(OVEROPTIMIZE, overrides)
+        overrides = hyperparameters_merge(
+            REAL_MODEL_OVEROPTIMIZE if options["world"] == "real-model" else OVEROPTIMIZE, overrides)
     iterations = options["iterations"]
     if iterations is None:
-        iterations = OVEROPTIMIZE_ITERATIONS if options["overoptimize"] else DEFAULT_ITERATIONS
+        iterations = (OVEROPTIMIZE_ITERATIONS if options["overoptimize"]
+                      else REAL_MODEL_ITERATIONS if options["world"] == "real-model" else DEFAULT_ITERATIONS)
+    sizes = REAL_MODEL_SIZES if options["world"] == "real-model" else {
+        "tasks_per_prompt": LoopConfig.tasks_per_prompt, "samples_per_prompt": LoopConfig.samples_per_prompt}
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     output = Path(options["output"] or Path(settings.ARTIFACT_ROOT) / "reports" / f"loop-{stamp}")
     try:
         return LoopConfig(
             output=output, iterations=iterations, annotators=options["annotators"],
             seed=options["seed"], algorithm=options["algorithm"], kl_budget=options["kl_budget"],
-            tasks_per_prompt=options["tasks_per_prompt"], labels_per_iteration=options["labels_per_iteration"],
-            samples_per_prompt=options["samples_per_prompt"], hyperparameters=overrides,
+            tasks_per_prompt=options["tasks_per_prompt"] or sizes["tasks_per_prompt"],
+            labels_per_iteration=options["labels_per_iteration"],
+            samples_per_prompt=options["samples_per_prompt"] or sizes["samples_per_prompt"], hyperparameters=overrides,
             base_url=options["url"], port_range=(options["port"], options["port"]) if options["port"] else (0, 0),
             start_worker=not options["no_worker"], iteration_timeout_s=options["iteration_timeout"],
             active_selection=options["active_selection"],
-            reward_backbone=options["reward_backbone"] or ("policy" if options["overoptimize"] else "minilm"),
+            reward_backbone=options["reward_backbone"] or (
+                "policy" if options["overoptimize"] and options["world"] == "synthetic" else "minilm"),
+            world=options["world"], prompts_file=options["prompts"], gold_pairs_file=options["gold_pairs"],
+            policy=options["policy"], train_prompts=options["train_prompts"], eval_prompts=options["eval_prompts"],
         )
     except ValueError as error:
         raise CommandError(str(error)) from error
