@@ -23,6 +23,7 @@ from pathlib import Path
 from django.conf import settings
 
 from training.client import run_training_command
+from training.data import split_hh_dialogue
 from training.jsonl import read_jsonl, write_jsonl
 
 from .gold_reward import prompt_text_of
@@ -37,6 +38,8 @@ MAX_PROMPT_CHARS = 300
 SPLIT_SEED = 0
 # The gold model's training settings: the `reward` command's MiniLM settings, one pass.
 GOLD_SETTINGS = {"base_model": "all-minilm-l6-v2", "epochs": 1, "lr": 3e-5, "batch_size": 16, "max_length": 256}
+# Responses of human-written HH answers whose raw gold scores set the gold unit (see gold_scale).
+SCALE_PAIRS = 200
 
 
 def default_hh_file() -> Path:
@@ -121,7 +124,12 @@ def gold_model_ensure(pairs_path: Path, evaluation: list[str], *, log=print, roo
     by every run (its directory name is a fingerprint of the data, the split and the settings)."""
     root = Path(root or Path(settings.ARTIFACT_ROOT) / "gold")
     directory = root / f"hh-{_fingerprint(pairs_path, evaluation)}"
-    if (directory / "gold.json").exists():
+    record_file = directory / "gold.json"
+    if record_file.exists():
+        record = json.loads(record_file.read_text())
+        if "scale" not in record:
+            record.update(gold_scale(directory, gold_training_pairs(pairs_path, evaluation)[0]))
+            record_file.write_text(json.dumps(record, indent=2))
         return directory
     train, check = gold_training_pairs(pairs_path, evaluation)
     log(f"Training the gold reward model on {len(train)} human preference pairs "
@@ -136,12 +144,37 @@ def gold_model_ensure(pairs_path: Path, evaluation: list[str], *, log=print, roo
         if check:
             options += ["--eval", str(write_jsonl(Path(scratch) / "check.jsonl", check))]
         result = run_training_command("reward", options)
+    record_file = directory / "gold.json"
     record = {"pairs_file": str(pairs_path), "n_train_pairs": len(train), "n_held_out_pairs": len(check),
               "settings": GOLD_SETTINGS, "held_out_accuracy": result.metrics.get("eval_accuracy",
                                                                                   result.metrics.get("accuracy")),
               "seconds": round(result.elapsed_seconds, 1), "metrics": result.metrics}
-    (directory / "gold.json").write_text(json.dumps(record, indent=2))
+    record.update(gold_scale(directory, train))
+    record_file.write_text(json.dumps(record, indent=2))
     return directory
+
+
+def gold_scale(directory: Path, pairs: list[dict]) -> dict:
+    """The gold unit: one standard deviation of the raw scores of human-written HH answers.
+
+    A reward model's raw scores have no unit (this one's spread about 0.13). The simulated
+    annotators prefer by Bradley-Terry on the gold reward at a temperature in gold units, as in the
+    synthetic world, so raw scores would make every annotator a coin flip.
+    """
+    rows = []
+    for pair in pairs[:SCALE_PAIRS]:
+        for dialogue in (pair["chosen"], pair["rejected"]):
+            prompt, answer = split_hh_dialogue(dialogue)
+            rows.append({"prompt": prompt, "response": answer})
+    with tempfile.TemporaryDirectory() as scratch:
+        data = write_jsonl(Path(scratch) / "answers.jsonl", rows)
+        output = Path(scratch) / "scores.jsonl"
+        run_training_command("score", ["--reward-model", str(directory), "--data", str(data), "--output", str(output)])
+        scores = [float(row["reward"]) for row in read_jsonl(output)]
+    mean = sum(scores) / len(scores)
+    spread = (sum((x - mean) ** 2 for x in scores) / (len(scores) - 1)) ** 0.5
+    return {"raw_mean": mean, "raw_std": spread, "scale": 1.0 / spread if spread > 0 else 1.0,
+            "n_scale_answers": len(scores)}
 
 
 def _scorable(prompt):
@@ -169,6 +202,9 @@ class GoldModel:
         self.scratch.mkdir(parents=True, exist_ok=True)
         self.cache: dict[str, float] = {}
         self.batches = 0
+        record_file = self.directory / "gold.json"
+        # rewards in gold units (gold_scale); a bare reward model directory scores raw
+        self.scale = json.loads(record_file.read_text()).get("scale", 1.0) if record_file.exists() else 1.0
 
     def score_rows(self, rows: list[dict]) -> list[float]:
         """Gold rewards of {prompt, response} rows (scored in one child process; cached)."""
@@ -184,7 +220,7 @@ class GoldModel:
             run_training_command("score", ["--reward-model", str(self.directory), "--data", str(data),
                                            "--output", str(output)])
             for key, scored in zip(missing, read_jsonl(output)):
-                self.cache[key] = float(scored["reward"])
+                self.cache[key] = float(scored["reward"]) * self.scale
         return [self.cache[gold_key(row["prompt"], row["response"])] for row in rows]
 
     def prime(self, rows: list[dict]) -> int:

@@ -127,7 +127,7 @@ def real_model_hyperparameters(config: LoopConfig) -> dict:
     return {
         "seed": config.seed,
         "reward": {"lr": 2e-4, "epochs": 4, "batch_size": 16, "max_length": 192, "trainable_layers": 2},
-        "ppo": {"steps": 8, "batch_size": 16, "minibatch_size": 8, "ppo_epochs": 2, "lr": 3e-4, **LORA,
+        "ppo": {"steps": 10, "batch_size": 16, "minibatch_size": 8, "ppo_epochs": 2, "lr": 5e-4, **LORA,
                 "init_kl_coef": 0.1, "kl_control": "adaptive", "kl_horizon": 200, "max_prompt_length": 128,
                 "missing_eos_penalty": 0.0,
                 **ppo_kl_schedule(config, config.iterations), "max_new_tokens": REAL_MODEL_RESPONSE_TOKENS},
