@@ -26,6 +26,10 @@ BENCHMARKS: dict[str, tuple[list[str], str]] = {
     "real-model": (["bench/bench_real_model.py", "--prompts", "4", "--new-tokens", "12", "--steps", "2", "--pairs", "4",
                     "--max-length", "96", "--threads", "2"],
                    "SmolLM2-135M-Instruct: PPO (LoRA, full) vs TRL RLOO, DPO vs TRL DPO, generation vs model.generate"),
+    # about an hour on 2 idle cores (6 MiniLM folds); finished folds are kept and skipped on a rerun
+    "reward-cv": (["bench/reward_cv.py", "--config", "minilm-defaults", "--config", "minilm-top2", "--fold-limit", "3",
+                   "--jobs", "2", "--threads", "1"],
+                  "reward model defaults by cross-validation on real HH pairs vs the length heuristic"),
 }
 
 
