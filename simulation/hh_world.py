@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import random
+import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +71,6 @@ def request_of(row: dict) -> str:
     if "chosen" in row:
         return first_human_turn(str(row["chosen"]))
     return prompt_text_of(row.get("prompt")).strip()
-
-
-def user_turn(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}]
 
 
 @dataclass(frozen=True)
@@ -171,8 +168,7 @@ def gold_scale(directory: Path, pairs: list[dict]) -> dict:
         output = Path(scratch) / "scores.jsonl"
         run_training_command("score", ["--reward-model", str(directory), "--data", str(data), "--output", str(output)])
         scores = [float(row["reward"]) for row in read_jsonl(output)]
-    mean = sum(scores) / len(scores)
-    spread = (sum((x - mean) ** 2 for x in scores) / (len(scores) - 1)) ** 0.5
+    mean, spread = statistics.mean(scores), statistics.stdev(scores)
     return {"raw_mean": mean, "raw_std": spread, "scale": 1.0 / spread if spread > 0 else 1.0,
             "n_scale_answers": len(scores)}
 

@@ -12,6 +12,7 @@ the same for both.
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +22,13 @@ from annotation.models import Project
 from annotation.selectors.projects import project_response_texts
 from annotation.services.imports import import_run
 from simulation import hh_world
-from simulation.demo_setup import base_policy_build, base_policy_dir, demo_content_import
-from simulation.gold_reward import gold_reward, prompt_text_of
+from simulation.demo_setup import base_policy_build, base_policy_dir, demo_content_import, user_turn
+from simulation.gold_reward import gold_reward
 from simulation.pretrained import pretrained_encoder
 from training.client import run_training_command
 from training.jsonl import read_jsonl, write_jsonl
 
-from .measurement import evaluation_prompt_rows, gold_labelled_pairs, response_text
+from .measurement import evaluation_prompt_rows, gold_labelled_pairs, response_text, synthetic_gold_scores
 
 WORLDS = ("synthetic", "real-model")
 
@@ -65,7 +66,7 @@ class SyntheticWorld:
         return gold_labelled_pairs()
 
     def gold_scores(self, rows: list[dict]) -> list[float]:
-        return [gold_reward(prompt_text_of(row.get("prompt")), response_text(row.get("response"))) for row in rows]
+        return synthetic_gold_scores(rows)
 
     def annotator_gold(self):
         return gold_reward
@@ -120,12 +121,12 @@ class RealModelWorld:
 
     def content_import(self, *, project: Project, admin) -> None:
         """The requests (train and held-out) and the first tasks: pairs of the base model's own samples."""
-        records = [{"messages": hh_world.user_turn(text), "split": split}
+        records = [{"messages": user_turn(text), "split": split}
                    for split, texts in (("train", self.split.train), ("eval", self.split.evaluation)) for text in texts]
         import_run(project=project, actor=admin, format="prompts", records=records)
         directory = Path(self.config.output) / "first-tasks"
         prompts_file = write_jsonl(directory / "prompts.jsonl",
-                                   [{"prompt": hh_world.user_turn(text), "id": i} for i, text in enumerate(self.split.train)])
+                                   [{"prompt": user_turn(text), "id": i} for i, text in enumerate(self.split.train)])
         samples_file = directory / "samples.jsonl"
         generate = project.hyperparameters.get("generate") or {}
         run_training_command("generate", [
@@ -140,12 +141,12 @@ class RealModelWorld:
         for index, responses in by_prompt.items():
             for first, second in zip(responses[0::2], responses[1::2]):
                 if first and second and first != second:
-                    tasks.append({"messages": hh_world.user_turn(self.split.train[index]), "split": "train",
+                    tasks.append({"messages": user_turn(self.split.train[index]), "split": "train",
                                   "responses": [first, second]})
         import_run(project=project, actor=admin, format="tasks", records=tasks)
 
     def evaluation_prompt_rows(self) -> list[dict]:
-        return [{"prompt": hh_world.user_turn(text), "id": index} for index, text in enumerate(self.split.evaluation)]
+        return [{"prompt": user_turn(text), "id": index} for index, text in enumerate(self.split.evaluation)]
 
     def gold_labelled_pairs(self, base_samples: list[dict]) -> list[dict]:
         """Pairs of the base policy's samples to the same held-out request, ordered by the gold model
@@ -153,7 +154,8 @@ class RealModelWorld:
         by_prompt: dict = {}
         for row in base_samples:
             by_prompt.setdefault(row["id"], []).append(row)
-        spread = _standard_deviation([row["gold_reward"] for row in base_samples])
+        golds = [row["gold_reward"] for row in base_samples]
+        spread = statistics.stdev(golds) if len(golds) > 1 else 0.0
         pairs = []
         for rows in by_prompt.values():
             for first, second in zip(rows[0::2], rows[1::2]):
@@ -179,14 +181,7 @@ class RealModelWorld:
     def showcase_prompts(self) -> list[dict]:
         """The same held-out requests before and after, and the wifi question."""
         texts = [WIFI_QUESTION, *self.split.evaluation[:5]]
-        return [{"prompt": hh_world.user_turn(text), "id": index} for index, text in enumerate(texts)]
-
-
-def _standard_deviation(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        return [{"prompt": user_turn(text), "id": index} for index, text in enumerate(texts)]
 
 
 def world_for(config, *, log=print):
