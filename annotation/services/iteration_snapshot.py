@@ -48,6 +48,37 @@ def iteration_directory(iteration: Iteration) -> Path:
     return Path(settings.ARTIFACT_ROOT) / str(iteration.project_id) / str(iteration.number)
 
 
+OWNER_FILE = "project.json"
+
+
+def project_artifacts_claim(project) -> Path:
+    """The project's artifact directory, `ARTIFACT_ROOT/<project id>`, marked as this project's.
+
+    Two databases that share one ARTIFACT_ROOT both have a project 1: without the mark their
+    iterations would silently overwrite each other's snapshots, reward models and policies. The
+    mark is the project's id, name and creation time; a directory marked by another project raises
+    DomainError naming both.
+    """
+    directory = Path(settings.ARTIFACT_ROOT) / str(project.pk)
+    directory.mkdir(parents=True, exist_ok=True)
+    mark = {"project_id": project.pk, "name": project.name, "created_at": project.created_at.isoformat()}
+    owner_file = directory / OWNER_FILE
+    try:
+        owner = json.loads(owner_file.read_text())
+    except FileNotFoundError:
+        owner_file.write_text(json.dumps(mark, indent=1))
+        return directory
+    except json.JSONDecodeError:
+        owner = {}
+    if owner.get("created_at") != mark["created_at"]:
+        raise DomainError(
+            f"{directory} holds the artifacts of another project #{owner.get('project_id', project.pk)} "
+            f"({owner.get('name', 'unreadable ' + OWNER_FILE)!r}, created {owner.get('created_at', '?')}), "
+            "probably of another database: give each database its own ARTIFACT_ROOT."
+        )
+    return directory
+
+
 def prompt_payload(prompt: Prompt):
     """A prompt in TRL's formats: a message list for a conversation, else plain text."""
     return prompt.messages if prompt.messages else prompt.text
@@ -106,7 +137,8 @@ def dataset_snapshot_write(*, iteration: Iteration) -> Snapshot:
     """Exports the iteration's training data to versioned JSONL files and returns their summary.
 
     Idempotent: a re-run rewrites the same directory. Raises DomainError when there are too few
-    consensus pairs to train on.
+    consensus pairs to train on, or when the project's artifact directory belongs to another
+    project (`project_artifacts_claim`).
     """
     project = iteration.project
     # Taken before reading the pairs: a judgement arriving meanwhile is counted again next time,
@@ -118,6 +150,7 @@ def dataset_snapshot_write(*, iteration: Iteration) -> Snapshot:
             f"Only {len(train_pairs) + len(eval_pairs)} consensus pairs; at least {MIN_PAIRS} are needed "
             "to train a reward model. Judge more training tasks first."
         )
+    project_artifacts_claim(project)
     directory = iteration_directory(iteration) / "snapshot"
     directory.mkdir(parents=True, exist_ok=True)
     demonstrations = _demonstration_rows(project)
