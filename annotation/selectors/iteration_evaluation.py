@@ -25,6 +25,9 @@ ELO_ANCHOR = 1000.0
 BT_PRIOR = 0.01
 # Fewer human-judged pairs than this cannot show a reward model below chance with any confidence.
 MIN_AGREEMENT_PAIRS = 10
+# A win-rate on fewer evaluation tasks flags nothing: 2 lost tasks of 2 give a bootstrap CI of
+# [0, 0] (a false alarm seen in a real-model loop run); 6 of 6 happen by chance 1 time in 64.
+MIN_WIN_RATE_TASKS = 6
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,8 @@ def overoptimization_check(*, iteration: Iteration, agreement: dict, win_rates: 
     policy's fresh samples is below chance (CI entirely below 1/2, at least
     MIN_AGREEMENT_PAIRS pairs) or dropped below the previous iteration's by more than that one's
     CI half-width, or (b) the reward model scores the new policy above an opponent (the previous
-    policy or the reference) while annotators prefer that opponent (win-rate CI entirely below 1/2).
+    policy or the reference) while annotators prefer that opponent (win-rate CI entirely below 1/2,
+    at least MIN_WIN_RATE_TASKS evaluation tasks).
 
     The rewards come from the generate step, which scored every policy's samples on the same train
     prompts with this iteration's reward model: one model, so one scale."""
@@ -168,7 +172,8 @@ def overoptimization_check(*, iteration: Iteration, agreement: dict, win_rates: 
     for versus in win_rates:
         old_reward = metrics.get(f"reward_mean_{versus['opponent']}")
         if (new_reward is not None and old_reward is not None and new_reward > old_reward
-                and versus["ci_high"] is not None and versus["ci_high"] < 0.5):
+                and versus["ci_high"] is not None and versus["ci_high"] < 0.5
+                and (versus.get("n_tasks") or 0) >= MIN_WIN_RATE_TASKS):
             reasons.append(
                 f"the reward rose ({old_reward:.3f} -> {new_reward:.3f}) while annotators prefer "
                 f"{versus['opponent']!r} (win-rate {versus['win_rate']:.2f}, CI up to {versus['ci_high']:.2f}, "

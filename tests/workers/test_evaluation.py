@@ -177,6 +177,19 @@ def test_no_overoptimization_flag_when_annotators_agree_with_the_rising_reward()
 
 
 @pytest.mark.django_db
+def test_two_lost_evaluation_tasks_are_too_few_to_flag_overoptimization():
+    # Given a rising reward and annotators preferring the reference on both of only 2 tasks
+    # (bootstrap CI [0, 0])
+    loop = Loop()
+    overoptimized_first_iteration(loop, reward_before=0.67, reward_after=0.88, outcomes=["loss", "loss"])
+    evaluation = iteration_evaluation_record(iteration=loop.iteration)
+    assert evaluation["win_rates"][0]["ci_high"] == 0.0
+    # Then the monitor waits for more evidence
+    loop.iteration.refresh_from_db()
+    assert not loop.iteration.overoptimization_flag
+
+
+@pytest.mark.django_db
 def test_overoptimization_is_flagged_when_annotators_prefer_the_reference_though_not_the_previous_policy():
     # Given iteration 2 starts from an already degenerate policy: against it, annotators see a
     # toss-up, but they prefer the reference 4 to 16 while the reward model scores the new policy highest
