@@ -118,7 +118,7 @@ def test_the_real_model_world_has_its_own_sizes_and_over_optimized_settings(tmp_
         return loop_config_from_options(options)
 
     real = config_of("--world", "real-model")
-    assert (real.world, real.iterations, real.tasks_per_prompt, real.samples_per_prompt) == ("real-model", 2, 2, 3)
+    assert (real.world, real.iterations, real.tasks_per_prompt, real.samples_per_prompt) == ("real-model", 2, 6, 4)
     assert real.policy == "smollm2-135m-instruct" and real.reward_backbone == "minilm"
     over = config_of("--world", "real-model", "--overoptimize")
     assert over.reward_backbone == "minilm" and over.hyperparameters["ppo"]["init_kl_coef"] == 0.0

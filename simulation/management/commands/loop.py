@@ -37,9 +37,11 @@ REAL_MODEL_OVEROPTIMIZE = {
 
 DEFAULT_ITERATIONS = 3
 REAL_MODEL_ITERATIONS = 2
-# Sampling SmolLM2 costs about 1,000x the tiny policy: 2 first tasks per train request (96 tasks on
-# 48 requests) and 3 samples per held-out request (96 on 32) keep a run near 30 minutes on 2 cores.
-REAL_MODEL_SIZES = {"tasks_per_prompt": 2, "samples_per_prompt": 3}
+# Sampling SmolLM2 costs about 1,000x the tiny policy, so sizes are small. 6 first tasks per train
+# request (288 tasks on 48 requests, 576 judgements; with 2 the first proxy learned from ~90 pairs)
+# and 4 samples per held-out request (128 on 32: each policy's mean gold has an SE near 0.05) keep
+# a run near 45 minutes with three runs sharing 2 cores (docs/loop-report/real-model).
+REAL_MODEL_SIZES = {"tasks_per_prompt": 6, "samples_per_prompt": 4}
 # Two over-optimized iterations: the second lets the platform's monitor compare the reward model's
 # agreement with annotators against the first one's, besides reward-vs-win-rate.
 OVEROPTIMIZE_ITERATIONS = 2
