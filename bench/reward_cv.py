@@ -12,7 +12,8 @@ ensembles are scored from members already trained, on the same folds, at no trai
 
 Per configuration: held-out accuracy mean ± SE over folds, the difference from the length
 heuristic ("the shorter final answer wins", ties half) on the same folds in points (mean ± SE
-of the per-fold difference), and wall seconds per fold (model loading and evaluation included).
+of the per-fold difference), and the median wall seconds per fold (model loading and evaluation
+included).
 Finished folds are kept in `<workdir>/results.jsonl` and skipped on a rerun, so the run can be
 resumed or extended; a configuration with `folds` set runs on its first folds only (SmolLM2
 costs ~20x MiniLM per step). Prints a markdown table and one JSON line per configuration.
@@ -26,6 +27,7 @@ import math
 import os
 import random
 import shutil
+import statistics
 import sys
 import threading
 import time
@@ -224,7 +226,8 @@ def summary_rows(records: list[dict], heuristic: dict[int, list[float]], workdir
         rows.append({"config": name, "what": what, "k": len(folds), "folds": folds, "accuracy": round(accuracy, 4),
                      "accuracy_se": round(accuracy_se, 4), "vs_length_points": round(gain, 1),
                      "vs_length_points_se": round(gain_se, 1), "per_fold": accuracies,
-                     "wall_seconds_per_fold": round(sum(seconds) / len(seconds))})
+                     # the median: one fold run while the machine was busy does not set the figure
+                     "wall_seconds_per_fold": round(statistics.median(seconds))})
     return rows
 
 
