@@ -7,6 +7,7 @@ the same bytes and the same hash.
 """
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,7 +67,10 @@ def project_artifacts_claim(project) -> Path:
     try:
         owner = json.loads(owner_file.read_text())
     except FileNotFoundError:
-        owner_file.write_text(json.dumps(mark, indent=1))
+        # written whole or not at all: a half-written mark would lock the project out
+        partial = owner_file.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(mark, indent=1))
+        os.replace(partial, owner_file)
         return directory
     except json.JSONDecodeError:
         owner = {}
