@@ -75,7 +75,9 @@ def test_a_tiny_real_model_world_loop_writes_the_real_model_report(artifact_root
     call_command(
         "loop", "--world", "real-model", "--policy", str(policy), "--prompts", str(pairs), "--gold-pairs", str(pairs),
         "--train-prompts", "6", "--eval-prompts", "4", "--iterations", "1", "--annotators", "3",
-        "--tasks-per-prompt", "1", "--samples-per-prompt", "2",
+        # 3 first tasks per request: with 1, two judgements of a near-tie often disagree and the
+        # snapshot could be left with fewer than its 4 consensus pairs
+        "--tasks-per-prompt", "3", "--samples-per-prompt", "2",
         "--hyperparameters", json.dumps(TINY), "--output", str(output), "--iteration-timeout", "900",
         stdout=io.StringIO(),
     )
