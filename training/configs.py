@@ -216,6 +216,9 @@ class PPOConfig(TrainerConfig):
                                             "give the SFT/base policy when starting from an earlier PPO run")
     max_kl: float = option(0.0, "stop at the first rollout whose KL to the reference exceeds this and keep the "
                                 "last policy within it (nats per response; 0: run every step)")
+    max_kl_margin_se: float = option(0.0, "with --max-kl: stop only when a rollout's mean KL is over it by more than "
+                                          "this many standard errors of that mean (one batch misreads a widely "
+                                          "spread KL; 0: stop at the first mean over it)")
     steps: int = option(20, "PPO iterations (rollout, then optimisation epochs)")
     batch_size: int = option(16, "prompts per rollout")
     minibatch_size: int = option(8, "rollouts per gradient step")
@@ -248,6 +251,7 @@ class PPOConfig(TrainerConfig):
             _model_reference(self.reference, "--reference")
         _existing_file(self.prompts, "--prompts")
         _check(self.max_kl >= 0, "--max-kl must be >= 0")
+        _check(self.max_kl_margin_se >= 0, "--max-kl-margin-se must be >= 0")
         _check(self.steps > 0 and self.batch_size > 0 and self.ppo_epochs > 0, "--steps, --batch-size, --ppo-epochs must be > 0")
         _check(0 < self.minibatch_size <= self.batch_size, "--minibatch-size must be between 1 and --batch-size")
         _check(self.lr > 0, "--lr must be > 0")

@@ -130,6 +130,9 @@ def real_model_hyperparameters(config: LoopConfig) -> dict:
         "ppo": {"steps": 10, "batch_size": 16, "minibatch_size": 8, "ppo_epochs": 2, "lr": 5e-4, **LORA,
                 "init_kl_coef": 0.1, "kl_control": "adaptive", "kl_horizon": 200, "max_prompt_length": 128,
                 "missing_eos_penalty": 0.0,
+                # one batch of 16 misreads the KL by about 1 nat (per-response SD 3-4 nats): stop when
+                # it is over the cap by more than 1 SE, not at the first noisy reading over it
+                "max_kl_margin_se": 1.0,
                 **ppo_kl_schedule(config, config.iterations), "max_new_tokens": REAL_MODEL_RESPONSE_TOKENS},
         "dpo": {"lr": 2e-4, "epochs": 2, "beta": 0.1, "batch_size": 8, "max_length": 192, **LORA},
         "generate": {"train_prompts": 16, "eval_prompts": 8, "max_new_tokens": REAL_MODEL_RESPONSE_TOKENS},

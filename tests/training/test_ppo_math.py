@@ -1,5 +1,6 @@
 """PPO's pure functions against values computed by hand (the arithmetic is in the comments)."""
 import math
+import statistics
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from training.ppo import (
     clipped_policy_loss,
     clipped_value_loss,
     gae,
+    mean_standard_error,
     per_token_rewards,
     truncate_after_eos,
     whiten,
@@ -131,3 +133,10 @@ def test_the_conservative_reward_subtracts_the_ensembles_disagreement():
     assert reward(["p", "p"], ["agreed", "disputed"]).tolist() == [1.0, 0.0]
     plain = _FakeEnsemble()
     assert conservative_reward(plain, penalty=0.0) is plain
+
+
+def test_the_standard_error_of_a_mean_from_its_sums():
+    values = [4.0, 1.0, 9.5, 2.0, 7.25]
+    expected = statistics.stdev(values) / math.sqrt(len(values))
+    assert mean_standard_error(sum(values), sum(v * v for v in values), len(values)) == pytest.approx(expected)
+    assert mean_standard_error(3.0, 9.0, 1) == 0.0  # one value: no spread to speak of

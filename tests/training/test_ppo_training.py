@@ -86,3 +86,18 @@ def test_max_kl_keeps_the_last_policy_within_budget_and_a_continued_run_measures
     # The base policy as the reference: the kept policy's KL to it is about what the first run
     # measured for it (another sample of rollouts), well above 0 and not the over-budget one's.
     assert 0.2 < first_rollout_kl(str(tiny_policy_dir)) < kls[-1]
+
+
+def test_a_kl_margin_lets_ppo_run_past_a_cap_its_batches_do_not_clearly_pass(tiny_policy_dir, tmp_path):
+    def run(margin):
+        config = PPOConfig(policy=str(tiny_policy_dir), reward_model=str(tiny_policy_dir), prompts=__file__,
+                           output=str(tmp_path / f"margin-{margin}"), steps=3, batch_size=8, minibatch_size=8,
+                           ppo_epochs=1, lr=3e-4, max_new_tokens=8, init_kl_coef=0.0, kl_control="fixed",
+                           max_kl=1e-9, max_kl_margin_se=margin, device="cpu", seed=0, precision="fp32")
+        return train_ppo(config, PROMPTS, animal_reward).metrics
+
+    strict, lenient = run(0.0), run(1e9)
+    # once the policy has moved, a rollout's KL passes a cap of ~0: without a margin PPO stops there
+    assert strict["stopped_at_kl_budget"] and strict["steps"] <= 3
+    assert not lenient["stopped_at_kl_budget"] and lenient["steps"] == 3
+    assert all(se > 0 for se in lenient["history"]["kl_se"][1:]), lenient["history"]["kl_se"]
