@@ -312,13 +312,22 @@ def _gold_model_lines(results: dict) -> list[str]:
     if not gold:
         return []
     settings = gold.get("settings", {})
-    return ["", "## The gold reward", "",
-            f"A reward model learned from real human preferences: {settings.get('base_model', '?')} trained on "
-            f"{gold.get('n_train_pairs', '?')} HH pairs (every pair whose request is not held out), "
-            f"{settings.get('epochs', '?')} epoch(s), lr {settings.get('lr', '?')}, max_length "
-            f"{settings.get('max_length', '?')}, in {gold.get('seconds', '?')} s; frozen. Its accuracy on the "
-            f"{gold.get('n_held_out_pairs', '?')} human pairs of the held-out requests: "
-            f"{_fmt(gold.get('held_out_accuracy'), 3)}. The platform never sees it."]
+    lines = ["", "## The gold reward", "",
+             f"A reward model learned from real human preferences: {settings.get('base_model', '?')} trained on "
+             f"{gold.get('n_train_pairs', '?')} HH pairs (every pair whose request is not held out), "
+             f"{settings.get('epochs', '?')} epoch(s), lr {settings.get('lr', '?')}, max_length "
+             f"{settings.get('max_length', '?')}, in {gold.get('seconds', '?')} s; frozen. Its accuracy on the "
+             f"{gold.get('n_held_out_pairs', '?')} human pairs of the held-out requests: "
+             f"{_fmt(gold.get('held_out_accuracy'), 3)}. The platform never sees it."]
+    degenerate = gold.get("degenerate_check")
+    if degenerate:
+        kinds = ", ".join(f"{kind.replace('_', ' ')} {_fmt(share, 2)}" for kind, share in degenerate["by_kind"].items())
+        lines += ["", f"It also learned from {gold.get('n_degenerate_pairs', '?')} pairs of a human answer against a "
+                      f"degenerate copy of it (runs of punctuation, one word repeated, shuffled words, random "
+                      f"letters, nothing), so that a policy collapsing into such text loses gold reward. On the "
+                      f"held-out requests it ranks the human answer above such a copy {_fmt(degenerate['accuracy'], 3)} "
+                      f"of the time (n={degenerate['n']}; {kinds})."]
+    return lines
 
 
 def _win_rate_lines(results: dict) -> list[str]:

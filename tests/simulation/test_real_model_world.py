@@ -86,6 +86,11 @@ def test_a_tiny_real_model_world_loop_writes_the_real_model_report(artifact_root
     assert document["world"] == "real-model"
     gold = document["gold_model"]
     assert gold["n_train_pairs"] + gold["n_held_out_pairs"] == 60 and gold["n_held_out_pairs"] >= 4
+    # and as many pairs of a human answer against a degenerate copy, checked on the held-out requests
+    assert gold["n_degenerate_pairs"] == gold["n_train_pairs"]
+    assert gold["degenerate_check"]["n"] == 6 * gold["n_held_out_pairs"]
+    assert set(gold["degenerate_check"]["by_kind"]) == {"punctuation_run", "repeated_word", "shuffled_words",
+                                                        "random_letters", "truncated_with_run", "empty"}
     assert document["base"]["gold"]["n"] == 8  # 4 held-out requests x 2 samples
     [entry] = document["iterations"]
     assert entry["status"] == "succeeded", entry.get("error")
