@@ -97,7 +97,7 @@ class TrainerConfig(CommonConfig):
         _check(self.lora_r >= 0, "--lora-r must be >= 0")
         _check(self.lora_alpha > 0, "--lora-alpha must be > 0")
         _check(0 <= self.lora_dropout < 1, "--lora-dropout must be in [0, 1)")
-        _check(self.trainable_layers >= 0, "--trainable-layers must be >= 0")
+        _check(self.trainable_layers is None or self.trainable_layers >= 0, "--trainable-layers must be >= 0")
         _check(not (self.lora_r and self.trainable_layers), "--lora-r and --trainable-layers exclude each other")
         _check(not self.save_adapter_only or self.lora_r > 0, "--save-adapter-only needs --lora-r > 0")
 
@@ -150,20 +150,31 @@ class SFTConfig(TrainerConfig):
         _check(self.epochs > 0 and self.batch_size > 0 and self.lr > 0 and self.max_length > 8, "epochs, batch size, lr and max length must be positive")
 
 
+# Blocks a reward model trains by default (without --lora-r or --trainable-layers).
+REWARD_TRAINABLE_LAYERS = 2
+
+
 @dataclass(frozen=True, kw_only=True)
 class RewardConfig(TrainerConfig):
     base_model: str = option(help="backbone: local directory or hub id (e.g. the MiniLM encoder or the policy)")
     train: str = option(help="pairs JSONL: {prompt, chosen, rejected, margin?} (HH dialogues are split)")
     output: str = option(help="directory to write the reward model (or ensemble) to")
     eval: Optional[str] = option(None, "held-out pairs JSONL for accuracy, loss and ECE")
-    epochs: float = option(1.0, "passes over the data")
+    # The defaults won a 5-fold cross-validation on the shared HH pairs (training/README.md): MiniLM's
+    # top 2 blocks at lr 2e-4 for 2 epochs held out 0.624 +- 0.008, every block at 3e-5 for 1 epoch 0.594 +- 0.014.
+    epochs: float = option(2.0, "passes over the data")
     max_steps: int = option(-1, "stop after this many steps (-1: use --epochs)")
     batch_size: int = option(16, "pairs per step")
-    lr: float = option(3e-5, "learning rate (3e-5 suits MiniLM; tiny models want ~1e-3)")
+    lr: float = option(2e-4, "learning rate (2e-4 suits the top blocks or LoRA; all of MiniLM wants ~3e-5, "
+                             "tiny models ~1e-3)")
     max_length: int = option(256, "tokens per text; longer texts lose their beginning (left truncation)")
     ensemble: int = option(1, "members trained with different seeds and data order, scored as mean and std")
     max_train_pairs: int = option(0, "use at most this many training pairs (0: all)")
     logging_steps: int = option(5, "steps between progress reports")
+    trainable_layers: Optional[int] = option(
+        None, f"train only the top N transformer blocks, the final norm and the head (0: train everything; "
+              f"default: the top {REWARD_TRAINABLE_LAYERS}, every block of a smaller model, or the adapters alone "
+              f"with --lora-r)")
 
     def __post_init__(self):
         self._validate_common()

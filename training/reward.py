@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.configs import EvaluateRewardConfig, RewardConfig, ScoreConfig
+from training.configs import REWARD_TRAINABLE_LAYERS, EvaluateRewardConfig, RewardConfig, ScoreConfig
 from training.data import PreferencePair, conversation_text, read_pairs, read_responses
 from training.errors import TrainingUserError
 from training.jsonl import write_jsonl
@@ -277,6 +277,8 @@ def train_reward_model(
         model.config.pad_token_id = tokenizer.pad_token_id
         if config.lora_r:
             model = wrap(model, lora_config_for(model, config, "SEQ_CLS"))
+        elif config.trainable_layers is None:
+            freeze_lower_layers(model, REWARD_TRAINABLE_LAYERS, at_most_all=True)
         else:
             freeze_lower_layers(model, config.trainable_layers)
         trainable_parameters = trainable_parameter_count(model)

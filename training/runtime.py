@@ -149,10 +149,13 @@ def generation_eos_ids(model, tokenizer) -> list[int]:
     return ids
 
 
-def freeze_lower_layers(model, trainable_layers: int) -> int:
+def freeze_lower_layers(model, trainable_layers: int, *, at_most_all: bool = False) -> int:
     """Freeze the embeddings and all but the top `trainable_layers` transformer blocks; the final
     norm and the head stay trainable (a causal LM's head is its output embedding; with tied
-    embeddings that is the input embedding too). Returns how many parameters still train."""
+    embeddings that is the input embedding too). Returns how many parameters still train.
+
+    Asking for more blocks than the model has is an error, unless `at_most_all` (a default that
+    must fit any model): then a smaller model trains every block."""
     import torch.nn as nn
 
     if trainable_layers <= 0:
@@ -161,6 +164,8 @@ def freeze_lower_layers(model, trainable_layers: int) -> int:
     blocks = max((m for m in backbone.modules() if isinstance(m, nn.ModuleList)), key=len, default=None)
     if blocks is None:
         raise TrainingUserError("--trainable-layers: cannot find the transformer blocks of this model")
+    if at_most_all:
+        trainable_layers = min(trainable_layers, len(blocks))
     if trainable_layers > len(blocks):
         raise TrainingUserError(f"--trainable-layers {trainable_layers}: the model has {len(blocks)} blocks")
     for parameter in backbone.parameters():

