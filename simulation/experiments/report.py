@@ -321,11 +321,11 @@ def _gold_model_lines(results: dict) -> list[str]:
              f"{_fmt(gold.get('held_out_accuracy'), 3)}. The platform never sees it."]
     degenerate = gold.get("degenerate_check")
     if degenerate:
-        kinds = ", ".join(f"{kind.replace('_', ' ')} {_fmt(share, 2)}" for kind, share in degenerate["by_kind"].items())
+        kinds = ", ".join(f"{kind.replace('_', ' ')} {_fmt(float(share), 2)}" for kind, share in degenerate["by_kind"].items())
         lines += ["", f"It also learned from {gold.get('n_degenerate_pairs', '?')} pairs of a human answer against a "
                       f"degenerate copy of it (runs of punctuation, one word repeated, shuffled words, random "
                       f"letters, nothing), so that a policy collapsing into such text loses gold reward. On the "
-                      f"held-out requests it ranks the human answer above such a copy {_fmt(degenerate['accuracy'], 3)} "
+                      f"held-out requests it ranks the human answer above such a copy {_fmt(float(degenerate['accuracy']), 3)} "
                       f"of the time (n={degenerate['n']}; {kinds})."]
     return lines
 
