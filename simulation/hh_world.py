@@ -187,15 +187,14 @@ def degenerate_check(directory: Path, pairs: list[dict]) -> dict:
     """How often the model scores a held-out human answer above each kind of degenerate copy of it
     (copies it never trained on: the pairs' requests are held out)."""
     rng = random.Random(1)
-    rows, kinds = [], []
-    for kind in CORRUPTIONS:
-        for pair in pairs:
-            prompt, answer = split_hh_dialogue(pair["chosen"])
-            rows += [{"prompt": prompt, "response": answer},
-                     {"prompt": prompt, "response": degenerate_copy(answer, kind, rng)}]
-            kinds.append(kind)
-    scores = _raw_scores(directory, rows)
-    wins = [scores[2 * index] > scores[2 * index + 1] for index in range(len(kinds))]
+    answers = [split_hh_dialogue(pair["chosen"]) for pair in pairs]
+    copies = [(kind, {"prompt": prompt, "response": degenerate_copy(answer, kind, rng)})
+              for kind in CORRUPTIONS for prompt, answer in answers]
+    scores = _raw_scores(directory, [{"prompt": prompt, "response": answer} for prompt, answer in answers]
+                         + [row for _, row in copies])
+    answer_scores, copy_scores = scores[:len(answers)], scores[len(answers):]
+    kinds = [kind for kind, _ in copies]
+    wins = [answer_scores[index % len(answers)] > copy_score for index, copy_score in enumerate(copy_scores)]
     by_kind = {kind: round(statistics.mean(won for won, of in zip(wins, kinds) if of == kind), 3)
                for kind in CORRUPTIONS}
     return {"accuracy": round(statistics.mean(wins), 3), "n": len(wins), "by_kind": by_kind}
