@@ -2,7 +2,6 @@
 answering byte for byte as the DRF views do, and everything else handed to Django unchanged."""
 import asyncio
 import contextlib
-import gc
 import json
 from collections import Counter
 
@@ -218,12 +217,10 @@ def test_what_the_front_does_not_serve_gets_djangos_answer(front):
 
 
 @pytest.mark.parametrize("connections", [1, 2])
-def test_many_annotators_through_the_front_keep_every_rule(connections, hot_path_impl, monkeypatch):
+def test_many_annotators_through_the_front_keep_every_rule(connections, hot_path_impl, monkeypatch,
+                                                            dropped_connections_closed):
     """Calls wait for the pool's connections and go in groups, one transaction each; with two
     connections two groups run at once and lock shared tasks in the same order (no deadlock)."""
-    # Earlier tests' finished threads leave their connections to the cyclic garbage collector; a
-    # loaded run hit PostgreSQL's connection limit here (see test_concurrency.py).
-    gc.collect()
     sizes = group_sizes(monkeypatch)
     project = make_project(overlap=3, lease_seconds=600)
     for _ in range(20):

@@ -1,6 +1,5 @@
 """Many annotators at once against PostgreSQL: no task over its overlap, nobody sees a task twice,
 no judgement lost or doubled (retries of the same client_id included)."""
-import gc
 import random
 import threading
 from collections import Counter
@@ -39,12 +38,8 @@ def submit(annotator, assignment_id, ranking, client_id):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_annotators_respect_every_rule():
+def test_concurrent_annotators_respect_every_rule(dropped_connections_closed):
     assert connection.vendor == "postgresql"
-    # Earlier tests' finished threads leave their Django connections to the cyclic garbage
-    # collector: on a fast run 60+ were still open here, and these 36 threads then hit
-    # PostgreSQL's 100-connection limit. Collect them first.
-    gc.collect()
     project = make_project(overlap=OVERLAP, lease_seconds=600)
     for _ in range(N_TASKS):
         make_task(project)
