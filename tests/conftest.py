@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.leftover_threads"]
+
 
 def pytest_sessionstart(session):
     from django.conf import settings
