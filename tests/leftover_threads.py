@@ -2,8 +2,9 @@
 
 A failed test can leave a non-daemon thread waiting on a lock or on the database. The interpreter
 waits for every non-daemon thread before it exits, so pytest would print its summary and then
-hang, and CI would time out instead of failing. After the run, such threads get a short grace
-period; those still running are named and the process exits with the run's status.
+hang, and CI would time out instead of failing. After a failed run, such threads get a short
+grace period; those still running are named and the process exits with the run's status. A run
+that passed exits as usual (an idle ThreadPoolExecutor worker, say, ends at interpreter exit).
 """
 import os
 import sys
@@ -22,6 +23,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
+    status = config.stash.get(EXIT_STATUS, pytest.ExitCode.INTERNAL_ERROR)
+    if status == pytest.ExitCode.OK:
+        return
     leftover = [thread for thread in threading.enumerate()
                 if thread is not threading.main_thread() and not thread.daemon]
     deadline = time.monotonic() + GRACE_SECONDS
@@ -32,4 +36,4 @@ def pytest_unconfigure(config):
         sys.stdout.flush()
         print(f"\n{len(still_running)} thread(s) still running after the tests, not waited for: "
               f"{', '.join(still_running)}", file=sys.stderr, flush=True)
-        os._exit(config.stash.get(EXIT_STATUS, pytest.ExitCode.INTERNAL_ERROR))
+        os._exit(status)
